@@ -13,3 +13,14 @@ public class NativeLibrariesTests
         Assert.That(File.Exists(Path.Combine(dir, OperatingSystem.IsWindows() ? "ggml-base.dll" : "libggml-base.so")), dir);
     }
 }
+
+public class LlamaBackendTests
+{
+    [Test]
+    public void InitializesThePinnedBuild()
+    {
+        MultiagentNative.Interop.Llama.LlamaBackend.EnsureInitialized();
+        Assert.That(MultiagentNative.Interop.Llama.LlamaBackend.LlamaVersion, Is.EqualTo("0.5.0-dev"));
+        Assert.That(MultiagentNative.Interop.Llama.LlamaBackend.GgmlCommit, Is.EqualTo("0ad4a86"));
+    }
+}
