@@ -1,4 +1,4 @@
-// The list of mafn's subcommands. Each command lives in its own file under Commands/.
+// The list of mafn's subcommands. Each command lives in its own file under Commands/ and exposes Create().
 using System.CommandLine;
 
 namespace Mafn;
@@ -7,6 +7,7 @@ static class Commands
 {
     public static IEnumerable<Command> All()
     {
+        // one line per command, e.g. yield return InspectCommand.Create();
         yield break;
     }
 }

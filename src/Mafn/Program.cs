@@ -13,4 +13,19 @@ root.SetAction(_ =>
         Console.WriteLine($"  {command.Name,-12} {command.Description}");
     return 0;
 });
-return await root.Parse(args).InvokeAsync();
+var config = new InvocationConfiguration { EnableDefaultExceptionHandler = false };
+try
+{
+    return await root.Parse(args).InvokeAsync(config);
+}
+catch (OperationCanceledException)
+{
+    Console.Error.WriteLine("mafn: cancelled");
+    return 130;
+}
+catch (Exception e) when (CommandErrors.IsUserFacing(e))
+{
+    // Typed errors (bad file, bad data, missing native library, ...) are the user's to fix: message only, no stack.
+    Console.Error.WriteLine($"mafn: error: {e.Message}");
+    return 1;
+}
