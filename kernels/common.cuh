@@ -22,6 +22,14 @@ __device__ __forceinline__ bf16 f32_to_bf16(float f)
     return (bf16)(u >> 16);
 }
 
+// IEEE half to float, exact, through the PTX conversion (cuda_fp16.h is a toolkit header we cannot include).
+__device__ __forceinline__ float f16_to_f32(unsigned short h)
+{
+    float f;
+    asm("cvt.f32.f16 %0, %1;" : "=f"(f) : "h"(h));
+    return f;
+}
+
 __device__ __forceinline__ bf16x2 pack_bf16x2(float lo, float hi)
 {
     return (bf16x2)f32_to_bf16(lo) | ((bf16x2)f32_to_bf16(hi) << 16);
