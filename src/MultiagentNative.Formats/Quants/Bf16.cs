@@ -1,6 +1,7 @@
 // bfloat16 <-> float as ggml's GGML_BF16_TO_FP32 / ggml_compute_fp32_to_bf16 (ggml-impl.h): widening is a shift;
 // narrowing rounds to nearest even, keeps subnormals, and forces NaNs quiet (| 0x40) instead of rounding them.
 using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
 
 namespace MultiagentNative.Formats.Quants;
 
@@ -23,7 +24,14 @@ public static class Bf16
     {
         if (destination.Length < source.Length)
             throw new ArgumentException($"destination: expected at least {source.Length} elements, got {destination.Length}", nameof(destination));
-        for (int i = 0; i < source.Length; i++)
+        int i = 0;
+        for (; i + 8 <= source.Length; i += 8)
+        {
+            var (low, high) = Vector128.Widen(Vector128.Create(source.Slice(i, 8)));
+            Vector128.ShiftLeft(low, 16).AsSingle().CopyTo(destination[i..]);
+            Vector128.ShiftLeft(high, 16).AsSingle().CopyTo(destination[(i + 4)..]);
+        }
+        for (; i < source.Length; i++)
             destination[i] = ToSingle(source[i]);
     }
 

@@ -2,6 +2,7 @@
 // block_q6_K in ggml-common.h). Each Dequantize mirrors its dequantize_row_*_K in ggml-quants.c operation for
 // operation (scale products formed first, then one multiply and one subtract per element), so results are bit-exact.
 using System.Buffers.Binary;
+using System.Runtime.Intrinsics;
 
 namespace MultiagentNative.Formats.Quants;
 
@@ -14,25 +15,26 @@ static class KQuants
 
     public static void DequantizeQ2K(ReadOnlySpan<byte> source, Span<float> destination)
     {
+        var three = Vector128.Create((byte)3);
         for (int b = 0; b < destination.Length / SuperBlockSize; b++)
         {
             ReadOnlySpan<byte> block = source.Slice(b * Q2KBytes, Q2KBytes);
             Span<float> y = destination.Slice(b * SuperBlockSize, SuperBlockSize);
-            ReadOnlySpan<byte> scales = block[..16];
             float d = QuantMath.ReadHalf(block, 80);
             float min = QuantMath.ReadHalf(block, 82);
-            int outIndex = 0, scaleIndex = 0;
+            // Group g = 8*half + 2*step + part (16 elements, scale byte g) takes bits [2*step, 2*step+2) of
+            // qs[32*half + 16*part + l].
             for (int half = 0; half < 2; half++)
             {
-                ReadOnlySpan<byte> q = block.Slice(16 + 32 * half, 32);
-                for (int shift = 0; shift < 8; shift += 2)
+                for (int part = 0; part < 2; part++)
                 {
-                    for (int part = 0; part < 2; part++)
+                    var packed = Vector128.Create(block.Slice(16 + 32 * half + 16 * part, 16));
+                    for (int step = 0; step < 4; step++)
                     {
-                        byte sc = scales[scaleIndex++];
-                        float dl = d * (sc & 0xF), ml = min * (sc >> 4);
-                        for (int l = 0; l < 16; l++)
-                            y[outIndex++] = dl * ((q[l + 16 * part] >> shift) & 3) - ml;
+                        int group = 8 * half + 2 * step + part;
+                        byte sc = block[group];
+                        var q = (Vector128.ShiftRightLogical(packed, 2 * step) & three).AsSByte();
+                        BlockMath.ScaleSubtract16(q, Vector128.Create(d * (sc & 0xF)), Vector128.Create(min * (sc >> 4)), y.Slice(16 * group, 16));
                     }
                 }
             }
@@ -43,30 +45,29 @@ static class KQuants
     public static void DequantizeQ3K(ReadOnlySpan<byte> source, Span<float> destination)
     {
         Span<sbyte> scales = stackalloc sbyte[16];
+        var three = Vector128.Create((byte)3);
+        var one = Vector128.Create((byte)1);
         for (int b = 0; b < destination.Length / SuperBlockSize; b++)
         {
             ReadOnlySpan<byte> block = source.Slice(b * Q3KBytes, Q3KBytes);
             Span<float> y = destination.Slice(b * SuperBlockSize, SuperBlockSize);
-            ReadOnlySpan<byte> hmask = block[..32];
             float dAll = QuantMath.ReadHalf(block, 108);
             UnpackQ3KScales(block.Slice(96, 12), scales);
-            int outIndex = 0, scaleIndex = 0;
-            int maskBit = 1;
-            for (int half = 0; half < 2; half++)
+            // Group g = 8*half + 2*step + part: 2 bits at 2*step of qs[32*half + 16*part + l], minus 4 unless
+            // bit 4*half + step of hmask[16*part + l] is set.
+            for (int part = 0; part < 2; part++)
             {
-                ReadOnlySpan<byte> q = block.Slice(32 + 32 * half, 32);
-                for (int shift = 0; shift < 8; shift += 2)
+                var hmask = Vector128.Create(block.Slice(16 * part, 16));
+                for (int half = 0; half < 2; half++)
                 {
-                    for (int part = 0; part < 2; part++)
+                    var packed = Vector128.Create(block.Slice(32 + 32 * half + 16 * part, 16));
+                    for (int step = 0; step < 4; step++)
                     {
-                        float dl = dAll * (scales[scaleIndex++] - 32);
-                        for (int l = 0; l < 16; l++)
-                        {
-                            int i = l + 16 * part;
-                            y[outIndex++] = dl * (((q[i] >> shift) & 3) - ((hmask[i] & maskBit) != 0 ? 0 : 4));
-                        }
+                        int group = 8 * half + 2 * step + part;
+                        var low = Vector128.ShiftRightLogical(packed, 2 * step) & three;
+                        var minusFour = Vector128.ShiftLeft((Vector128.ShiftRightLogical(hmask, 4 * half + step) & one) ^ one, 2);
+                        BlockMath.Scale16((low - minusFour).AsSByte(), Vector128.Create(dAll * (scales[group] - 32)), y.Slice(16 * group, 16));
                     }
-                    maskBit <<= 1;
                 }
             }
         }
@@ -98,24 +99,30 @@ static class KQuants
             float d = QuantMath.ReadHalf(block, 0);
             float min = QuantMath.ReadHalf(block, 2);
             ReadOnlySpan<byte> scales = block.Slice(4, 12);
+            // Chunk c of 64 elements: low nibbles of qs[32c..32c+32) (sub-block 2c), then their high nibbles (2c+1).
             for (int chunk = 0; chunk < 4; chunk++)
             {
-                ReadOnlySpan<byte> q = block.Slice(16 + 32 * chunk, 32);
+                ReadOnlySpan<byte> qs = block.Slice(16 + 32 * chunk, 32);
+                var (low0, high0) = BlockMath.Nibbles(qs);
+                var (low1, high1) = BlockMath.Nibbles(qs[16..]);
+                var (scale1, min1) = ScaleMinK4(2 * chunk, scales);
+                var (scale2, min2) = ScaleMinK4(2 * chunk + 1, scales);
+                var d1 = Vector128.Create(d * scale1);
+                var m1 = Vector128.Create(min * min1);
+                var d2 = Vector128.Create(d * scale2);
+                var m2 = Vector128.Create(min * min2);
                 Span<float> out64 = y.Slice(64 * chunk, 64);
-                var (sc1, m1) = ScaleMinK4(2 * chunk, scales);
-                var (sc2, m2) = ScaleMinK4(2 * chunk + 1, scales);
-                float d1 = d * sc1, min1 = min * m1;
-                float d2 = d * sc2, min2 = min * m2;
-                for (int l = 0; l < 32; l++)
-                    out64[l] = d1 * (q[l] & 0xF) - min1;
-                for (int l = 0; l < 32; l++)
-                    out64[32 + l] = d2 * (q[l] >> 4) - min2;
+                BlockMath.ScaleSubtract16(low0, d1, m1, out64);
+                BlockMath.ScaleSubtract16(low1, d1, m1, out64[16..]);
+                BlockMath.ScaleSubtract16(high0, d2, m2, out64[32..]);
+                BlockMath.ScaleSubtract16(high1, d2, m2, out64[48..]);
             }
         }
     }
 
     public static void DequantizeQ5K(ReadOnlySpan<byte> source, Span<float> destination)
     {
+        var one = Vector128.Create((byte)1);
         for (int b = 0; b < destination.Length / SuperBlockSize; b++)
         {
             ReadOnlySpan<byte> block = source.Slice(b * Q5KBytes, Q5KBytes);
@@ -123,20 +130,29 @@ static class KQuants
             float d = QuantMath.ReadHalf(block, 0);
             float min = QuantMath.ReadHalf(block, 2);
             ReadOnlySpan<byte> scales = block.Slice(4, 12);
-            ReadOnlySpan<byte> qh = block.Slice(16, 32);
+            var qh0 = Vector128.Create(block.Slice(16, 16));
+            var qh1 = Vector128.Create(block.Slice(32, 16));
+            // As Q4_K, plus 16 where bit 2c (low nibbles) or 2c+1 (high nibbles) of qh[l] is set.
             for (int chunk = 0; chunk < 4; chunk++)
             {
-                ReadOnlySpan<byte> ql = block.Slice(48 + 32 * chunk, 32);
+                ReadOnlySpan<byte> qs = block.Slice(48 + 32 * chunk, 32);
+                var (low0, high0) = BlockMath.Nibbles(qs);
+                var (low1, high1) = BlockMath.Nibbles(qs[16..]);
+                var lowBit0 = Vector128.ShiftLeft(Vector128.ShiftRightLogical(qh0, 2 * chunk) & one, 4).AsSByte();
+                var lowBit1 = Vector128.ShiftLeft(Vector128.ShiftRightLogical(qh1, 2 * chunk) & one, 4).AsSByte();
+                var highBit0 = Vector128.ShiftLeft(Vector128.ShiftRightLogical(qh0, 2 * chunk + 1) & one, 4).AsSByte();
+                var highBit1 = Vector128.ShiftLeft(Vector128.ShiftRightLogical(qh1, 2 * chunk + 1) & one, 4).AsSByte();
+                var (scale1, min1) = ScaleMinK4(2 * chunk, scales);
+                var (scale2, min2) = ScaleMinK4(2 * chunk + 1, scales);
+                var d1 = Vector128.Create(d * scale1);
+                var m1 = Vector128.Create(min * min1);
+                var d2 = Vector128.Create(d * scale2);
+                var m2 = Vector128.Create(min * min2);
                 Span<float> out64 = y.Slice(64 * chunk, 64);
-                var (sc1, m1) = ScaleMinK4(2 * chunk, scales);
-                var (sc2, m2) = ScaleMinK4(2 * chunk + 1, scales);
-                float d1 = d * sc1, min1 = min * m1;
-                float d2 = d * sc2, min2 = min * m2;
-                int bit1 = 1 << (2 * chunk), bit2 = 2 << (2 * chunk);
-                for (int l = 0; l < 32; l++)
-                    out64[l] = d1 * ((ql[l] & 0xF) + ((qh[l] & bit1) != 0 ? 16 : 0)) - min1;
-                for (int l = 0; l < 32; l++)
-                    out64[32 + l] = d2 * ((ql[l] >> 4) + ((qh[l] & bit2) != 0 ? 16 : 0)) - min2;
+                BlockMath.ScaleSubtract16(low0 | lowBit0, d1, m1, out64);
+                BlockMath.ScaleSubtract16(low1 | lowBit1, d1, m1, out64[16..]);
+                BlockMath.ScaleSubtract16(high0 | highBit0, d2, m2, out64[32..]);
+                BlockMath.ScaleSubtract16(high1 | highBit1, d2, m2, out64[48..]);
             }
         }
     }
@@ -153,27 +169,34 @@ static class KQuants
     // Q6_K (210 bytes): ql[128] (low 4 bits), qh[64] (high 2 bits), scales[16] (int8), d; y = d * scale * (q - 32).
     public static void DequantizeQ6K(ReadOnlySpan<byte> source, Span<float> destination)
     {
+        var lowNibble = Vector128.Create((byte)0x0F);
+        var three = Vector128.Create((byte)3);
+        var bias = Vector128.Create((sbyte)32);
         for (int b = 0; b < destination.Length / SuperBlockSize; b++)
         {
             ReadOnlySpan<byte> block = source.Slice(b * Q6KBytes, Q6KBytes);
+            Span<float> y = destination.Slice(b * SuperBlockSize, SuperBlockSize);
             float d = QuantMath.ReadHalf(block, 208);
+            ReadOnlySpan<byte> scales = block.Slice(192, 16);
+            // Element 128*half + 32*k + l: a nibble of ql[64*half + l (+32 for odd k)] (the high one for k >= 2)
+            // with bits [2k, 2k+2) of qh[32*half + l] above it, minus 32. Group g of 16 uses (d * scales[g]) * q,
+            // the product order of dequantize_row_q6_K.
             for (int half = 0; half < 2; half++)
             {
-                ReadOnlySpan<byte> ql = block.Slice(64 * half, 64);
-                ReadOnlySpan<byte> qh = block.Slice(128 + 32 * half, 32);
-                ReadOnlySpan<byte> sc = block.Slice(192 + 8 * half, 8);
-                Span<float> y = destination.Slice(b * SuperBlockSize + 128 * half, 128);
-                for (int l = 0; l < 32; l++)
+                for (int part = 0; part < 2; part++)
                 {
-                    int s = l / 16;
-                    int q1 = ((ql[l] & 0xF) | (((qh[l] >> 0) & 3) << 4)) - 32;
-                    int q2 = ((ql[l + 32] & 0xF) | (((qh[l] >> 2) & 3) << 4)) - 32;
-                    int q3 = ((ql[l] >> 4) | (((qh[l] >> 4) & 3) << 4)) - 32;
-                    int q4 = ((ql[l + 32] >> 4) | (((qh[l] >> 6) & 3) << 4)) - 32;
-                    y[l] = d * (sbyte)sc[s] * q1;
-                    y[l + 32] = d * (sbyte)sc[s + 2] * q2;
-                    y[l + 64] = d * (sbyte)sc[s + 4] * q3;
-                    y[l + 96] = d * (sbyte)sc[s + 6] * q4;
+                    int l = 16 * part;
+                    var ql0 = Vector128.Create(block.Slice(64 * half + l, 16));
+                    var ql1 = Vector128.Create(block.Slice(64 * half + 32 + l, 16));
+                    var qh = Vector128.Create(block.Slice(128 + 32 * half + l, 16));
+                    for (int k = 0; k < 4; k++)
+                    {
+                        var nibbles = k % 2 == 0 ? ql0 : ql1;
+                        var low = k < 2 ? nibbles & lowNibble : Vector128.ShiftRightLogical(nibbles, 4);
+                        var high = Vector128.ShiftLeft(Vector128.ShiftRightLogical(qh, 2 * k) & three, 4);
+                        int group = 8 * half + 2 * k + part;
+                        BlockMath.Scale16((low | high).AsSByte() - bias, Vector128.Create(d * (sbyte)scales[group]), y.Slice(16 * group, 16));
+                    }
                 }
             }
         }

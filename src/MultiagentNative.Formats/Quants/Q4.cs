@@ -1,5 +1,7 @@
 // Q4_0: blocks of 32 4-bit quants with one f16 scale (block_q4_0: d, qs[16]; 18 bytes). Element j is the low nibble
 // of qs[j], element j+16 the high nibble; y = (q - 8) * d (dequantize_row_q4_0), scale d = max / -8 (quantize_row_q4_0_ref).
+using System.Runtime.Intrinsics;
+
 namespace MultiagentNative.Formats.Quants;
 
 static class Q4_0
@@ -9,17 +11,15 @@ static class Q4_0
     public static void Dequantize(ReadOnlySpan<byte> source, Span<float> destination)
     {
         int blocks = destination.Length / BlockSize;
+        var eight = Vector128.Create((sbyte)8);
         for (int b = 0; b < blocks; b++)
         {
             ReadOnlySpan<byte> block = source.Slice(b * BlockBytes, BlockBytes);
             Span<float> y = destination.Slice(b * BlockSize, BlockSize);
-            float d = QuantMath.ReadHalf(block, 0);
-            for (int j = 0; j < BlockSize / 2; j++)
-            {
-                byte packed = block[2 + j];
-                y[j] = ((packed & 0x0F) - 8) * d;
-                y[j + BlockSize / 2] = ((packed >> 4) - 8) * d;
-            }
+            var (low, high) = BlockMath.Nibbles(block.Slice(2, 16));
+            var d = Vector128.Create(QuantMath.ReadHalf(block, 0));
+            BlockMath.Scale16(low - eight, d, y);
+            BlockMath.Scale16(high - eight, d, y[16..]);
         }
     }
 
@@ -71,14 +71,11 @@ static class Q4_1
         {
             ReadOnlySpan<byte> block = source.Slice(b * BlockBytes, BlockBytes);
             Span<float> y = destination.Slice(b * BlockSize, BlockSize);
-            float d = QuantMath.ReadHalf(block, 0);
-            float m = QuantMath.ReadHalf(block, 2);
-            for (int j = 0; j < BlockSize / 2; j++)
-            {
-                byte packed = block[4 + j];
-                y[j] = (packed & 0x0F) * d + m;
-                y[j + BlockSize / 2] = (packed >> 4) * d + m;
-            }
+            var (low, high) = BlockMath.Nibbles(block.Slice(4, 16));
+            var d = Vector128.Create(QuantMath.ReadHalf(block, 0));
+            var m = Vector128.Create(QuantMath.ReadHalf(block, 2));
+            BlockMath.ScaleAdd16(low, d, m, y);
+            BlockMath.ScaleAdd16(high, d, m, y[16..]);
         }
     }
 

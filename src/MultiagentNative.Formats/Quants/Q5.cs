@@ -1,6 +1,7 @@
 // Q5_0 and Q5_1: like Q4_0/Q4_1 plus a 32-bit qh holding the fifth bit of each quant (bit j for element j)
 // (block_q5_0: d, qh[4], qs[16]; 22 bytes. block_q5_1: d, m, qh[4], qs[16]; 24 bytes). dequantize_row_q5_0/q5_1.
 using System.Buffers.Binary;
+using System.Runtime.Intrinsics;
 
 namespace MultiagentNative.Formats.Quants;
 
@@ -11,21 +12,30 @@ static class Q5_0
     public static void Dequantize(ReadOnlySpan<byte> source, Span<float> destination)
     {
         int blocks = destination.Length / BlockSize;
+        var sixteen = Vector128.Create((sbyte)16);
         for (int b = 0; b < blocks; b++)
         {
             ReadOnlySpan<byte> block = source.Slice(b * BlockBytes, BlockBytes);
             Span<float> y = destination.Slice(b * BlockSize, BlockSize);
-            float d = QuantMath.ReadHalf(block, 0);
-            uint qh = BinaryPrimitives.ReadUInt32LittleEndian(block[2..]);
-            for (int j = 0; j < BlockSize / 2; j++)
-            {
-                byte packed = block[6 + j];
-                int high0 = (int)((qh >> j) << 4) & 0x10;
-                int high1 = (int)(qh >> (j + 12)) & 0x10;
-                y[j] = (((packed & 0x0F) | high0) - 16) * d;
-                y[j + BlockSize / 2] = (((packed >> 4) | high1) - 16) * d;
-            }
+            var (low, high) = UnpackFiveBit(block.Slice(2, 4), block.Slice(6, 16));
+            var d = Vector128.Create(QuantMath.ReadHalf(block, 0));
+            BlockMath.Scale16(low - sixteen, d, y);
+            BlockMath.Scale16(high - sixteen, d, y[16..]);
         }
+    }
+
+    // BitsToFifthBit[v] holds 8 bytes, byte i = 0x10 if bit i of v is set: expands one qh byte to 8 lanes.
+    static readonly ulong[] BitsToFifthBit = Enumerable.Range(0, 256)
+        .Select(v => Enumerable.Range(0, 8).Aggregate(0UL, (acc, i) => acc | ((ulong)((v >> i) & 1) << (8 * i + 4))))
+        .ToArray();
+
+    /// <summary>Quants 0-15 (low nibbles) and 16-31 (high nibbles), each with bit j of qh[0..4) as its fifth bit.</summary>
+    public static (Vector128<sbyte> Low, Vector128<sbyte> High) UnpackFiveBit(ReadOnlySpan<byte> qh, ReadOnlySpan<byte> packed)
+    {
+        var (low, high) = BlockMath.Nibbles(packed);
+        var fifthLow = Vector128.Create(BitsToFifthBit[qh[0]], BitsToFifthBit[qh[1]]).AsSByte();
+        var fifthHigh = Vector128.Create(BitsToFifthBit[qh[2]], BitsToFifthBit[qh[3]]).AsSByte();
+        return (low | fifthLow, high | fifthHigh);
     }
 
     public static void Quantize(ReadOnlySpan<float> source, Span<byte> destination)
@@ -64,17 +74,11 @@ static class Q5_1
         {
             ReadOnlySpan<byte> block = source.Slice(b * BlockBytes, BlockBytes);
             Span<float> y = destination.Slice(b * BlockSize, BlockSize);
-            float d = QuantMath.ReadHalf(block, 0);
-            float m = QuantMath.ReadHalf(block, 2);
-            uint qh = BinaryPrimitives.ReadUInt32LittleEndian(block[4..]);
-            for (int j = 0; j < BlockSize / 2; j++)
-            {
-                byte packed = block[8 + j];
-                int high0 = (int)((qh >> j) << 4) & 0x10;
-                int high1 = (int)(qh >> (j + 12)) & 0x10;
-                y[j] = ((packed & 0x0F) | high0) * d + m;
-                y[j + BlockSize / 2] = ((packed >> 4) | high1) * d + m;
-            }
+            var (low, high) = Q5_0.UnpackFiveBit(block.Slice(4, 4), block.Slice(8, 16));
+            var d = Vector128.Create(QuantMath.ReadHalf(block, 0));
+            var m = Vector128.Create(QuantMath.ReadHalf(block, 2));
+            BlockMath.ScaleAdd16(low, d, m, y);
+            BlockMath.ScaleAdd16(high, d, m, y[16..]);
         }
     }
 

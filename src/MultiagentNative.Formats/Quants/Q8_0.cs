@@ -1,6 +1,7 @@
 // Q8_0: blocks of 32 int8 quants with one f16 scale (block_q8_0 in ggml-common.h: d, qs[32]; 34 bytes).
 // Dequantize is y = q * d in float (dequantize_row_q8_0); quantize follows quantize_row_q8_0_ref step for step.
 using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
 
 namespace MultiagentNative.Formats.Quants;
 
@@ -14,11 +15,11 @@ static class Q8_0
         for (int b = 0; b < blocks; b++)
         {
             ReadOnlySpan<byte> block = source.Slice(b * BlockBytes, BlockBytes);
-            ReadOnlySpan<sbyte> quants = MemoryMarshal.Cast<byte, sbyte>(block[2..]);
             Span<float> y = destination.Slice(b * BlockSize, BlockSize);
-            float d = QuantMath.ReadHalf(block, 0);
-            for (int j = 0; j < BlockSize; j++)
-                y[j] = quants[j] * d;
+            ReadOnlySpan<sbyte> quants = MemoryMarshal.Cast<byte, sbyte>(block.Slice(2, BlockSize));
+            var d = Vector128.Create(QuantMath.ReadHalf(block, 0));
+            BlockMath.Scale16(Vector128.Create(quants[..16]), d, y);
+            BlockMath.Scale16(Vector128.Create(quants[16..]), d, y[16..]);
         }
     }
 
