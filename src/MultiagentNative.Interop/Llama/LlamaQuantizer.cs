@@ -3,7 +3,7 @@
 namespace MultiagentNative.Interop.Llama;
 
 /// <summary>llama_ftype: the target of a whole-model quantization (values from the pinned llama.h).</summary>
-public enum LlamaFileType
+public enum LlamaFtype
 {
     AllF32 = 0, MostlyF16 = 1, MostlyQ4_0 = 2, MostlyQ4_1 = 3, MostlyQ8_0 = 7, MostlyQ5_0 = 8, MostlyQ5_1 = 9,
     MostlyQ2_K = 10, MostlyQ3_K_S = 11, MostlyQ3_K_M = 12, MostlyQ3_K_L = 13, MostlyQ4_K_S = 14, MostlyQ4_K_M = 15,
@@ -42,6 +42,6 @@ public static unsafe class LlamaQuantizer
                 $"llama_model_quantize({inputPath} -> {outputPath}, ftype {llamaFileType}) returned {status}: {capture.Text}");
     }
 
-    public static void Quantize(string inputPath, string outputPath, LlamaFileType fileType, int threads = 0, bool pure = false) =>
+    public static void Quantize(string inputPath, string outputPath, LlamaFtype fileType, int threads = 0, bool pure = false) =>
         Quantize(inputPath, outputPath, (int)fileType, threads, pure);
 }

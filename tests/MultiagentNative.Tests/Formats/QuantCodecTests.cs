@@ -70,6 +70,21 @@ public class QuantCodecTests
         CompareDequantize(type, data, 200 * blockSize, $"{type} raw bytes");
     }
 
+    [TestCaseSource(nameof(BlockTypes))]
+    public void DequantizeMatchesGgmlOnBlocksMadeByGgmlQuantizer(GgmlType type)
+    {
+        // Realistic blocks (scales and quants as a quantizer sets them): ggml's from_float_ref on Gaussian rows.
+        var random = new Random(6000 + (int)type);
+        var (blockSize, _) = GgmlTypeInfo.TryGetLayout(type)!.Value;
+        int elements = 64 * 256;
+        var values = new float[elements];
+        for (int i = 0; i < elements; i++)
+            values[i] = (float)(NextGaussian(random) * (i / 256 % 5 + 1) * 0.02 + (i / 1024 % 2) * 0.01);
+        byte[] blocks = GgmlFromFloat(type, values);
+        CompareDequantize(type, blocks, elements, $"{type} blocks from ggml's quantizer");
+        TestContext.Out.WriteLine($"{type}: {elements / blockSize} ggml-quantized blocks bit-identical to ggml to_float");
+    }
+
     [Test]
     public void F16AndBF16DequantizeAllBitPatternsLikeGgml()
     {

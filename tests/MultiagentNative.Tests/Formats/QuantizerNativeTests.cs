@@ -45,11 +45,11 @@ public class QuantizerNativeTests
             string input = Path.Combine(scratch, "not-a-model.gguf");
             File.WriteAllBytes(input, "this is not a gguf file"u8.ToArray());
             var error = Assert.Throws<LlamaQuantizeException>(() =>
-                LlamaQuantizer.Quantize(input, Path.Combine(scratch, "out.gguf"), LlamaFileType.MostlyQ8_0, threads: 1))!;
+                LlamaQuantizer.Quantize(input, Path.Combine(scratch, "out.gguf"), LlamaFtype.MostlyQ8_0, threads: 1))!;
             TestContext.Out.WriteLine(error.Message);
             Assert.That(error.Message, Does.Contain("not-a-model.gguf").And.Contain("returned").And.Contain("magic"));
             Assert.Throws<FileNotFoundException>(() =>
-                LlamaQuantizer.Quantize(Path.Combine(scratch, "missing.gguf"), Path.Combine(scratch, "out.gguf"), LlamaFileType.MostlyQ8_0));
+                LlamaQuantizer.Quantize(Path.Combine(scratch, "missing.gguf"), Path.Combine(scratch, "out.gguf"), LlamaFtype.MostlyQ8_0));
         }
         finally
         {
