@@ -10,9 +10,9 @@ static class KQuants
 {
     public const int SuperBlockSize = 256;
 
-    // Q2_K (84 bytes): scales[16] (4-bit scale | 4-bit min), qs[64] (2-bit quants), d, dmin.
     public const int Q2KBytes = 84, Q3KBytes = 110, Q4KBytes = 144, Q5KBytes = 176, Q6KBytes = 210;
 
+    // Q2_K (84 bytes): scales[16] (low nibble scale, high nibble min), qs[64] (2-bit quants), d, dmin.
     public static void DequantizeQ2K(ReadOnlySpan<byte> source, Span<float> destination)
     {
         var three = Vector128.Create((byte)3);
