@@ -1,8 +1,9 @@
-// Whole-file parity: stories260K quantized by llama.cpp's own llama_model_quantize, then every tensor dequantized by
-// us and by ggml's to_float (bit-exact), and the F32 originals re-quantized by us equal to llama.cpp's bytes.
-using System.Buffers.Binary;
-using System.Text;
+// Whole-file parity: GGUF models quantized by llama.cpp's own llama_model_quantize (stories260K for the legacy quants,
+// a generated 256-wide llama for the k-quants); every tensor dequantized by us and by ggml's to_float (bit-exact),
+// and every F32 original re-quantized by us to the type llama.cpp chose, byte-identical to llama.cpp's bytes.
+using System.Runtime.InteropServices;
 using MultiagentNative.Formats;
+using MultiagentNative.Formats.Gguf;
 using MultiagentNative.Formats.Quants;
 using MultiagentNative.Interop.Llama;
 using NUnit.Framework;
@@ -17,129 +18,144 @@ public class QuantFileTests
     [TestCase(LlamaFtype.MostlyQ4_1, GgmlType.Q4_1)]
     [TestCase(LlamaFtype.MostlyQ5_0, GgmlType.Q5_0)]
     [TestCase(LlamaFtype.MostlyQ5_1, GgmlType.Q5_1)]
-    public void Stories260KQuantizedByLlamaCppDequantizesLikeGgml(LlamaFtype ftype, GgmlType mainType)
+    [TestCase(LlamaFtype.MostlyF16, GgmlType.F16)]
+    [TestCase(LlamaFtype.MostlyBF16, GgmlType.BF16)]
+    public void Stories260KQuantizedByLlamaCppMatchesGgml(LlamaFtype ftype, GgmlType mainType)
     {
         if (!File.Exists(TestPaths.Stories260K))
             Assert.Ignore($"test model missing: {TestPaths.Stories260K}");
-        string scratch = TestPaths.NewScratch($"quantize-{ftype}");
+        int requantized = QuantizeAndCompare(TestPaths.Stories260K, ftype, mainType);
+        Assert.That(requantized, Is.GreaterThan(0), "no tensor of a type we quantize was compared with llama.cpp's bytes");
+    }
+
+    // stories260K's rows (64 wide) are too short for k-quants, so llama.cpp would fall back to legacy types there.
+    [TestCase(LlamaFtype.MostlyQ2_K, GgmlType.Q2_K)]
+    [TestCase(LlamaFtype.MostlyQ3_K_M, GgmlType.Q3_K)]
+    [TestCase(LlamaFtype.MostlyQ4_K_M, GgmlType.Q4_K)]
+    [TestCase(LlamaFtype.MostlyQ5_K_M, GgmlType.Q5_K)]
+    [TestCase(LlamaFtype.MostlyQ6_K, GgmlType.Q6_K)]
+    public void GeneratedModelQuantizedByLlamaCppToKQuantsMatchesGgml(LlamaFtype ftype, GgmlType mainType)
+    {
+        if (!File.Exists(TestPaths.Stories260K))
+            Assert.Ignore($"test model missing (its tokenizer is reused): {TestPaths.Stories260K}");
+        string scratch = TestPaths.NewScratch("kquant-model");
         try
         {
-            string quantized = Path.Combine(scratch, $"stories260K-{mainType}.gguf");
-            LlamaQuantizer.Quantize(TestPaths.Stories260K, quantized, ftype, threads: 1);
-            var original = TensorTable.Read(TestPaths.Stories260K).ToDictionary(t => t.Name);
-            var tensors = TensorTable.Read(quantized);
-            var perType = new Dictionary<GgmlType, (int Tensors, long Values)>();
-            int requantized = 0;
-            foreach (var tensor in tensors)
-            {
-                Assert.That(QuantCodec.CanDequantize(tensor.Type), $"{tensor.Name}: no codec for {tensor.Type}");
-                var ours = new float[tensor.Elements];
-                QuantCodec.Dequantize(tensor.Type, tensor.Bytes, ours);
-                float[] reference = tensor.Type == GgmlType.F32
-                    ? System.Runtime.InteropServices.MemoryMarshal.Cast<byte, float>(tensor.Bytes).ToArray() // ggml has no F32 to_float
-                    : GgmlToFloat(tensor.Type, tensor.Bytes, (int)tensor.Elements);
-                AssertSameBits(reference, ours, $"{ftype}: tensor {tensor.Name} ({tensor.Type})");
-                var counts = perType.GetValueOrDefault(tensor.Type);
-                perType[tensor.Type] = (counts.Tensors + 1, counts.Values + tensor.Elements);
-
-                // llama.cpp quantizes without an importance matrix through the *_ref row quantizers: ours must agree.
-                var source = original[tensor.Name];
-                if (tensor.Type != GgmlType.F32 && QuantCodec.CanQuantize(tensor.Type) && source.Type == GgmlType.F32)
-                {
-                    var mine = new byte[tensor.Bytes.Length];
-                    QuantCodec.Quantize(tensor.Type, System.Runtime.InteropServices.MemoryMarshal.Cast<byte, float>(source.Bytes), mine);
-                    var (_, blockBytes) = GgmlTypeInfo.TryGetLayout(tensor.Type)!.Value;
-                    AssertSameBytes(tensor.Bytes, mine, blockBytes, $"{ftype}: our {tensor.Type} quantization of {tensor.Name}");
-                    requantized++;
-                }
-            }
-            TestContext.Out.WriteLine($"{ftype}: {tensors.Count} tensors bit-identical to ggml to_float: " +
-                string.Join(", ", perType.Select(p => $"{p.Key} {p.Value.Tensors} tensors / {p.Value.Values} values")) +
-                $"; {requantized} tensors re-quantized by us byte-identical to llama.cpp's");
-            Assert.That(perType.ContainsKey(mainType), $"llama.cpp wrote no {mainType} tensor for {ftype}");
-            Assert.That(requantized, Is.GreaterThan(0));
+            string model = Path.Combine(scratch, "wide-f32.gguf");
+            WriteWideModel(model);
+            QuantizeAndCompare(model, ftype, mainType);
         }
         finally
         {
             Directory.Delete(scratch, recursive: true);
         }
     }
-}
 
-/// <summary>
-/// A minimal GGUF tensor-table reader for these tests (header, metadata skipped by type, tensor infos, aligned data).
-/// todo: replace with MultiagentNative.Formats.Gguf.GgufFile once the formats branch is merged.
-/// </summary>
-static class TensorTable
-{
-    public sealed record Tensor(string Name, GgmlType Type, long Elements, byte[] Bytes);
-
-    public static List<Tensor> Read(string path)
+    /// <summary>Returns how many tensors our quantizer re-made byte-identically.</summary>
+    static int QuantizeAndCompare(string sourceModel, LlamaFtype ftype, GgmlType mainType)
     {
-        byte[] file = File.ReadAllBytes(path);
-        int position = 0;
-        uint magic = U32(file, ref position);
-        Assert.That(magic, Is.EqualTo(0x46554747u), $"{path}: not GGUF");
-        U32(file, ref position); // version
-        long tensorCount = (long)U64(file, ref position);
-        long kvCount = (long)U64(file, ref position);
-        long alignment = 32;
-        for (long i = 0; i < kvCount; i++)
+        string scratch = TestPaths.NewScratch($"quantize-{ftype}");
+        try
         {
-            string key = Str(file, ref position);
-            uint valueType = U32(file, ref position);
-            if (key == "general.alignment")
-                alignment = BinaryPrimitives.ReadUInt32LittleEndian(file.AsSpan(position));
-            SkipValue(file, ref position, valueType);
+            string quantized = Path.Combine(scratch, $"{ftype}.gguf");
+            LlamaQuantizer.Quantize(sourceModel, quantized, ftype, threads: 1);
+            using var original = GgufFile.Open(sourceModel);
+            using var file = GgufFile.Open(quantized);
+            var perType = new SortedDictionary<GgmlType, (int Tensors, long Values)>();
+            int requantized = 0;
+            foreach (var tensor in file.Tensors)
+            {
+                CompareTensor(file, tensor, ftype);
+                var counts = perType.GetValueOrDefault(tensor.Type);
+                perType[tensor.Type] = (counts.Tensors + 1, counts.Values + tensor.ElementCount);
+                if (RequantizeMatches(original, file, tensor, ftype))
+                    requantized++;
+            }
+            TestContext.Out.WriteLine($"{ftype}: {file.Tensors.Count} tensors bit-identical to ggml to_float (" +
+                string.Join(", ", perType.Select(p => $"{p.Key}: {p.Value.Tensors} tensors, {p.Value.Values} values")) +
+                $"); {requantized} tensors re-quantized by us byte-identical to llama.cpp's");
+            Assert.That(perType.ContainsKey(mainType), $"llama.cpp wrote no {mainType} tensor for {ftype}");
+            return requantized;
         }
-        var infos = new List<(string Name, GgmlType Type, long Elements, long Offset)>();
-        for (long i = 0; i < tensorCount; i++)
+        finally
         {
-            string name = Str(file, ref position);
-            uint dims = U32(file, ref position);
-            long elements = 1;
-            for (int d = 0; d < dims; d++)
-                elements *= (long)U64(file, ref position);
-            var type = (GgmlType)U32(file, ref position);
-            long offset = (long)U64(file, ref position);
-            infos.Add((name, type, elements, offset));
-        }
-        long dataStart = (position + alignment - 1) / alignment * alignment;
-        return infos.ConvertAll(t =>
-        {
-            long size = GgmlTypeInfo.RowBytes(t.Type, t.Elements);
-            return new Tensor(t.Name, t.Type, t.Elements, file.AsSpan((int)(dataStart + t.Offset), (int)size).ToArray());
-        });
-    }
-
-    static uint U32(byte[] b, ref int p) { uint v = BinaryPrimitives.ReadUInt32LittleEndian(b.AsSpan(p)); p += 4; return v; }
-    static ulong U64(byte[] b, ref int p) { ulong v = BinaryPrimitives.ReadUInt64LittleEndian(b.AsSpan(p)); p += 8; return v; }
-
-    static string Str(byte[] b, ref int p)
-    {
-        int length = (int)U64(b, ref p);
-        string s = Encoding.UTF8.GetString(b, p, length);
-        p += length;
-        return s;
-    }
-
-    // GGUF value types: 0 u8, 1 i8, 2 u16, 3 i16, 4 u32, 5 i32, 6 f32, 7 bool, 8 string, 9 array, 10 u64, 11 i64, 12 f64.
-    static void SkipValue(byte[] b, ref int p, uint type)
-    {
-        switch (type)
-        {
-            case 0 or 1 or 7: p += 1; break;
-            case 2 or 3: p += 2; break;
-            case 4 or 5 or 6: p += 4; break;
-            case 10 or 11 or 12: p += 8; break;
-            case 8: Str(b, ref p); break;
-            case 9:
-                uint elementType = U32(b, ref p);
-                long count = (long)U64(b, ref p);
-                for (long i = 0; i < count; i++)
-                    SkipValue(b, ref p, elementType);
-                break;
-            default: throw new InvalidDataException($"GGUF value type {type} at byte {p}");
+            Directory.Delete(scratch, recursive: true);
         }
     }
+
+    static void CompareTensor(GgufFile file, GgufTensorInfo tensor, LlamaFtype ftype)
+    {
+        Assert.That(QuantCodec.CanDequantize(tensor.Type), $"{tensor.Name}: no codec for {tensor.Type}");
+        ReadOnlySpan<byte> bytes = file.GetTensorBytes(tensor);
+        var ours = new float[tensor.ElementCount];
+        QuantCodec.Dequantize(tensor.Type, bytes, ours);
+        // ggml has no F32 to_float: the reference is the stored bits themselves.
+        float[] reference = tensor.Type == GgmlType.F32
+            ? MemoryMarshal.Cast<byte, float>(bytes).ToArray()
+            : GgmlToFloat(tensor.Type, bytes.ToArray(), (int)tensor.ElementCount);
+        AssertSameBits(reference, ours, $"{ftype}: tensor {tensor.Name} ({tensor.Type})");
+    }
+
+    // Without an importance matrix llama.cpp quantizes through the *_ref row quantizers, so ours must agree.
+    static bool RequantizeMatches(GgufFile original, GgufFile file, GgufTensorInfo tensor, LlamaFtype ftype)
+    {
+        var source = original.FindTensor(tensor.Name);
+        if (tensor.Type == GgmlType.F32 || !QuantCodec.CanQuantize(tensor.Type) || source is null || source.Type != GgmlType.F32)
+            return false;
+        var mine = new byte[tensor.ByteSize];
+        QuantCodec.Quantize(tensor.Type, MemoryMarshal.Cast<byte, float>(original.GetTensorBytes(source)), mine);
+        var (_, blockBytes) = GgmlTypeInfo.TryGetLayout(tensor.Type)!.Value;
+        AssertSameBytes(file.GetTensorBytes(tensor), mine, blockBytes, $"{ftype}: our {tensor.Type} quantization of {tensor.Name}");
+        return true;
+    }
+
+    /// <summary>
+    /// A 2-layer llama with 256-wide rows (n_embd 256, n_ff 512, 4 heads of 64, 2 KV heads), Gaussian F32 weights,
+    /// and stories260K's tokenizer (512 tokens): every matrix row is a multiple of 256, as k-quants need.
+    /// </summary>
+    static void WriteWideModel(string path)
+    {
+        const int embd = 256, ff = 512, vocab = 512, layers = 2, headDim = 64, kvHeads = 2;
+        using var stories = GgufFile.Open(TestPaths.Stories260K);
+        var writer = new GgufWriter();
+        foreach (var (key, value) in stories.Metadata)
+            if (!key.StartsWith("llama.", StringComparison.Ordinal))
+                writer.AddMetadata(key, value);
+        writer.AddMetadata("llama.context_length", GgufValue.FromUInt32(256));
+        writer.AddMetadata("llama.embedding_length", GgufValue.FromUInt32(embd));
+        writer.AddMetadata("llama.feed_forward_length", GgufValue.FromUInt32(ff));
+        writer.AddMetadata("llama.attention.head_count", GgufValue.FromUInt32(embd / headDim));
+        writer.AddMetadata("llama.attention.head_count_kv", GgufValue.FromUInt32(kvHeads));
+        writer.AddMetadata("llama.block_count", GgufValue.FromUInt32(layers));
+        writer.AddMetadata("llama.rope.dimension_count", GgufValue.FromUInt32(headDim));
+        writer.AddMetadata("llama.attention.layer_norm_rms_epsilon", GgufValue.FromFloat32(1e-5f));
+        var random = new Random(8);
+        void Add(string name, params long[] shape)
+        {
+            var values = new float[shape.Aggregate(1L, (a, b) => a * b)];
+            bool norm = shape.Length == 1;
+            for (int i = 0; i < values.Length; i++)
+                values[i] = norm ? 1f : (float)(NextGaussian(random) * 0.02);
+            writer.AddTensor(name, GgmlType.F32, shape, MemoryMarshal.AsBytes(values.AsSpan()).ToArray());
+        }
+        Add("token_embd.weight", embd, vocab);
+        Add("output_norm.weight", embd);
+        Add("output.weight", embd, vocab);
+        for (int layer = 0; layer < layers; layer++)
+        {
+            Add($"blk.{layer}.attn_norm.weight", embd);
+            Add($"blk.{layer}.attn_q.weight", embd, embd);
+            Add($"blk.{layer}.attn_k.weight", embd, kvHeads * headDim);
+            Add($"blk.{layer}.attn_v.weight", embd, kvHeads * headDim);
+            Add($"blk.{layer}.attn_output.weight", embd, embd);
+            Add($"blk.{layer}.ffn_norm.weight", embd);
+            Add($"blk.{layer}.ffn_gate.weight", embd, ff);
+            Add($"blk.{layer}.ffn_down.weight", ff, embd);
+            Add($"blk.{layer}.ffn_up.weight", embd, ff);
+        }
+        writer.WriteTo(path);
+    }
+
+    static double NextGaussian(Random random) =>
+        Math.Sqrt(-2.0 * Math.Log(1.0 - random.NextDouble())) * Math.Cos(2.0 * Math.PI * random.NextDouble());
 }
