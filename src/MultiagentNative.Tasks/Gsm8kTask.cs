@@ -29,12 +29,11 @@ public sealed class Gsm8kTask : ITask
 
     public static IEnumerable<Problem> Load(string path, DataSplit split)
     {
-        string splitName = split == DataSplit.Train ? "train" : "test";
         foreach (var row in JsonlFile.Read(path))
         {
             string question = row.RequiredString("question");
             string solution = row.RequiredString("answer");
-            yield return new Problem($"gsm8k/{splitName}/{row.Line}", question, ReferenceFromSolution(solution, row))
+            yield return new Problem($"gsm8k/{Path.GetFileNameWithoutExtension(path)}/{row.Line}", question, ReferenceFromSolution(solution, row))
             {
                 Source = row.Where,
             };

@@ -44,7 +44,7 @@ public sealed class MathTask : ITask
                 var boxed = BoxedAnswer.Last(row.RequiredString("solution"));
                 reference = boxed.Value ?? throw new TaskDataException(row.File, row.Line, "solution", $"no reference answer: {boxed.NoAnswerReason}");
             }
-            yield return new Problem(row.OptionalString("unique_id") ?? $"math/{row.Line}", question, reference)
+            yield return new Problem(row.OptionalString("unique_id") ?? $"math/{Path.GetFileNameWithoutExtension(path)}/{row.Line}", question, reference)
             {
                 Level = ParseLevel(row),
                 Subject = row.OptionalString("subject") ?? row.OptionalString("type"),

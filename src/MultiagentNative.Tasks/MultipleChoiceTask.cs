@@ -23,7 +23,7 @@ public sealed partial class MultipleChoiceTask : ITask
         FileSplits.Require(Name, split == DataSplit.Train ? _splits.Train : _splits.Test, split);
 
     [GeneratedRegex(@"\(([A-Da-d])\)")] private static partial Regex ParenthesizedLetter();
-    [GeneratedRegex(@"answer(?: is|:)\s*\(?\s*([A-D])\b")] private static partial Regex AnswerIsLetter();
+    [GeneratedRegex(@"[Aa]nswer(?: is|:)\s*\(?\s*([A-D])\b")] private static partial Regex AnswerIsLetter();
     [GeneratedRegex(@"^\s*(?:\\text\{)?\s*\(?([A-Da-d])\)?\s*\}?\s*$")] private static partial Regex BoxedLetter();
 
     /// <summary>The last \boxed{} (holding a letter), else the last "(X)" (Du et al.), else the last "answer is X"/"answer: X".</summary>
@@ -60,7 +60,7 @@ public sealed partial class MultipleChoiceTask : ITask
             string question = row.RequiredString("question");
             string[] choices = ReadChoices(row);
             string listed = string.Join(", ", choices.Select((c, k) => $"{Letters[k]}) {c}"));
-            string id = row.OptionalString("id") ?? $"mmlu/{row.Line}";
+            string id = row.OptionalString("id") ?? $"mmlu/{Path.GetFileNameWithoutExtension(path)}/{row.Line}";
             yield return new Problem(id, $"{question}: {listed}", ReadAnswer(row)) { Subject = row.OptionalString("subject"), Source = row.Where };
         }
     }

@@ -35,16 +35,18 @@ public static class ProblemSplits
         return kept;
     }
 
-    /// <summary>Removes from <paramref name="train"/> every problem whose question (or id) also occurs in <paramref name="test"/>.</summary>
+    /// <summary>
+    /// Removes from <paramref name="train"/> every problem whose question also occurs in <paramref name="test"/>.
+    /// A shared id with a different question is left for <see cref="AssertDisjoint"/> to report (ids must be unique).
+    /// </summary>
     public static List<Problem> ExcludeOverlap(IEnumerable<Problem> train, IReadOnlyList<Problem> test, out int removed)
     {
         var testKeys = test.Select(p => QuestionKey(p.Question)).ToHashSet(StringComparer.Ordinal);
-        var testIds = test.Select(p => p.Id).ToHashSet(StringComparer.Ordinal);
         var kept = new List<Problem>();
         removed = 0;
         foreach (var problem in train)
         {
-            if (testKeys.Contains(QuestionKey(problem.Question)) || testIds.Contains(problem.Id)) removed++;
+            if (testKeys.Contains(QuestionKey(problem.Question))) removed++;
             else kept.Add(problem);
         }
         return kept;
@@ -71,7 +73,7 @@ public static class ProblemSplits
         foreach (var problem in train)
         {
             if (testIds.Contains(problem.Id) || testKeys.Contains(QuestionKey(problem.Question)))
-                throw new InvalidOperationException($"{taskName}: train problem {problem.Id} also occurs in the test split");
+                throw new TaskDataException($"{taskName}: train problem {problem.Id} also occurs in the test split (by id or question text)");
         }
     }
 }

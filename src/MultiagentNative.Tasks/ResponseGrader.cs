@@ -59,15 +59,15 @@ public static class ResponseGrader
         }
         catch (TaskDataException e)
         {
-            return new GradedRow(lineNumber, id, GradeOutcome.Malformed, null, null, e.Message);
+            return new GradedRow(lineNumber, id, GradeOutcome.Malformed, null, null, e.Reason ?? e.Message);
         }
         if (response is null)
             return new GradedRow(lineNumber, id, GradeOutcome.Malformed, null, null, "no 'response' string");
         var problem = Find(task, id, question, byId, byQuestion);
         if (problem is null)
         {
-            string what = id is not null ? $"id '{id}'" : question is not null ? "question text" : "no 'id' or 'question'";
-            return new GradedRow(lineNumber, id, GradeOutcome.UnknownProblem, null, null, $"unknown problem: {what}");
+            string what = id is not null ? $"id '{id}' is not in the data" : question is not null ? "question text is not in the data" : "no 'id' or 'question'";
+            return new GradedRow(lineNumber, id, GradeOutcome.UnknownProblem, null, null, what);
         }
         var answer = task.Extract(response);
         if (!answer.HasAnswer)

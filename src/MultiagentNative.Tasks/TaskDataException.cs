@@ -12,11 +12,14 @@ public class TaskDataException : Exception
         File = file;
         Line = line;
         Field = field;
+        Reason = field is null ? reason : $"field '{field}': {reason}";
     }
 
     public string? File { get; }
     public int Line { get; }
     public string? Field { get; }
+    /// <summary>The message without the "file:line: " prefix, for reports that already show the line.</summary>
+    public string? Reason { get; }
 }
 
 /// <summary>An unknown task name, prompt set name, or an option a task does not accept.</summary>
