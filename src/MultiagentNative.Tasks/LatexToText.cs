@@ -25,29 +25,41 @@ public static class LatexToText
         "text", "textbf", "textit", "mbox", "mathrm", "mathbf", "mathit", "operatorname", "boxed", "fbox", "emph", "textrm", "mathsf",
     };
 
+    // Nesting deeper than this is not an answer; it is returned unrendered rather than risking the stack.
+    private const int MaxDepth = 64;
+
     public static string Render(string latex)
     {
         var output = new StringBuilder(latex.Length);
         int position = 0;
-        RenderSequence(latex, ref position, output, stopAtBrace: false);
+        try
+        {
+            RenderSequence(latex, ref position, output, stopAtBrace: false, depth: 0);
+        }
+        catch (TooDeepException)
+        {
+            return latex;
+        }
         return output.ToString();
     }
 
-    private static void RenderSequence(string s, ref int i, StringBuilder output, bool stopAtBrace)
+    private static void RenderSequence(string s, ref int i, StringBuilder output, bool stopAtBrace, int depth)
     {
+        if (depth > MaxDepth) throw new TooDeepException();
         while (i < s.Length)
         {
             char c = s[i];
             if (c == '}' && stopAtBrace) return;
-            if (c == '{') { i++; RenderSequence(s, ref i, output, stopAtBrace: true); if (i < s.Length) i++; }
-            else if (c == '\\') RenderMacro(s, ref i, output);
+            if (c == '{') { i++; RenderSequence(s, ref i, output, stopAtBrace: true, depth + 1); if (i < s.Length) i++; }
+            else if (c == '\\') RenderMacro(s, ref i, output, depth + 1);
             else if (c == '&') { output.Append(' '); i++; }
             else { output.Append(c); i++; }
         }
     }
 
-    private static void RenderMacro(string s, ref int i, StringBuilder output)
+    private static void RenderMacro(string s, ref int i, StringBuilder output, int depth)
     {
+        if (depth > MaxDepth) throw new TooDeepException();
         i++; // the backslash
         if (i >= s.Length) return;
         string name;
@@ -63,7 +75,7 @@ public static class LatexToText
         {
             case "frac" or "dfrac" or "tfrac":
             {
-                string numerator = Argument(s, ref i), denominator = Argument(s, ref i);
+                string numerator = Argument(s, ref i, depth), denominator = Argument(s, ref i, depth);
                 bool plain = IsPlainInteger(numerator) && IsPlainInteger(denominator);
                 output.Append(plain ? $" {numerator}/{denominator}" : $" ({numerator})/({denominator})");
                 return;
@@ -71,21 +83,21 @@ public static class LatexToText
             case "sqrt":
             {
                 string index = OptionalBracket(s, ref i);
-                string radicand = Argument(s, ref i);
+                string radicand = Argument(s, ref i, depth);
                 output.Append(index.Length == 0 ? $"sqrt({radicand})" : $"root({radicand},{index})");
                 return;
             }
             case "begin" or "end":
-                Argument(s, ref i); // environment name: the body renders as text, cells separated by spaces
+                Argument(s, ref i, depth); // environment name: the body renders as text, cells separated by spaces
                 return;
         }
-        if (TextWrappers.Contains(name)) { output.Append(Argument(s, ref i)); return; }
+        if (TextWrappers.Contains(name)) { output.Append(Argument(s, ref i, depth)); return; }
         if (Symbols.TryGetValue(name, out string? symbol)) { output.Append(symbol); return; }
         output.Append(name); // \sin, \cot, \log ...: the name itself, so distinct functions stay distinct
     }
 
     // One macro argument: a {group}, a \macro, or a single character (pylatexenc's argument rules); rendered.
-    private static string Argument(string s, ref int i)
+    private static string Argument(string s, ref int i, int depth)
     {
         while (i < s.Length && s[i] == ' ') i++;
         if (i >= s.Length) return "";
@@ -93,10 +105,10 @@ public static class LatexToText
         if (s[i] == '{')
         {
             i++;
-            RenderSequence(s, ref i, output, stopAtBrace: true);
+            RenderSequence(s, ref i, output, stopAtBrace: true, depth + 1);
             if (i < s.Length) i++;
         }
-        else if (s[i] == '\\') RenderMacro(s, ref i, output);
+        else if (s[i] == '\\') RenderMacro(s, ref i, output, depth + 1);
         else output.Append(s[i++]);
         return output.ToString().Trim();
     }
@@ -112,4 +124,6 @@ public static class LatexToText
     }
 
     private static bool IsPlainInteger(string text) => text.Length > 0 && text.All(char.IsAsciiDigit);
+
+    private sealed class TooDeepException : Exception;
 }

@@ -60,7 +60,8 @@ public sealed class MathExpression
     private sealed class Parser(string text)
     {
         private static readonly string[] Names = ["sqrt", "root", "sin", "cos", "tan", "cot", "sec", "csc", "log", "ln", "exp", "pi"];
-        private int _i;
+        private const int MaxDepth = 64; // deeper nesting is refused, not recursed into
+        private int _i, _depth;
         public HashSet<char> Variables { get; } = [];
 
         public Func<IReadOnlyDictionary<char, double>, double> ParseAll()
@@ -116,6 +117,13 @@ public sealed class MathExpression
         }
 
         private Func<IReadOnlyDictionary<char, double>, double> Primary()
+        {
+            if (++_depth > MaxDepth) throw new FormatException("nested too deeply");
+            try { return PrimaryBody(); }
+            finally { _depth--; }
+        }
+
+        private Func<IReadOnlyDictionary<char, double>, double> PrimaryBody()
         {
             SkipSpaces();
             if (_i >= text.Length) throw new FormatException("unexpected end");
