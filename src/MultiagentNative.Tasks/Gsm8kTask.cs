@@ -27,7 +27,7 @@ public sealed class Gsm8kTask : ITask
     public bool AreEquivalent(string answerA, string answerB) => NumericExtraction.AreEquivalent(answerA, answerB);
     public string CanonicalKey(string answer) => NumericExtraction.CanonicalKey(answer);
 
-    public static IEnumerable<Problem> Load(string path, DataSplit split)
+    public static IEnumerable<Problem> Load(string path)
     {
         foreach (var row in JsonlFile.Read(path))
         {

@@ -13,7 +13,7 @@ public sealed class MathTask : ITask
 
     public MathTask(TaskDataOptions options)
     {
-        _splits = FileSplits.Build(Name, options, (path, split) => Load(path).Where(p => Keep(p, options)));
+        _splits = FileSplits.Build(Name, options, path => Load(path).Where(p => Keep(p, options)));
     }
 
     public string Name => "math";

@@ -12,7 +12,7 @@ public sealed partial class MultipleChoiceTask : ITask
 
     public MultipleChoiceTask(TaskDataOptions options)
     {
-        _splits = FileSplits.Build(Name, options, (path, _) => Load(path));
+        _splits = FileSplits.Build(Name, options, Load);
     }
 
     public string Name => "mmlu";

@@ -11,7 +11,10 @@ public sealed record TaskDataOptions
     public int? TestCount { get; init; }
     /// <summary>Seeds the shuffles (and the Arithmetic generator: Du et al. used 0).</summary>
     public uint Seed { get; init; }
-    /// <summary>MATH levels kept; null keeps all. Default 1-3, "the first three levels" of the paper (section 3.1).</summary>
+    /// <summary>
+    /// MATH levels kept; null keeps all. Default 1-3, "the first three levels" of the paper (section 3.1). With a
+    /// filter, problems without a level ("Level ?" in a few original MATH files) are dropped.
+    /// </summary>
     public IReadOnlySet<int>? Levels { get; init; } = MathTask.PaperLevels;
     /// <summary>MATH subjects kept (case-insensitive); null keeps all.</summary>
     public IReadOnlySet<string>? Subjects { get; init; }
@@ -22,18 +25,18 @@ public static class FileSplits
 {
     public sealed record Result(IReadOnlyList<Problem>? Train, IReadOnlyList<Problem>? Test, int DuplicatesDropped, int OverlapRemoved);
 
-    public static Result Build(string taskName, TaskDataOptions options, Func<string, DataSplit, IEnumerable<Problem>> load)
+    public static Result Build(string taskName, TaskDataOptions options, Func<string, IEnumerable<Problem>> load)
     {
         List<Problem>? test = null, train = null;
         int duplicates = 0, overlap = 0;
         if (options.TestFile is not null)
         {
-            test = ProblemSplits.Distinct(load(options.TestFile, DataSplit.Test), out int dropped);
+            test = ProblemSplits.Distinct(load(options.TestFile), out int dropped);
             duplicates += dropped;
         }
         if (options.TrainFile is not null)
         {
-            var candidates = ProblemSplits.Distinct(load(options.TrainFile, DataSplit.Train), out int dropped);
+            var candidates = ProblemSplits.Distinct(load(options.TrainFile), out int dropped);
             duplicates += dropped;
             train = test is null ? candidates : ProblemSplits.ExcludeOverlap(candidates, test, out overlap);
         }
@@ -56,7 +59,7 @@ public static class FileSplits
         if (train is not null && options.TrainCount is int n && !trainAlreadySampled)
             train = ProblemSplits.Sample(train, n, options.Seed);
         if (test is not null && options.TestCount is int m)
-            test = ProblemSplits.Sample(test, m, options.Seed + 1);
+            test = ProblemSplits.Sample(test, m, options.Seed + 1); // its own stream: the test sample does not move with TrainCount
         if (train is not null && test is not null)
             ProblemSplits.AssertDisjoint(taskName, train, test);
         return new Result(train, test, duplicates, overlap);
