@@ -1,6 +1,7 @@
 // A small LaTeX-to-plain-text renderer standing in for pylatexenc's latex2text in the PRM800K grader: it turns an
 // answer into something the expression evaluator reads. Fractions and roots get explicit parentheses ("(a+b)/(c)")
 // where the reference would print "a+b/c"; two plain integers stay "a/b" so the unreduced-fraction rule still sees them.
+// Matrix rows (\\) and cells (&) become ';' and ',' so a vector never reads as a sum of its entries.
 using System.Text;
 
 namespace MultiagentNative.Tasks;
@@ -12,7 +13,7 @@ public static class LatexToText
         ["pi"] = "pi", ["infty"] = "inf", ["infinity"] = "inf", ["cup"] = "U", ["cap"] = "∩", ["cdot"] = "*",
         ["times"] = "*", ["div"] = "/", ["pm"] = "±", ["mp"] = "∓", ["circ"] = "∘", ["degree"] = "°",
         ["%"] = "%", ["$"] = "$", ["{"] = "{", ["}"] = "}", ["!"] = "", [","] = " ", [";"] = " ", [":"] = " ",
-        [" "] = " ", ["quad"] = " ", ["qquad"] = " ", ["\\"] = " ", ["le"] = "≤", ["leq"] = "≤", ["ge"] = "≥",
+        [" "] = " ", ["quad"] = " ", ["qquad"] = " ", ["\\"] = ";", ["le"] = "≤", ["leq"] = "≤", ["ge"] = "≥",
         ["geq"] = "≥", ["ne"] = "≠", ["neq"] = "≠", ["in"] = "∈", ["dots"] = "...", ["ldots"] = "...", ["cdots"] = "...",
         ["alpha"] = "α", ["beta"] = "β", ["gamma"] = "γ", ["delta"] = "δ", ["theta"] = "θ", ["lambda"] = "λ",
         ["mu"] = "μ", ["sigma"] = "σ", ["phi"] = "φ", ["omega"] = "ω", ["Delta"] = "Δ", ["Omega"] = "Ω",
@@ -52,7 +53,7 @@ public static class LatexToText
             if (c == '}' && stopAtBrace) return;
             if (c == '{') { i++; RenderSequence(s, ref i, output, stopAtBrace: true, depth + 1); if (i < s.Length) i++; }
             else if (c == '\\') RenderMacro(s, ref i, output, depth + 1);
-            else if (c == '&') { output.Append(' '); i++; }
+            else if (c == '&') { output.Append(','); i++; }
             else { output.Append(c); i++; }
         }
     }
@@ -88,7 +89,7 @@ public static class LatexToText
                 return;
             }
             case "begin" or "end":
-                Argument(s, ref i, depth); // environment name: the body renders as text, cells separated by spaces
+                Argument(s, ref i, depth); // environment name: the body renders as text
                 return;
         }
         if (TextWrappers.Contains(name)) { output.Append(Argument(s, ref i, depth)); return; }

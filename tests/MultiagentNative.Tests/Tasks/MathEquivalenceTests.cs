@@ -46,6 +46,7 @@ public class MathEquivalenceTests
     [TestCase("\\frac{11+9a}{20}", "\\frac{9a+11}{20}")]
     [TestCase("12\\pi", "12 \\pi")]
     [TestCase("3 \\text{ or } 5", "3,5", Description = "' or ' becomes a comma")]
+    [TestCase("\\begin{pmatrix}1\\\\2\\end{pmatrix}", "\\begin{pmatrix} 1 \\\\ 2 \\end{pmatrix}", Description = "spacing in a matrix")]
     public void Equivalent(string a, string b)
     {
         Assert.That(MathEquivalence.AreEquivalent(a, b), Is.True, $"{a} vs {b}");
@@ -67,6 +68,8 @@ public class MathEquivalenceTests
     [TestCase("2 million", "2000000", Description = "reference quirk: 2*10^6 is not an integer string, so the integer rule refuses it")]
     [TestCase("15\\mbox{ cm}^2", "15", Description = "reference quirk: the unit regex leaves ^2 behind \\mbox{ }, giving 15^2")]
     [TestCase("10", "100")]
+    [TestCase("\\begin{pmatrix} -2 \\\\ -14 \\\\ -7 \\end{pmatrix}", "\\begin{pmatrix} -7 \\\\ -14 \\\\ -2 \\end{pmatrix}", Description = "a vector is not the sum of its entries")]
+    [TestCase("\\begin{pmatrix} 1 & 0 \\\\ 0 & 1 \\end{pmatrix}", "\\begin{pmatrix} 0 & 1 \\\\ 1 & 0 \\end{pmatrix}")]
     [TestCase("x + y + z", "z + y + x + 0", Description = "more than two letters: the grader refuses to evaluate; strings differ")]
     public void NotEquivalent(string a, string b)
     {
