@@ -72,7 +72,7 @@ public sealed partial class ArithmeticTask : ITask
         return FromOperands(operands, "parsed");
     }
 
-    /// <summary>The last \boxed{} if there is one (it must hold a number), else the last number (Du et al.'s rule).</summary>
+    /// <summary>The last \boxed{} if there is one (it must hold one number), else the last number (Du et al.'s rule).</summary>
     public ExtractedAnswer Extract(string responseText) => NumericExtraction.Extract(responseText, allowHashMarker: false);
 
     public bool AreEquivalent(string answerA, string answerB) => NumericExtraction.AreEquivalent(answerA, answerB);
@@ -87,9 +87,13 @@ public static class NumericExtraction
         var boxed = BoxedAnswer.Last(text);
         if (boxed.HasAnswer)
         {
-            return NumberAnswer.TryParse(boxed.Value!) is not null
-                ? boxed
-                : ExtractedAnswer.None($"\\boxed{{{boxed.Value}}} does not hold a number");
+            if (NumberAnswer.TryParse(boxed.Value!) is not null)
+                return boxed;
+            // "\boxed{18 dollars}": one number among words is the answer; two numbers ("3+4") or none are not.
+            var numbers = NumberAnswer.AllNumbers(boxed.Value!);
+            return numbers.Count == 1
+                ? ExtractedAnswer.Found(numbers[0], "boxed")
+                : ExtractedAnswer.None($"\\boxed{{{boxed.Value}}} does not hold a single number");
         }
         if (boxed.NoAnswerReason != "no \\boxed{}")
             return boxed;

@@ -28,6 +28,11 @@ public static partial class NumberAnswer
         return ExtractedAnswer.Found(number, "last-number");
     }
 
+    /// <summary>Every number of the text with its sign (same rules as <see cref="LastNumber"/>), in order.</summary>
+    public static IReadOnlyList<string> AllNumbers(string text) =>
+        NumberPattern().Matches(text).Select(m =>
+            m.Index > 0 && text[m.Index - 1] == '-' && MinusIsSign(text, m.Index - 1) ? "-" + m.Value : m.Value).ToList();
+
     private static bool MinusIsSign(string text, int minusIndex)
     {
         int k = minusIndex - 1;

@@ -37,12 +37,20 @@ public class Gsm8kTaskTests
     [TestCase("She makes 9 * 2 = $18 a day.\n#### 18", "18", "####")]
     [TestCase("So the answer is \\boxed{1,080}.", "1,080", "boxed")]
     [TestCase("That is $70,000 of profit.", "70,000", "last-number")]
+    [TestCase("so \\boxed{18 dollars} a day", "18", "boxed")]
+    [TestCase("so \\boxed{-4 degrees}", "-4", "boxed")]
     public void ExtractsBoxedThenHashMarkerThenLastNumber(string response, string expected, string method)
     {
         var answer = new Gsm8kTask(new TaskDataOptions()).Extract(response);
         Assert.That(answer.Value, Is.EqualTo(expected));
         Assert.That(answer.Method, Is.EqualTo(method));
     }
+
+    [TestCase("\\boxed{3+4}")]
+    [TestCase("\\boxed{x}")]
+    [TestCase("nothing numeric here")]
+    public void AmbiguousOrMissingNumbersAreNoAnswer(string response) =>
+        Assert.That(new Gsm8kTask(new TaskDataOptions()).Extract(response).HasAnswer, Is.False, response);
 
     [Test]
     public void MalformedLinesNameFileLineAndField()
