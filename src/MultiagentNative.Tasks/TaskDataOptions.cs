@@ -57,13 +57,18 @@ public static class FileSplits
         int duplicates, int overlap, bool trainAlreadySampled)
     {
         if (train is not null && options.TrainCount is int n && !trainAlreadySampled)
-            train = ProblemSplits.Sample(train, n, options.Seed);
+            train = ProblemSplits.Sample(RequireAtLeast(taskName, "train", train, n), n, options.Seed);
         if (test is not null && options.TestCount is int m)
-            test = ProblemSplits.Sample(test, m, options.Seed + 1); // its own stream: the test sample does not move with TrainCount
+            test = ProblemSplits.Sample(RequireAtLeast(taskName, "test", test, m), m, options.Seed + 1); // own stream: the test sample does not move with TrainCount
         if (train is not null && test is not null)
             ProblemSplits.AssertDisjoint(taskName, train, test);
         return new Result(train, test, duplicates, overlap);
     }
+
+    // Asking for more problems than the data holds is an error, not a silently smaller split.
+    private static List<Problem> RequireAtLeast(string taskName, string split, List<Problem> problems, int count) =>
+        problems.Count >= count ? problems
+            : throw new TaskConfigurationException($"{taskName}: {split} count {count} exceeds the {problems.Count} problems left after filters and overlap removal");
 
     public static IReadOnlyList<Problem> Require(string taskName, IReadOnlyList<Problem>? split, DataSplit which) =>
         split ?? throw new TaskConfigurationException(which == DataSplit.Test

@@ -66,6 +66,13 @@ public class SplitTests
     }
 
     [Test]
+    public void AskingForMoreProblemsThanTheFilteredDataHoldsIsAnError()
+    {
+        var e = Assert.Throws<TaskConfigurationException>(() => new MathTask(new TaskDataOptions { TestFile = Math500(), TestCount = 500 }));
+        Assert.That(e!.Message, Does.Contain("238"));
+    }
+
+    [Test]
     public void AssertDisjointCatchesSharedQuestions()
     {
         var a = new Problem("a", "Same  question", "1");
