@@ -33,6 +33,10 @@ public static class ResponseGrader
         {
             byId.TryAdd(problem.Id, problem);
             byQuestion.TryAdd(ProblemSplits.QuestionKey(problem.Question), problem);
+            // Multiple choice: the question slot lists the choices; a response file may name the bare question.
+            int choices = problem.Question.LastIndexOf(": A) ", StringComparison.Ordinal);
+            if (task is MultipleChoiceTask && choices > 0)
+                byQuestion.TryAdd(ProblemSplits.QuestionKey(problem.Question[..choices]), problem);
         }
         var rows = new List<GradedRow>();
         int lineNumber = 0;

@@ -66,6 +66,17 @@ public class GradeCommandTests
     }
 
     [Test]
+    public void GradesMultipleChoiceByBareQuestionText()
+    {
+        string dir = TestPaths.NewScratch("grade");
+        string data = Write(dir, "mmlu.jsonl", "{\"question\": \"2+2?\", \"choices\": [\"3\", \"4\", \"5\", \"6\"], \"answer\": 1}");
+        string responses = Write(dir, "r.jsonl", "{\"question\": \"2+2?\", \"response\": \"It is (B).\"}");
+        var output = new StringWriter();
+        GradeCommand.Run("mmlu", data, responses, null, json: false, output);
+        Assert.That(output.ToString(), Does.Contain("correct 1, wrong 0"));
+    }
+
+    [Test]
     public void MissingDataIsATypedError()
     {
         Assert.Throws<TaskConfigurationException>(() => GradeCommand.Run("math", null, "r.jsonl", null, false, TextWriter.Null));
