@@ -1,11 +1,9 @@
 // Reads and validates a GGUF header (magic, version, metadata, tensor infos) following gguf.h and ggml's
 // gguf_init_from_file_impl. Every count is checked against the bytes left before anything is allocated for it,
 // so a lying file ends in GgufFormatException, and what is allocated stays proportional to the file's size.
-using System.Buffers;
 using System.Buffers.Binary;
 using System.Runtime.InteropServices;
 using System.Text;
-using System.Text.Unicode;
 
 namespace MultiagentNative.Formats.Gguf;
 
@@ -226,11 +224,21 @@ internal ref struct GgufParser
         return GgufValue.WrapArray(GgufValueType.Bool, MemoryMarshal.Cast<byte, bool>(bytes).ToArray(), 1);
     }
 
+    /// <summary>Checks every length now, decodes later: the elements are kept as one copied block (GgufStringArray).</summary>
     GgufValue ReadStringArray(int length, GgufFieldPath where)
     {
-        var strings = length == 0 ? [] : new string[length];
-        for (int i = 0; i < strings.Length; i++)
-            strings[i] = ReadString(where.WithElement(i), "length");
+        int start = _position;
+        int[] starts = length == 0 ? [] : new int[length];
+        for (int i = 0; i < starts.Length; i++)
+        {
+            int offset = _position;
+            ulong bytes = ReadUInt64(where.WithElement(i), "length");
+            if (bytes > (ulong)Remaining)
+                throw Fail(offset, where.WithElement(i), "length", $"string length {bytes} exceeds the {Remaining} bytes that remain");
+            starts[i] = _position - start;
+            _position += (int)bytes;
+        }
+        var strings = new GgufStringArray(_bytes[start.._position].ToArray(), starts);
         return GgufValue.WrapArray(GgufValueType.String, strings, 1);
     }
 
@@ -317,29 +325,9 @@ internal ref struct GgufParser
         ulong length = ReadUInt64(where, leaf);
         if (length > (ulong)Remaining)
             throw Fail(offset, where, leaf, $"string length {length} exceeds the {Remaining} bytes that remain");
-        return DecodeUtf8(ReadBytes((long)length, where, leaf));
+        return GgufStringArray.DecodeUtf8(ReadBytes((long)length, where, leaf));
     }
 
-    /// <summary>Invalid UTF-8 becomes U+FFFD (ggml does not validate strings either; only such strings change in a
-    /// round trip). Not Encoding.UTF8.GetString: on invalid input its fallback path allocates ~16 bytes per byte.</summary>
-    static string DecodeUtf8(ReadOnlySpan<byte> bytes)
-    {
-        if (bytes.IsEmpty)
-            return "";
-        if (Utf8.IsValid(bytes))
-            return Encoding.UTF8.GetString(bytes);
-        // Each byte decodes to at most one UTF-16 unit, so a buffer of bytes.Length chars always suffices.
-        char[] buffer = ArrayPool<char>.Shared.Rent(bytes.Length);
-        try
-        {
-            Utf8.ToUtf16(bytes, buffer, out _, out int charsWritten, replaceInvalidSequences: true);
-            return new string(buffer, 0, charsWritten);
-        }
-        finally
-        {
-            ArrayPool<char>.Shared.Return(buffer);
-        }
-    }
 
     uint ReadUInt32(GgufFieldPath where, string leaf) => BinaryPrimitives.ReadUInt32LittleEndian(ReadBytes(4, where, leaf));
 

@@ -214,6 +214,9 @@ public sealed class GgufWriter
         WriteUInt64(output, (ulong)array.ArrayLength);
         switch (array.ArrayElementType)
         {
+            case GgufValueType.String when array.EncodedStrings is { } encoded:
+                output.Write(encoded.Encoded); // as read: length prefixes and bytes, invalid UTF-8 included
+                break;
             case GgufValueType.String:
                 foreach (string text in array.GetArray<string>())
                     WriteString(output, text);

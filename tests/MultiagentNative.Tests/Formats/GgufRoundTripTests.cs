@@ -157,6 +157,23 @@ public class GgufRoundTripTests
     }
 
     [Test]
+    public void InvalidUtf8ReadsAsReplacementCharactersAndArraysKeepTheirBytes()
+    {
+        var bytes = new SpecBytes().Header(3, 0, 2)
+            .Key("arr", GgufValueType.Array).U32((uint)GgufValueType.String).U64(2).U64(2).U8(0xFF).U8((byte)'A').U64(0)
+            .Key("one", GgufValueType.String).U64(1).U8(0xC3).ToArray();
+        using GgufFile file = GgufFile.Parse(bytes);
+        Assert.That(file.GetStringArray("arr"), Is.EqualTo(new[] { "\uFFFDA", "" }));
+        Assert.That(file.GetString("one"), Is.EqualTo("\uFFFD"));
+        byte[] rewritten = GgufWriter.From(file).ToArray();
+        // The array is copied as read; the lone string is re-encoded from .NET text, so 0xC3 becomes EF BF BD.
+        byte[] expected = new SpecBytes().Header(3, 0, 2)
+            .Key("arr", GgufValueType.Array).U32((uint)GgufValueType.String).U64(2).U64(2).U8(0xFF).U8((byte)'A').U64(0)
+            .Key("one", GgufValueType.String).U64(3).U8(0xEF).U8(0xBF).U8(0xBD).PadTo(32).ToArray();
+        Assert.That(rewritten, Is.EqualTo(expected));
+    }
+
+    [Test]
     public void WriterRefusesWhatNoReaderWouldAccept()
     {
         var writer = new GgufWriter();
