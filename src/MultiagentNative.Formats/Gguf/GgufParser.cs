@@ -66,8 +66,9 @@ internal ref struct GgufParser
         if (tensorCount > 0 && dataOffset > _fileLength)
             throw Fail(_position, GgufFieldPath.Top, "tensor_data",
                 $"the data section would start at {dataOffset} (aligned to {alignment}), past the end of the file ({_fileLength} bytes)");
+        long expectedOffset = 0;
         for (int i = 0; i < tensors.Count; i++)
-            CheckTensorRange(tensors[i], i, offsetFields[i], alignment, _fileLength - dataOffset);
+            expectedOffset = CheckTensorRange(tensors[i], i, offsetFields[i], alignment, expectedOffset, _fileLength - dataOffset);
 
         return new GgufHeader
         {
@@ -307,16 +308,23 @@ internal ref struct GgufParser
         return shape;
     }
 
-    void CheckTensorRange(GgufTensorInfo tensor, int index, int offsetField, long alignment, long dataLength)
+    /// <summary>ggml (gguf_init_from_file_impl) requires each tensor to start where the previous one ends, padded to
+    /// the alignment, so tensors never overlap; we require the same. Returns where the next tensor must start.</summary>
+    long CheckTensorRange(GgufTensorInfo tensor, int index, int offsetField, long alignment, long expectedOffset, long dataLength)
     {
         var where = new GgufFieldPath("tensor", index, tensor.Name);
         if (tensor.Offset < 0)
             throw Fail(offsetField, where, "offset", $"{(ulong)tensor.Offset} does not fit in int64");
         if (tensor.Offset % alignment != 0)
             throw Fail(offsetField, where, "offset", $"{tensor.Offset} is not a multiple of the alignment {alignment}");
+        if (tensor.Offset != expectedOffset)
+            throw Fail(offsetField, where, "offset",
+                $"{tensor.Offset}, expected {expectedOffset}: tensors must follow each other in order, each padded to the alignment");
         if (tensor.Offset > dataLength || tensor.ByteSize > dataLength - tensor.Offset)
             throw Fail(offsetField, where, "offset",
                 $"bytes [{tensor.Offset}, {tensor.Offset} + {tensor.ByteSize}) run past the end of the data section ({dataLength} bytes)");
+        // Cannot overflow: the tensor lies inside the file, so its end is far below 2^63.
+        return AlignUp(tensor.Offset + tensor.ByteSize, alignment);
     }
 
     string ReadString(GgufFieldPath where, string leaf)
