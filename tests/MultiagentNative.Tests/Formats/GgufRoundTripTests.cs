@@ -174,6 +174,29 @@ public class GgufRoundTripTests
     }
 
     [Test]
+    public void RewritingTheFileBeingReadInPlaceIsSafe()
+    {
+        string dir = TestPaths.NewScratch("gguf-in-place");
+        string path = Path.Combine(dir, "model.gguf");
+        GgufWriter original = SampleFiles.SmallTensors(32);
+        original.WriteTo(path);
+        using (GgufFile file = GgufFile.Open(path))
+        {
+            GgufWriter edited = GgufWriter.From(file);
+            edited.SetMetadata("general.name", GgufValue.FromString("edited"));
+            edited.WriteTo(path); // reads tensor data from the mapping of the file it replaces
+            AssertSameTensors(file, original);
+        }
+        using (GgufFile file = GgufFile.Open(path))
+        {
+            Assert.That(file.GetString("general.name"), Is.EqualTo("edited"));
+            AssertSameTensors(file, original);
+        }
+        Assert.That(Directory.GetFiles(dir), Is.EqualTo(new[] { path }), "no temporary file left");
+        Directory.Delete(dir, recursive: true);
+    }
+
+    [Test]
     public void WriterRefusesWhatNoReaderWouldAccept()
     {
         var writer = new GgufWriter();
