@@ -52,8 +52,12 @@ ensure_native() {
 build() {
   need dotnet "install the .NET 10 SDK"
   ensure_native
-  dotnet build "$root/MultiagentNative.sln" -c "$CONFIG" -nologo -v quiet -clp:ErrorsOnly -p:UseSharedCompilation=true \
-    || die "dotnet build failed"
+  # Quiet on success (so `./build.sh run` prints only mafn's output); the compiler's errors on failure.
+  local log
+  if ! log=$(dotnet build "$root/MultiagentNative.sln" -c "$CONFIG" -nologo -v quiet "-clp:ErrorsOnly;NoSummary" 2>&1); then
+    echo "$log" | grep -E ": error |error [A-Z]+[0-9]+" | sort -u >&2 || echo "$log" >&2
+    die "dotnet build failed"
+  fi
 }
 
 run_tests() {
