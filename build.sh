@@ -3,7 +3,7 @@
 #   ./build.sh            restore, fetch the pinned llama.cpp libraries, build (Release)
 #   ./build.sh test [..]  build, then run the whole NUnit suite (extra args go to the test runner)
 #   ./build.sh run [..]   build, then run mafn (no args: its default job)
-#   ./build.sh publish    self-contained linux-x64 folders of mafn and of the tests, under publish/
+#   ./build.sh publish    one self-contained linux-x64 folder with mafn and the tests, and its .tar.gz, under publish/
 #   ./build.sh native     only fetch and verify the native libraries
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")"
@@ -87,13 +87,18 @@ case "$cmd" in
   test) build; run_tests "$@" ;;
   run) build; exec dotnet "$root/src/Mafn/bin/$CONFIG/net10.0/mafn.dll" "$@" ;;
   publish)
+    # One self-contained folder holds both programs (one runtime copy), packed so it travels to a machine
+    # without .NET (the GPU machine) under its size limit.
     need dotnet "install the .NET 10 SDK"
     ensure_native
+    out="$root/publish/linux-x64"
     rm -rf "$root/publish"
-    dotnet publish "$root/src/Mafn/Mafn.csproj" -c Release -r linux-x64 --self-contained -o "$root/publish/mafn" -nologo -v quiet
+    dotnet publish "$root/src/Mafn/Mafn.csproj" -c Release -r linux-x64 --self-contained -o "$out" -nologo -v quiet \
+      || die "dotnet publish of mafn failed"
     dotnet publish "$root/tests/MultiagentNative.Tests/MultiagentNative.Tests.csproj" -c Release -r linux-x64 --self-contained \
-      -o "$root/publish/tests" -nologo -v quiet
-    echo "build.sh: published to publish/mafn and publish/tests (run publish/tests/MultiagentNative.Tests)"
+      -o "$out" -nologo -v quiet || die "dotnet publish of the tests failed"
+    tar -czf "$root/publish/linux-x64.tar.gz" -C "$root/publish" linux-x64
+    echo "build.sh: published publish/linux-x64 (mafn, MultiagentNative.Tests) and publish/linux-x64.tar.gz ($(du -h "$root/publish/linux-x64.tar.gz" | cut -f1))"
     ;;
   clean) rm -rf "$root/publish"; find "$root/src" "$root/tests" -type d \( -name bin -o -name obj \) -prune -exec rm -rf {} + ;;
   *) die "unknown command '$cmd' (build, test, run, publish, native, clean)" ;;
