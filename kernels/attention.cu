@@ -23,6 +23,36 @@ __device__ __forceinline__ void attn_load_rows(float* tile, const bf16* source, 
     }
 }
 
+// Where a query tile of one head sits: its sequence bounds and this lane's row.
+struct attn_query_tile
+{
+    int head, kv_head, begin, end, row0, row_end, lane, row;
+};
+
+__device__ __forceinline__ attn_query_tile attn_locate_query_tile(const int* seq_start, const int* tile_seq, const int* tile_row,
+    int n_head, int n_kv_head)
+{
+    attn_query_tile t;
+    t.head = blockIdx.y;
+    t.kv_head = t.head / (n_head / n_kv_head);
+    int seq = tile_seq[blockIdx.x];
+    t.row0 = tile_row[blockIdx.x];
+    t.begin = seq_start[seq];
+    t.end = seq_start[seq + 1];
+    t.row_end = min(t.row0 + ATTN_TILE, t.end);
+    t.lane = threadIdx.x;
+    t.row = t.row0 + t.lane;
+    return t;
+}
+
+// Keys and values of one kv head for rows [key0, key0 + ATTN_TILE), zero past the sequence end.
+__device__ __forceinline__ void attn_load_kv(float* k_s, float* v_s, const bf16* k, const bf16* v, int kv_head, int key0, int end,
+    int n_kv_head, int head_dim)
+{
+    attn_load_rows(k_s, k + (long long)kv_head * head_dim, key0, end, n_kv_head * head_dim, head_dim);
+    attn_load_rows(v_s, v + (long long)kv_head * head_dim, key0, end, n_kv_head * head_dim, head_dim);
+}
+
 // o (=), lse (=, saved). grid = (tiles, n_head); block = 32; shared = 4 tiles of 32 * (head_dim + 1) f32.
 extern "C" __global__ void attention_fwd(bf16* o, float* lse, const bf16* q, const bf16* k, const bf16* v,
     const int* seq_start, const int* tile_seq, const int* tile_row, int n_head, int n_kv_head, int head_dim, float scale)
@@ -32,11 +62,9 @@ extern "C" __global__ void attention_fwd(bf16* o, float* lse, const bf16* q, con
     float* o_s = attn_tile(smem, 1, head_dim);
     float* k_s = attn_tile(smem, 2, head_dim);
     float* v_s = attn_tile(smem, 3, head_dim);
-    int head = blockIdx.y, kv_head = head / (n_head / n_kv_head);
-    int seq = tile_seq[blockIdx.x], row0 = tile_row[blockIdx.x];
-    int begin = seq_start[seq], end = seq_start[seq + 1];
-    int row_end = min(row0 + ATTN_TILE, end);
-    int lane = threadIdx.x, row = row0 + lane;
+    attn_query_tile tile = attn_locate_query_tile(seq_start, tile_seq, tile_row, n_head, n_kv_head);
+    int head = tile.head, kv_head = tile.kv_head, begin = tile.begin, end = tile.end;
+    int row0 = tile.row0, row_end = tile.row_end, lane = tile.lane, row = tile.row;
     attn_load_rows(q_s, q + (long long)head * head_dim, row0, row_end, n_head * head_dim, head_dim);
     for (int d = 0; d < head_dim; d++)
         o_s[lane * (head_dim + 1) + d] = 0.0f;
@@ -44,8 +72,7 @@ extern "C" __global__ void attention_fwd(bf16* o, float* lse, const bf16* q, con
     for (int key0 = begin; key0 < row_end; key0 += ATTN_TILE)
     {
         __syncwarp();
-        attn_load_rows(k_s, k + (long long)kv_head * head_dim, key0, end, n_kv_head * head_dim, head_dim);
-        attn_load_rows(v_s, v + (long long)kv_head * head_dim, key0, end, n_kv_head * head_dim, head_dim);
+        attn_load_kv(k_s, v_s, k, v, kv_head, key0, end, n_kv_head, head_dim);
         __syncwarp();
         float s[ATTN_TILE];
         float tile_max = -MAFN_INFINITY;
@@ -105,11 +132,9 @@ extern "C" __global__ void attention_bwd_dq(bf16* dq, const bf16* dout, const fl
     float* do_s = attn_tile(smem, 1, head_dim);
     float* k_s = attn_tile(smem, 2, head_dim);
     float* v_s = attn_tile(smem, 3, head_dim);
-    int head = blockIdx.y, kv_head = head / (n_head / n_kv_head);
-    int seq = tile_seq[blockIdx.x], row0 = tile_row[blockIdx.x];
-    int begin = seq_start[seq], end = seq_start[seq + 1];
-    int row_end = min(row0 + ATTN_TILE, end);
-    int lane = threadIdx.x, row = row0 + lane;
+    attn_query_tile tile = attn_locate_query_tile(seq_start, tile_seq, tile_row, n_head, n_kv_head);
+    int head = tile.head, kv_head = tile.kv_head, begin = tile.begin, end = tile.end;
+    int row0 = tile.row0, row_end = tile.row_end, lane = tile.lane, row = tile.row;
     attn_load_rows(q_s, q + (long long)head * head_dim, row0, row_end, n_head * head_dim, head_dim);
     attn_load_rows(do_s, dout + (long long)head * head_dim, row0, row_end, n_head * head_dim, head_dim);
     bool active = row < row_end;
@@ -121,8 +146,7 @@ extern "C" __global__ void attention_bwd_dq(bf16* dq, const bf16* dout, const fl
     for (int key0 = begin; key0 < row_end; key0 += ATTN_TILE)
     {
         __syncwarp();
-        attn_load_rows(k_s, k + (long long)kv_head * head_dim, key0, end, n_kv_head * head_dim, head_dim);
-        attn_load_rows(v_s, v + (long long)kv_head * head_dim, key0, end, n_kv_head * head_dim, head_dim);
+        attn_load_kv(k_s, v_s, k, v, kv_head, key0, end, n_kv_head, head_dim);
         __syncwarp();
         if (!active)
             continue;
