@@ -88,6 +88,7 @@ public sealed unsafe class LlamaModel : IDisposable
     /// <summary>Creates a context (own KV cache) over these weights.</summary>
     public LlamaContext CreateContext(LlamaContextOptions? options = null)
     {
+        ThrowIfDisposed();
         if (IsVocabularyOnly)
             throw new InvalidOperationException($"{Path} was loaded vocabulary-only; load it with weights to create a context");
         return new LlamaContext(this, options ?? new LlamaContextOptions());
@@ -96,12 +97,22 @@ public sealed unsafe class LlamaModel : IDisposable
     /// <summary>Loads a llama.cpp LoRA GGUF for this model; attach it to contexts with <see cref="LlamaContext.SetAdapter"/>.</summary>
     public LlamaLoraAdapter LoadAdapter(string path)
     {
+        ThrowIfDisposed();
         if (!File.Exists(path))
             throw new FileNotFoundException($"adapter file not found: {path}", path);
         return new LlamaLoraAdapter(SafeLlamaAdapterHandle.Load(Handle, path), path);
     }
 
-    public void Dispose() => Handle.Dispose();
+    /// <summary>True after Dispose; contexts made earlier keep the weights alive, but nothing new can be made from it.</summary>
+    public bool IsDisposed { get; private set; }
+
+    void ThrowIfDisposed() => ObjectDisposedException.ThrowIf(IsDisposed, this);
+
+    public void Dispose()
+    {
+        IsDisposed = true;
+        Handle.Dispose();
+    }
 }
 
 /// <summary>A LoRA adapter loaded for one model; it keeps that model alive.</summary>

@@ -22,7 +22,7 @@ public sealed unsafe class LlamaVocabulary
     {
         get
         {
-            ObjectDisposedException.ThrowIf(model.Handle.IsClosed, model);
+            ObjectDisposedException.ThrowIf(model.Handle.IsClosed, model); // released only when no context holds the model
             return vocab;
         }
     }
