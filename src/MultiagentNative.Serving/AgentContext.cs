@@ -19,6 +19,7 @@ sealed class AgentContext : IDisposable
             Threads = options.ThreadBudget,
             UnifiedKvCache = options.UnifiedKvCache,
             FlashAttention = options.FlashAttention,
+            KvCacheF32 = options.KvCacheF32,
         });
         if (adapter is not null)
             Context.SetAdapter(adapter, scale);

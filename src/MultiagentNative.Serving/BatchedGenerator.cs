@@ -26,6 +26,9 @@ public sealed class BatchedGenerator : IDisposable
     }
 
     public GeneratorOptions Options { get; }
+
+    /// <summary>Counters of the last Generate call.</summary>
+    public RunStatistics LastRun { get; private set; } = RunStatistics.Empty;
     public LlamaModel Model => model;
 
     /// <summary>Registers an agent. Agents with the same adapter and scale (or none) share one context.</summary>
@@ -51,8 +54,16 @@ public sealed class BatchedGenerator : IDisposable
         var results = new Completion?[requests.Count];
         var prepared = requests.Select((r, i) => Prepare(i, r.Agent, r.Prompt, r.Messages, r)).ToList();
         var groups = prepared.GroupBy(p => agents[p.Source.Agent]).ToList();
-        RunParallel(groups.Select(g => (g.Key, (Action<CancellationToken>)(ct => new GenerationRun(g.Key, Options, g, results).Run(ct)))).ToList(),
-            cancellation);
+        var runs = groups.Select(g => new GenerationRun(g.Key, Options, g, results)).ToList();
+        LastRun = RunStatistics.Empty;
+        try
+        {
+            RunParallel([.. groups.Zip(runs, (g, run) => (g.Key, (Action<CancellationToken>)run.Run))], cancellation);
+        }
+        finally
+        {
+            LastRun = runs.Aggregate(RunStatistics.Empty, (sum, run) => sum.Add(run.Statistics));
+        }
         return [.. results.Select((c, i) => c ?? throw new InvalidOperationException($"request {i} got no completion; this is a bug"))];
     }
 

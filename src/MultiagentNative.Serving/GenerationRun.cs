@@ -12,6 +12,9 @@ sealed class GenerationRun
     readonly Queue<PreparedRequest> queue;
     readonly SequenceSlot[] slots;
     readonly Completion?[] results;
+    int promptTokensDecoded, tokensGenerated, decodeCalls;
+
+    public RunStatistics Statistics => new(promptTokensDecoded, tokensGenerated, decodeCalls, 1);
 
     public GenerationRun(AgentContext agent, GeneratorOptions options, IEnumerable<PreparedRequest> requests, Completion?[] results)
     {
@@ -36,6 +39,7 @@ sealed class GenerationRun
                     return;
                 BuildBatch();
                 var outcome = agent.Context.Decode(agent.Batch);
+                decodeCalls++;
                 if (outcome != DecodeResult.Ok)
                     throw new LlamaNativeException("llama_decode", (int)outcome, "no KV slot although every sequence stays within its share; this is a bug");
                 SampleAll();
@@ -172,6 +176,7 @@ sealed class GenerationRun
                 if (p == slot.Prompt.Length - 1)
                     slot.LogitsIndex = index;
             }
+            promptTokensDecoded += end - slot.PromptDecoded;
             slot.PromptDecoded = end;
         }
     }
@@ -189,6 +194,7 @@ sealed class GenerationRun
             }
             slot.Logits?.Add(agent.Context.GetLogits(slot.LogitsIndex).ToArray());
             var token = slot.Sampler!.Sample(agent.Context, slot.LogitsIndex);
+            tokensGenerated++;
             slot.LastToken = token;
             if (vocabulary.IsEndOfGeneration(token))
             {

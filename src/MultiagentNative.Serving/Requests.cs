@@ -75,3 +75,13 @@ public sealed record ScoreResult(
     float[] TokenLogProbabilities,
     int PromptTokenCount,
     string? Error);
+
+/// <summary>What the last Generate or Score call did, summed over its contexts.</summary>
+/// <param name="PromptTokensDecoded">Prompt tokens fed to llama_decode (shared prefixes count once).</param>
+public sealed record RunStatistics(int PromptTokensDecoded, int TokensGenerated, int DecodeCalls, int Contexts)
+{
+    public static RunStatistics Empty { get; } = new(0, 0, 0, 0);
+
+    public RunStatistics Add(RunStatistics other) => new(PromptTokensDecoded + other.PromptTokensDecoded,
+        TokensGenerated + other.TokensGenerated, DecodeCalls + other.DecodeCalls, Contexts + other.Contexts);
+}

@@ -23,6 +23,10 @@ public sealed record LlamaContextOptions
     public bool UnifiedKvCache { get; init; } = true;
 
     public FlashAttention FlashAttention { get; init; } = FlashAttention.Disabled;
+
+    /// <summary>Keep K and V in F32 instead of llama.cpp's default F16. F16 rounding turns the last-bit differences of
+    /// different batch shapes into ~5e-4 relative logit differences; F32 keeps them near 1e-6.</summary>
+    public bool KvCacheF32 { get; init; }
 }
 
 /// <summary>Outcomes of llama_decode that the caller can act on; errors throw instead.</summary>
@@ -51,6 +55,8 @@ public sealed unsafe class LlamaContext : IDisposable
         parameters.kv_unified = options.UnifiedKvCache ? (byte)1 : (byte)0;
         parameters.flash_attn_type = (int)options.FlashAttention;
         parameters.no_perf = 1;
+        if (options.KvCacheF32)
+            parameters.type_k = parameters.type_v = 0; // GGML_TYPE_F32
         Handle = SafeLlamaContextHandle.Create(model.Handle, parameters);
         memory = LlamaNative.llama_get_memory(Handle);
         VocabularySize = model.Vocabulary.Count;

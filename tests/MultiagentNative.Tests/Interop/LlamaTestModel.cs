@@ -21,7 +21,7 @@ static class LlamaTestModel
 
     public static LlamaContext SingleSequenceContext(LlamaModel model, int threads = 2) => model.CreateContext(new LlamaContextOptions
     {
-        ContextLength = 256, SequenceCount = 1, BatchSize = 256, Threads = threads, FlashAttention = FlashAttention.Enabled,
+        ContextLength = 256, SequenceCount = 1, BatchSize = 256, Threads = threads, FlashAttention = FlashAttention.Disabled, KvCacheF32 = true,
     });
 
     /// <summary>Decodes the prompt, then greedily appends argmax tokens; returns the logits row before each appended token.</summary>
