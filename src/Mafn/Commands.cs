@@ -9,5 +9,6 @@ static class Commands
     {
         // one line per command, e.g. yield return InspectCommand.Create();
         yield return InspectCommand.Create();
+        yield return VerifyCommand.Create();
     }
 }
