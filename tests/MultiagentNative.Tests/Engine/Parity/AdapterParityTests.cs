@@ -16,6 +16,22 @@ public class AdapterParityTests
     /// <summary>Max |ours - llama.cpp| relative to the largest llama.cpp logit, both with the adapter.</summary>
     const double AdapterRelativeTolerance = 1e-3;
     const int Positions = 48;
+    readonly List<string> scratchFolders = [];
+
+    [TearDown]
+    public void DeleteScratch()
+    {
+        foreach (string folder in scratchFolders.Where(Directory.Exists))
+            Directory.Delete(folder, recursive: true);
+        scratchFolders.Clear();
+    }
+
+    string Scratch(string name)
+    {
+        string folder = TestPaths.NewScratch(name);
+        scratchFolders.Add(folder);
+        return folder;
+    }
 
     [TestCase(ModelArch.Llama)]
     [TestCase(ModelArch.Qwen2)]
@@ -28,7 +44,7 @@ public class AdapterParityTests
         var adapter = TrainedAdapter(model, arch);
         Assert.That(adapter.Pairs.Values.Max(p => p.B.Max(Math.Abs)), Is.GreaterThan(1e-3f), "training left B at zero");
 
-        string scratch = TestPaths.NewScratch($"adapter-{arch}");
+        string scratch = Scratch($"adapter-{arch}");
         string adapterPath = Path.Combine(scratch, "adapter.gguf");
         LoraGgufAdapter.Export(adapter, model.Config, adapterPath);
         int[] tokens = Tokens(model.Config.Vocab, Positions, seed: 5);
@@ -45,7 +61,6 @@ public class AdapterParityTests
         Assert.That(adapterEffect.RelativeMaxDiff, Is.GreaterThan(10 * AdapterRelativeTolerance), "the adapter barely changes the logits; the test would not see a wrong one");
         Assert.That(withAdapter.RelativeMaxDiff, Is.LessThanOrEqualTo(AdapterRelativeTolerance),
             $"worst at position {withAdapter.WorstPosition}, token {withAdapter.WorstToken}");
-        Directory.Delete(scratch, recursive: true);
     }
 
     [TestCase(ModelArch.Llama)]
@@ -55,7 +70,7 @@ public class AdapterParityTests
     {
         var config = ConfigOf(arch);
         var adapter = RandomAdapter(config, new LoraConfig(4, 12.0, LoraTargets.Q | LoraTargets.O | LoraTargets.Up | LoraTargets.Down), seed: 3);
-        string path = Path.Combine(TestPaths.NewScratch("lora-gguf"), "a.gguf");
+        string path = Path.Combine(Scratch("lora-gguf"), "a.gguf");
         LoraGgufAdapter.Export(adapter, config, path);
         var back = LoraGgufAdapter.Import<float>(path, config);
         AssertSameAdapter(back, adapter);
@@ -68,7 +83,7 @@ public class AdapterParityTests
     {
         var config = ConfigOf(arch);
         var adapter = RandomAdapter(config, new LoraConfig(8, 16.0, LoraTargets.All, Dropout: 0.05), seed: 4);
-        string folder = TestPaths.NewScratch("peft");
+        string folder = Scratch("peft");
         PeftAdapter.Export(adapter, config, folder, "random-weights");
         var back = PeftAdapter.Import<float>(folder, config);
         AssertSameAdapter(back, adapter);
@@ -84,7 +99,7 @@ public class AdapterParityTests
         // GGUF row 2i + j of a head is Hugging Face row j * headDim/2 + i (convert_hf_to_gguf.py LlamaModel.permute)
         var config = ConfigOf(ModelArch.Llama);
         var adapter = RandomAdapter(config, new LoraConfig(2, 2.0, LoraTargets.Q), seed: 6);
-        string folder = TestPaths.NewScratch("peft-permute");
+        string folder = Scratch("peft-permute");
         PeftAdapter.Export(adapter, config, folder);
         var file = MultiagentNative.Formats.Safetensors.SafetensorsFile.Open(Path.Combine(folder, PeftAdapter.WeightsFile));
         float[] hfB = file.ReadFloat32(file.Find("base_model.model.model.layers.0.self_attn.q_proj.lora_B.weight")!);
@@ -98,7 +113,7 @@ public class AdapterParityTests
     public void LoraGguf_ForAnotherArchitecture_IsRefusedNamingBoth()
     {
         var llama = ConfigOf(ModelArch.Llama);
-        string path = Path.Combine(TestPaths.NewScratch("lora-arch"), "a.gguf");
+        string path = Path.Combine(Scratch("lora-arch"), "a.gguf");
         LoraGgufAdapter.Export(RandomAdapter(llama, new LoraConfig(2, 2.0, LoraTargets.Q), 1), llama, path);
         var e = Assert.Throws<AdapterFormatException>(() => LoraGgufAdapter.Import<float>(path, ConfigOf(ModelArch.Qwen2)));
         Assert.That(e!.Message, Does.Contain("'llama'").And.Contain("qwen2"));
@@ -108,7 +123,7 @@ public class AdapterParityTests
     public void Peft_MissingLayer_IsRefusedNamingTheTensor()
     {
         var config = ConfigOf(ModelArch.Qwen2);
-        string folder = TestPaths.NewScratch("peft-missing");
+        string folder = Scratch("peft-missing");
         var writer = new MultiagentNative.Formats.Safetensors.SafetensorsWriter();
         writer.AddFloat32("base_model.model.model.layers.0.self_attn.v_proj.lora_A.weight", [2, config.ModelDim], new float[2 * config.ModelDim]);
         writer.AddFloat32("base_model.model.model.layers.0.self_attn.v_proj.lora_B.weight", [config.KvWidth, 2], new float[2 * config.KvWidth]);
@@ -122,7 +137,7 @@ public class AdapterParityTests
     public void Peft_RsLora_IsRefused()
     {
         var config = ConfigOf(ModelArch.Qwen2);
-        string folder = TestPaths.NewScratch("peft-rslora");
+        string folder = Scratch("peft-rslora");
         PeftAdapter.Export(RandomAdapter(config, new LoraConfig(2, 2.0, LoraTargets.Q), 1), config, folder);
         string path = Path.Combine(folder, PeftAdapter.ConfigFile);
         File.WriteAllText(path, File.ReadAllText(path).Replace("\"use_rslora\": false", "\"use_rslora\": true"));

@@ -44,4 +44,22 @@ static class GeneratedModels
             return path;
         }
     }
+
+    public static void DeleteAll()
+    {
+        lock (Gate)
+        {
+            if (Folder.IsValueCreated && Directory.Exists(Folder.Value))
+                Directory.Delete(Folder.Value, recursive: true);
+            Paths.Clear();
+        }
+    }
+}
+
+/// <summary>Removes the generated models once every test of this namespace has run.</summary>
+[SetUpFixture]
+public class GeneratedModelsCleanup
+{
+    [OneTimeTearDown]
+    public void DeleteGeneratedModels() => GeneratedModels.DeleteAll();
 }

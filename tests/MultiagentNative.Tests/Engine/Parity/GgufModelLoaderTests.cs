@@ -125,8 +125,16 @@ public class GgufModelLoaderTests
         foreach (var tensor in file.Tensors.Where(t => t.Name != drop))
             writer.AddTensor(tensor.Name, tensor.Type, tensor.Shape, file.GetTensorMemory(tensor));
         edit(writer);
-        string path = Path.Combine(TestPaths.NewScratch("edited-model"), "edited.gguf");
-        writer.WriteTo(path);
-        return GgufModelLoader.Load<float>(path);
+        string folder = TestPaths.NewScratch("edited-model");
+        try
+        {
+            string path = Path.Combine(folder, "edited.gguf");
+            writer.WriteTo(path);
+            return GgufModelLoader.Load<float>(path);
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+        }
     }
 }
