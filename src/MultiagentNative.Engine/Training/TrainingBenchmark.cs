@@ -41,4 +41,41 @@ public static class TrainingBenchmark
         double tokens = (double)steps * sequencesPerStep * config.ContextLength;
         return new TrainingThroughput(tokens / seconds, tokens / cpuSeconds, history[^1].Loss);
     }
+
+    /// <summary>
+    /// LoRA forward+backward for several agents: all agents' rows in one pass (one segment each) against one pass
+    /// per agent, on the same sequences, interleaved so both see the same machine load.
+    /// </summary>
+    public static MultiAgentThroughput MultiAgentLora(LlamaConfig config, LoraConfig lora, int agents, int sequencesPerAgent, int repeats)
+    {
+        var random = new Random(3);
+        var model = new CpuTransformer<float>(ModelWeights<float>.Random(config, 4));
+        var adapters = Enumerable.Range(0, agents).Select(a => AdapterSet<float>.Create(config, lora, 10 + a)).ToArray();
+        var segments = Enumerable.Range(0, agents).Select(_ => (IReadOnlyList<TokenizedExample>)Enumerable.Range(0, sequencesPerAgent).Select(_ =>
+        {
+            var tokens = Enumerable.Range(0, config.ContextLength).Select(_ => random.Next(config.Vocab)).ToArray();
+            return new TokenizedExample(tokens, tokens.Select(_ => true).ToArray());
+        }).ToList()).ToList();
+        var joint = TrainingBatch.Build(segments, config.ContextLength);
+        var single = segments.Select(seg => TrainingBatch.Build([seg], config.ContextLength)).ToArray();
+        double jointSeconds = 0, separateSeconds = 0;
+        for (int r = 0; r <= repeats; r++)
+        {
+            var clock = Stopwatch.StartNew();
+            model.ForwardBackward(joint, adapters, null, (ulong)r);
+            if (r > 0) jointSeconds += clock.Elapsed.TotalSeconds;
+            clock.Restart();
+            for (int a = 0; a < agents; a++)
+                model.ForwardBackward(single[a], [adapters[a]], null, (ulong)r);
+            if (r > 0) separateSeconds += clock.Elapsed.TotalSeconds;
+        }
+        double tokens = (double)joint.Rows * repeats;
+        return new MultiAgentThroughput(tokens / jointSeconds, tokens / separateSeconds);
+    }
+}
+
+/// <summary>Tokens per second of one multi-agent pass and of separate per-agent passes over the same rows.</summary>
+public sealed record MultiAgentThroughput(double OnePassTokensPerSecond, double SeparatePassesTokensPerSecond)
+{
+    public double Speedup => OnePassTokensPerSecond / SeparatePassesTokensPerSecond;
 }
