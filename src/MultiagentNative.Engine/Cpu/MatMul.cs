@@ -1,6 +1,7 @@
 // The one matrix-product entry point of the CPU engine: C[M,N] (+)= alpha * op(A) * op(B), row-major.
 // Every op calls this, so a faster GEMM replaces the kernel here without touching the ops. The kernel packs
 // op(A) as [m, k] and op(B) as [k, n], then runs a 4-row x 2-vector register tile summing p in order.
+// todo: route to Gemm.MultiplyGeneric (branch gemm: same semantics, alpha as double) and MultiplySerial to threads: 1.
 using System.Buffers;
 using System.Numerics;
 using System.Runtime.CompilerServices;
