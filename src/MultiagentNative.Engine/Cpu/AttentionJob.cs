@@ -1,5 +1,6 @@
-// The per-(sequence, kv head) kernels behind Attention.Forward/Backward. K and V of one kv head are gathered
-// into contiguous [L, headDim] and transposed [headDim, L] blocks so every inner loop is a unit-stride axpy.
+// The per-(sequence, kv head) kernels behind Attention.Forward/Backward. Each query head runs as row blocks of
+// BlockRows queries against the keys they can see (columns 0..block end), so the causal triangle costs about
+// half a square and every product goes through MatMul; sums over row blocks run in block order (deterministic).
 using System.Numerics;
 using System.Numerics.Tensors;
 
@@ -10,6 +11,7 @@ unsafe readonly struct AttentionJob<T>(int* seqStart, int sequences, int heads, 
     where T : unmanaged, IFloatingPointIeee754<T>
 {
     const long ParallelWorkThreshold = 1L << 15;
+    const int BlockRows = 64;
 
     int QWidth => heads * headDim;
     int KvWidth => kvHeads * headDim;
@@ -45,114 +47,111 @@ unsafe readonly struct AttentionJob<T>(int* seqStart, int sequences, int heads, 
         int start = seqStart[s], length = seqStart[s + 1] - start;
         if (length == 0)
             return;
-        var block = new KvBlock(length, headDim);
-        Gather(block.K, block.Kt, k, start, length, kvHead);
-        Gather(block.V, block.Vt, v, start, length, kvHead);
+        var block = new Buffers(length, headDim, backward);
+        Gather(block.K, k, KvWidth, start, length, kvHead);
+        Gather(block.V, v, KvWidth, start, length, kvHead);
         for (int h = kvHead * Group; h < (kvHead + 1) * Group; h++)
         {
             T* headProbs = probs == null ? null : probs + probsOffset[s] + (long)h * length * length;
+            Gather(block.Q, q, QWidth, start, length, h);
             if (backward)
+            {
+                Gather(block.DOut, dout, QWidth, start, length, h);
                 BackwardHead(block, start, length, h, headProbs);
+                Scatter(dq, QWidth, block.DQ, start, length, h);
+            }
             else
+            {
                 ForwardHead(block, start, length, h, headProbs);
+                Scatter(o, QWidth, block.Out, start, length, h);
+            }
         }
         if (backward)
         {
-            Scatter(dk, block.DK, start, length, kvHead);
-            Scatter(dv, block.DV, start, length, kvHead);
+            Scatter(dk, KvWidth, block.DK, start, length, kvHead);
+            Scatter(dv, KvWidth, block.DV, start, length, kvHead);
         }
     }
 
-    void ForwardHead(KvBlock block, int start, int length, int h, T* headProbs)
+    void ForwardHead(Buffers block, int start, int length, int h, T* headProbs)
     {
-        var scores = new T[length];
-        for (int i = 0; i < length; i++)
+        for (int i0 = 0; i0 < length; i0 += BlockRows)
         {
-            var row = scores.AsSpan(0, i + 1);
-            var qrow = new ReadOnlySpan<T>(q + (long)(start + i) * QWidth + h * headDim, headDim);
-            Scores(row, qrow, block.Kt, length);
-            lse[(long)(start + i) * heads + h] = Softmax.InPlace(row);
-            if (headProbs != null)
-                row.CopyTo(new Span<T>(headProbs + (long)i * length, i + 1));
-            var orow = new Span<T>(o + (long)(start + i) * QWidth + h * headDim, headDim);
-            orow.Clear();
-            for (int j = 0; j <= i; j++)
-                VecOps.Axpy(orow, row[j], block.V.AsSpan(j * headDim, headDim));
+            int rows = Math.Min(BlockRows, length - i0), visible = i0 + rows;
+            var p = block.P.AsSpan(0, rows * visible);
+            MatMul.MultiplySerial<T>(p, block.Q.AsSpan(i0 * headDim), block.K, rows, visible, headDim, false, true, false, Scale);
+            for (int r = 0; r < rows; r++)
+            {
+                int i = i0 + r;
+                var row = p.Slice(r * visible, visible);
+                lse[(long)(start + i) * heads + h] = Softmax.InPlace(row[..(i + 1)]);
+                row[(i + 1)..].Clear();
+                if (headProbs != null)
+                    row.CopyTo(new Span<T>(headProbs + (long)i * length, visible));
+            }
+            MatMul.MultiplySerial<T>(block.Out.AsSpan(i0 * headDim), p, block.V, rows, headDim, visible, false, false, false, T.One);
         }
     }
 
-    void BackwardHead(KvBlock block, int start, int length, int h, T* headProbs)
+    void BackwardHead(Buffers block, int start, int length, int h, T* headProbs)
     {
-        var p = new T[length];
-        var ds = new T[length];
         T scale = Scale;
-        for (int i = 0; i < length; i++)
+        for (int i0 = 0; i0 < length; i0 += BlockRows)
         {
-            long rowOffset = (long)(start + i) * QWidth + h * headDim;
-            var qrow = new ReadOnlySpan<T>(q + rowOffset, headDim);
-            var dorow = new ReadOnlySpan<T>(dout + rowOffset, headDim);
-            var prow = p.AsSpan(0, i + 1);
+            int rows = Math.Min(BlockRows, length - i0), visible = i0 + rows;
+            var p = block.P.AsSpan(0, rows * visible);
+            var qBlock = block.Q.AsSpan(i0 * headDim, rows * headDim);
+            var doutBlock = block.DOut.AsSpan(i0 * headDim, rows * headDim);
             if (headProbs != null)
             {
-                new ReadOnlySpan<T>(headProbs + (long)i * length, i + 1).CopyTo(prow);
+                for (int r = 0; r < rows; r++)
+                    new ReadOnlySpan<T>(headProbs + (long)(i0 + r) * length, visible).CopyTo(p.Slice(r * visible, visible));
             }
             else
             {
-                Scores(prow, qrow, block.Kt, length);
-                TensorPrimitives.Subtract(prow, lse[(long)(start + i) * heads + h], prow);
-                TensorPrimitives.Exp<T>(prow, prow);
+                MatMul.MultiplySerial<T>(p, qBlock, block.K, rows, visible, headDim, false, true, false, scale);
+                for (int r = 0; r < rows; r++)
+                {
+                    int i = i0 + r;
+                    var row = p.Slice(r * visible, visible);
+                    TensorPrimitives.Subtract(row[..(i + 1)], lse[(long)(start + i) * heads + h], row[..(i + 1)]);
+                    TensorPrimitives.Exp<T>(row[..(i + 1)], row[..(i + 1)]);
+                    row[(i + 1)..].Clear();
+                }
             }
-            // dp_j = dout_i . v_j, then ds = softmax backward of dp
-            var dsrow = ds.AsSpan(0, i + 1);
-            dsrow.Clear();
-            for (int d = 0; d < headDim; d++)
-                VecOps.Axpy(dsrow, dorow[d], block.Vt.AsSpan(d * length, i + 1));
-            Softmax.Backward<T>(dsrow, dsrow, prow);
-            var dqrow = new Span<T>(dq + rowOffset, headDim);
-            dqrow.Clear();
-            for (int j = 0; j <= i; j++)
-            {
-                T dsScaled = dsrow[j] * scale;
-                VecOps.Axpy(dqrow, dsScaled, block.K.AsSpan(j * headDim, headDim));
-                VecOps.Axpy(block.DK.AsSpan(j * headDim, headDim), dsScaled, qrow);
-                VecOps.Axpy(block.DV.AsSpan(j * headDim, headDim), prow[j], dorow);
-            }
+            var ds = block.DS.AsSpan(0, rows * visible);
+            MatMul.MultiplySerial<T>(ds, doutBlock, block.V, rows, visible, headDim, false, true, false, T.One);
+            for (int r = 0; r < rows; r++)
+                Softmax.Backward<T>(ds.Slice(r * visible, visible), ds.Slice(r * visible, visible), p.Slice(r * visible, visible));
+            MatMul.MultiplySerial<T>(block.DQ.AsSpan(i0 * headDim), ds, block.K, rows, headDim, visible, false, false, false, scale);
+            MatMul.MultiplySerial<T>(block.DK, ds, qBlock, visible, headDim, rows, true, false, true, scale);
+            MatMul.MultiplySerial<T>(block.DV, p, doutBlock, visible, headDim, rows, true, false, true, T.One);
         }
     }
 
-    // row[j] = scale * q . k_j for j <= i, as headDim axpys over the transposed keys.
-    void Scores(Span<T> row, ReadOnlySpan<T> qrow, T[] kt, int length)
-    {
-        row.Clear();
-        T scale = Scale;
-        for (int d = 0; d < headDim; d++)
-            VecOps.Axpy(row, qrow[d] * scale, kt.AsSpan(d * length, row.Length));
-    }
-
-    void Gather(T[] rowsOut, T[] transposedOut, T* source, int start, int length, int kvHead)
+    void Gather(T[] target, T* source, int width, int start, int length, int head)
     {
         for (int j = 0; j < length; j++)
-        {
-            var src = new ReadOnlySpan<T>(source + (long)(start + j) * KvWidth + kvHead * headDim, headDim);
-            src.CopyTo(rowsOut.AsSpan(j * headDim, headDim));
-            for (int d = 0; d < headDim; d++)
-                transposedOut[d * length + j] = src[d];
-        }
+            new ReadOnlySpan<T>(source + (long)(start + j) * width + head * headDim, headDim).CopyTo(target.AsSpan(j * headDim, headDim));
     }
 
-    void Scatter(T* target, T[] block, int start, int length, int kvHead)
+    void Scatter(T* target, int width, T[] block, int start, int length, int head)
     {
         for (int j = 0; j < length; j++)
-            block.AsSpan(j * headDim, headDim).CopyTo(new Span<T>(target + (long)(start + j) * KvWidth + kvHead * headDim, headDim));
+            block.AsSpan(j * headDim, headDim).CopyTo(new Span<T>(target + (long)(start + j) * width + head * headDim, headDim));
     }
 
-    sealed class KvBlock(int length, int headDim)
+    sealed class Buffers(int length, int headDim, bool backward)
     {
+        public readonly T[] Q = new T[length * headDim];
         public readonly T[] K = new T[length * headDim];
-        public readonly T[] Kt = new T[length * headDim];
         public readonly T[] V = new T[length * headDim];
-        public readonly T[] Vt = new T[length * headDim];
-        public readonly T[] DK = new T[length * headDim];
-        public readonly T[] DV = new T[length * headDim];
+        public readonly T[] Out = backward ? [] : new T[length * headDim];
+        public readonly T[] P = new T[Math.Min(BlockRows, length) * length];
+        public readonly T[] DS = backward ? new T[Math.Min(BlockRows, length) * length] : [];
+        public readonly T[] DOut = backward ? new T[length * headDim] : [];
+        public readonly T[] DQ = backward ? new T[length * headDim] : [];
+        public readonly T[] DK = backward ? new T[length * headDim] : [];
+        public readonly T[] DV = backward ? new T[length * headDim] : [];
     }
 }

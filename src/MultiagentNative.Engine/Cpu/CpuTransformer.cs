@@ -38,6 +38,14 @@ public sealed partial class CpuTransformer<T> where T : unmanaged, IFloatingPoin
         return RunForward(pass, keepStates: false);
     }
 
+    /// <summary>Output logits [rows, vocab] of every row in evaluation mode (for scoring and llama.cpp parity checks).</summary>
+    public T[] Logits(TrainingBatch batch, IReadOnlyList<AdapterSet<T>?> segmentAdapters)
+    {
+        var pass = new Pass(this, batch, segmentAdapters, fullGradients: null, dropoutSeed: 0, training: false);
+        RunForward(pass, keepStates: false);
+        return pass.Logits;
+    }
+
     /// <summary>The loss ForwardBackward sees for the same dropout seed (dropout on), without the backward.</summary>
     public T TrainingLoss(TrainingBatch batch, IReadOnlyList<AdapterSet<T>?> segmentAdapters, ulong dropoutSeed)
     {

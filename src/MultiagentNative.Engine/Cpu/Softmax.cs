@@ -7,17 +7,17 @@ namespace MultiagentNative.Engine.Cpu;
 
 public static class Softmax
 {
-    /// <summary>Semantics: row = exp(row - lse) in place; returns lse = log(sum exp(row)). row must be non-empty.</summary>
+    /// <summary>
+    /// Semantics: row = exp(row - lse) in place; returns lse = log(sum exp(row)). row must be non-empty.
+    /// The probabilities are exp(s - lse) rather than exp(s - max) / sum, so a backward that recomputes them
+    /// from the saved lse gets the same bits.
+    /// </summary>
     public static T InPlace<T>(Span<T> row) where T : unmanaged, IFloatingPointIeee754<T>
     {
-        if (row.IsEmpty)
-            throw new ArgumentException("softmax: empty row", nameof(row));
-        T max = TensorPrimitives.Max<T>(row);
-        TensorPrimitives.Subtract(row, max, row);
+        T lse = LogSumExp<T>(row);
+        TensorPrimitives.Subtract(row, lse, row);
         TensorPrimitives.Exp<T>(row, row);
-        T sum = TensorPrimitives.Sum<T>(row);
-        TensorPrimitives.Multiply(row, T.One / sum, row);
-        return max + T.Log(sum);
+        return lse;
     }
 
     /// <summary>Semantics: log(sum_i exp(row[i])), computed as max + log(sum exp(row - max)).</summary>
@@ -26,9 +26,16 @@ public static class Softmax
         if (row.IsEmpty)
             throw new ArgumentException("softmax: empty row", nameof(row));
         T max = TensorPrimitives.Max(row);
+        const int chunk = 256;
+        Span<T> shifted = stackalloc T[Math.Min(chunk, row.Length)];
         T sum = T.Zero;
-        foreach (T value in row)
-            sum += T.Exp(value - max);
+        for (int start = 0; start < row.Length; start += chunk)
+        {
+            int length = Math.Min(chunk, row.Length - start);
+            TensorPrimitives.Subtract(row.Slice(start, length), max, shifted[..length]);
+            TensorPrimitives.Exp<T>(shifted[..length], shifted[..length]);
+            sum += TensorPrimitives.Sum<T>(shifted[..length]);
+        }
         return max + T.Log(sum);
     }
 

@@ -1,6 +1,6 @@
-// Builds an engine model from a GGUF file: LlamaConfig from the <arch>.* metadata read as llama.cpp reads it
-// (llama_model_base::load_hparams), and dense weights dequantized once from any type QuantCodec reads (bit-exact
-// with ggml). Whatever llama.cpp would compute differently from the engine is refused, naming the key or tensor.
+// Builds a LlamaConfig from GGUF metadata as llama.cpp reads it (llama-model.cpp load_hparams keys) and dense weights
+// from its tensors, dequantized once from any type QuantCodec reads (bit-exact with ggml), transposing nothing: ggml
+// ne [in, out] is row-major [out, in]. Whatever llama.cpp would compute differently is refused, naming the key or tensor.
 using System.Numerics;
 using MultiagentNative.Engine.Cpu;
 using MultiagentNative.Formats;
@@ -9,16 +9,13 @@ using MultiagentNative.Formats.Quants;
 
 namespace MultiagentNative.Engine.Model;
 
-/// <summary>A model read from GGUF: the frozen base weights (share one instance read-only between agents), the
-/// llama 3 rope frequency factors (empty when the file has none) and each tensor's stored type.</summary>
-public sealed class GgufModel<T> where T : unmanaged, IFloatingPointIeee754<T>
+/// <summary>A base model read from GGUF: its config, llama 3.1 rope frequency factors (or empty), and weights (the frozen
+/// base: share one instance read-only between agents).</summary>
+public sealed record GgufModel<T>(LlamaConfig Config, float[] RopeFreqFactors, ModelWeights<T> Weights)
+    where T : unmanaged, IFloatingPointIeee754<T>
 {
-    public required string SourceName { get; init; }
-    public required ModelWeights<T> Weights { get; init; }
-    public required float[] RopeFreqFactors { get; init; }
-    public required IReadOnlyDictionary<string, GgmlType> TensorTypes { get; init; }
-
-    public LlamaConfig Config => Weights.Config;
+    /// <summary>The stored ggml type of every tensor read (rope_freqs included).</summary>
+    public IReadOnlyDictionary<string, GgmlType> TensorTypes { get; init; } = new Dictionary<string, GgmlType>();
 
     /// <summary>True when every tensor is stored as F32, so llama.cpp's CPU matmuls do not round activations either.</summary>
     public bool AllF32 => TensorTypes.Values.All(type => type == GgmlType.F32);
@@ -32,13 +29,60 @@ public static class GgufModelLoader
     public const string RopeFreqsTensor = "rope_freqs.weight";
     const int DequantizeChunkBytes = 1 << 26;
 
+    /// <summary>The hyperparameters as llama.cpp derives them; unsupported features throw NotSupportedException naming
+    /// the key, missing or malformed keys a GgufFormatException.</summary>
+    public static LlamaConfig ReadConfig(GgufFile file)
+    {
+        string archName = file.Architecture ?? throw file.ValueError("general.architecture", "missing");
+        var arch = ParseArch(file, archName);
+        var keys = new ArchKeys(file, archName);
+        RejectUnsupportedFeatures(file, keys, archName);
+        int modelDim = keys.Required("embedding_length");
+        int layers = keys.Required("block_count");
+        int heads = keys.PerLayer("attention.head_count", layers) ?? throw keys.Missing("attention.head_count");
+        int kvHeads = keys.PerLayer("attention.head_count_kv", layers) ?? heads;
+        int ffn = keys.PerLayer("feed_forward_length", layers) ?? throw keys.Missing("feed_forward_length");
+        if (heads <= 0 || modelDim % heads != 0 && !file.ContainsKey(keys.Name("attention.key_length")))
+            throw keys.Invalid("attention.head_count", $"{heads} heads do not divide embedding_length {modelDim}");
+        int keyLength = keys.Optional("attention.key_length") ?? modelDim / heads;
+        int valueLength = keys.Optional("attention.value_length") ?? modelDim / heads;
+        if (valueLength != keyLength)
+            throw keys.Unsupported("attention.value_length", $"value head size {valueLength} differs from key head size {keyLength}");
+        int ropeDims = keys.Optional("rope.dimension_count") ?? keyLength;
+        if (arch != ModelArch.Phi3 && ropeDims != keyLength)
+            throw keys.Unsupported("rope.dimension_count", $"partial rotary ({ropeDims} of {keyLength} dims); llama.cpp's {archName} needs n_rot = head size");
+        var tokenEmbedding = file.FindTensor(TensorNames.TokenEmbedding)
+            ?? throw new GgufFormatException(file.SourceName, 0, TensorNames.TokenEmbedding, "tensor missing");
+        if (tokenEmbedding.Shape is not [_, long vocab] || vocab is <= 0 or > int.MaxValue)
+            throw new GgufFormatException(file.SourceName, tokenEmbedding.Offset, TensorNames.TokenEmbedding, $"expected ne [embedding_length, vocab], got {tokenEmbedding.ShapeText}");
+        var config = new LlamaConfig
+        {
+            Arch = arch, ModelDim = modelDim, Heads = heads, KvHeads = kvHeads, FfnDim = ffn, Layers = layers, Vocab = (int)vocab,
+            ContextLength = keys.Required("context_length"), HeadDim = keyLength, RopeDims = ropeDims,
+            RmsEps = keys.Float("attention.layer_norm_rms_epsilon") ?? throw keys.Missing("attention.layer_norm_rms_epsilon"),
+            RopeTheta = keys.Float("rope.freq_base") ?? 10000.0,
+            RopeFreqScale = RopeFreqScale(keys),
+            TiedEmbeddings = file.FindTensor(TensorNames.Output) is null,
+        };
+        try
+        {
+            config.Validate();
+        }
+        catch (ArgumentException e)
+        {
+            throw new GgufFormatException(file.SourceName, 0, archName + ".*", e.Message);
+        }
+        return config;
+    }
+
     public static GgufModel<T> Load<T>(string path, int maxThreads = 0) where T : unmanaged, IFloatingPointIeee754<T>
     {
         using var file = GgufFile.Open(path);
         return Load<T>(file, maxThreads);
     }
 
-    /// <summary>Reads the config, checks every tensor's presence, shape and type, then dequantizes them all.</summary>
+    /// <summary>Reads config and every tensor the architecture needs, checked for presence, shape and type, dequantized
+    /// once into dense T arrays (<paramref name="maxThreads"/> &lt;= 0: all cores). Extra tensors are refused.</summary>
     public static GgufModel<T> Load<T>(GgufFile file, int maxThreads = 0) where T : unmanaged, IFloatingPointIeee754<T>
     {
         var config = ReadConfig(file);
@@ -56,79 +100,46 @@ public static class GgufModelLoader
         if (file.FindTensor(RopeFreqsTensor) is { } freqs)
         {
             if (freqs.Type != GgmlType.F32 || freqs.Shape is not [long n] || n != config.RotatedDims / 2)
-                throw new ModelFormatException(file.SourceName, $"tensor '{RopeFreqsTensor}': expected F32 [{config.RotatedDims / 2}], got {freqs.Type} {freqs.ShapeText}");
+                throw new GgufFormatException(file.SourceName, freqs.Offset, RopeFreqsTensor, $"expected F32 [{config.RotatedDims / 2}], got {freqs.Type} {freqs.ShapeText}");
             ropeFreqs = Dequantize(file, freqs, maxThreads);
             types[RopeFreqsTensor] = freqs.Type;
         }
-        return new GgufModel<T>
-        {
-            SourceName = file.SourceName, Weights = ModelWeights<T>.FromTensors(config, tensors), RopeFreqFactors = ropeFreqs, TensorTypes = types,
-        };
+        return new GgufModel<T>(config, ropeFreqs, ModelWeights<T>.FromTensors(config, tensors)) { TensorTypes = types };
     }
 
-    /// <summary>The hyperparameters as llama.cpp derives them from the metadata; throws naming the first key it cannot honour.</summary>
-    public static LlamaConfig ReadConfig(GgufFile file)
+    static ModelArch ParseArch(GgufFile file, string archName)
     {
-        string source = file.SourceName;
-        string archName = file.Architecture ?? throw new ModelFormatException(source, "general.architecture is missing");
-        var arch = archName switch
+        try
         {
-            "llama" => ModelArch.Llama,
-            "qwen2" => ModelArch.Qwen2,
-            "phi3" => ModelArch.Phi3,
-            _ => throw new UnsupportedModelException(source, $"architecture '{archName}' (the engine runs llama, qwen2 and phi3)"),
-        };
-        var keys = new ArchKeys(file, archName);
-        int modelDim = keys.Required("embedding_length");
-        int layers = keys.Required("block_count");
-        int heads = keys.PerLayer("attention.head_count", layers) ?? throw keys.Missing("attention.head_count");
-        int kvHeads = keys.PerLayer("attention.head_count_kv", layers) ?? heads;
-        int ffn = keys.PerLayer("feed_forward_length", layers) ?? throw keys.Missing("feed_forward_length");
-        if (heads <= 0 || modelDim % heads != 0 && !file.ContainsKey(keys.Name("attention.key_length")))
-            throw keys.Invalid("attention.head_count", $"{heads} heads do not divide embedding_length {modelDim}");
-        int keyLength = keys.Optional("attention.key_length") ?? modelDim / heads;
-        int valueLength = keys.Optional("attention.value_length") ?? modelDim / heads;
-        if (valueLength != keyLength)
-            throw keys.Unsupported("attention.value_length", $"value head size {valueLength} differs from key head size {keyLength}");
-        int ropeDims = keys.Optional("rope.dimension_count") ?? keyLength;
-        if (arch != ModelArch.Phi3 && ropeDims != keyLength)
-            throw keys.Unsupported("rope.dimension_count", $"partial rotary ({ropeDims} of {keyLength} dims); llama.cpp's {archName} needs n_rot = head size");
+            return LlamaConfig.ParseArch(archName);
+        }
+        catch (NotSupportedException e)
+        {
+            throw new NotSupportedException($"{file.SourceName}: {e.Message}");
+        }
+    }
+
+    // checked before the sizes, so a file is refused for what it is even when other keys are absent
+    static void RejectUnsupportedFeatures(GgufFile file, ArchKeys keys, string archName)
+    {
         if ((keys.Optional("expert_count") ?? 0) > 0)
-            throw keys.Unsupported("expert_count", "mixture of experts");
+            throw keys.Unsupported("expert_count", "mixture-of-experts models are not supported for training");
+        string scaling = keys.String("rope.scaling.type") ?? "linear";
+        if (scaling is not ("linear" or "none"))
+            throw keys.Unsupported("rope.scaling.type", $"rope scaling '{scaling}' is not supported (only none and linear)");
+        if (file.FindTensor("rope_factors_long.weight") is not null || file.FindTensor("rope_factors_short.weight") is not null)
+            throw new NotSupportedException($"{file.SourceName}: LongRoPE factors (rope_factors_long/short) are not supported");
         if (keys.Float("attention.scale") is double attentionScale && attentionScale != 0)
             throw keys.Unsupported("attention.scale", $"attention scale {attentionScale} instead of 1/sqrt(head size)");
         if (keys.Float("rope.scaling.attn_factor") is double attnFactor && attnFactor != 1)
             throw keys.Unsupported("rope.scaling.attn_factor", $"rope attention factor {attnFactor}");
-        var tokenEmbedding = file.FindTensor(TensorNames.TokenEmbedding)
-            ?? throw new ModelFormatException(source, $"tensor '{TensorNames.TokenEmbedding}' is missing");
-        if (tokenEmbedding.Shape is not [_, long vocab] || vocab is <= 0 or > int.MaxValue)
-            throw new ModelFormatException(source, $"tensor '{TensorNames.TokenEmbedding}': expected 2 dimensions [embedding_length, vocab], got {tokenEmbedding.ShapeText}");
-        var config = new LlamaConfig
-        {
-            Arch = arch, ModelDim = modelDim, Heads = heads, KvHeads = kvHeads, FfnDim = ffn, Layers = layers, Vocab = (int)vocab,
-            ContextLength = keys.Required("context_length"), HeadDim = keyLength, RopeDims = ropeDims,
-            RmsEps = keys.Float("attention.layer_norm_rms_epsilon") ?? throw keys.Missing("attention.layer_norm_rms_epsilon"),
-            RopeTheta = keys.Float("rope.freq_base") ?? 10000.0,
-            RopeFreqScale = RopeFreqScale(keys),
-            TiedEmbeddings = file.FindTensor(TensorNames.Output) is null,
-        };
-        try
-        {
-            config.Validate();
-        }
-        catch (ArgumentException e)
-        {
-            throw new ModelFormatException(source, e.Message);
-        }
-        return config;
+        _ = archName;
     }
 
-    // llama.cpp: freq_scale = 1 / rope.scaling.factor (or the older rope.scale_linear); scaling type "none" forces 1
+    // llama.cpp: freq_scale = 1 / rope.scaling.factor (or the older rope.scale_linear), in float; type "none" forces 1
     static double RopeFreqScale(ArchKeys keys)
     {
         string type = keys.String("rope.scaling.type") ?? "linear";
-        if (type is not ("linear" or "none"))
-            throw keys.Unsupported("rope.scaling.type", $"rope scaling '{type}' (the engine implements linear and none)");
         double factor = keys.Float("rope.scaling.factor") ?? keys.Float("rope.scale_linear") ?? 0.0;
         return type == "none" || factor == 0.0 ? 1.0 : 1.0f / (float)factor;
     }
@@ -142,10 +153,10 @@ public static class GgufModelLoader
         {
             if (known.Contains(tensor.Name))
                 continue;
-            string what = tensor.Name.Contains("rope_factors_", StringComparison.Ordinal) ? "longrope scaling factors"
-                : tensor.Name.EndsWith(".bias", StringComparison.Ordinal) ? "a bias the engine's " + config.GgufName + " does not apply"
+            string what = tensor.Name.EndsWith(".bias", StringComparison.Ordinal)
+                ? "a bias the engine's " + config.GgufName + " does not apply"
                 : "a tensor the engine's " + config.GgufName + " does not use";
-            throw new UnsupportedModelException(file.SourceName, $"tensor '{tensor.Name}' ({what})");
+            throw new NotSupportedException($"{file.SourceName}: tensor '{tensor.Name}' is not supported ({what})");
         }
     }
 
@@ -155,11 +166,11 @@ public static class GgufModelLoader
         long[] expectedNe = oneDimensional ? [shape.Rows] : [shape.Cols, shape.Rows];
         string expectedText = "[" + string.Join(", ", expectedNe) + "]";
         var info = file.FindTensor(shape.Name)
-            ?? throw new ModelFormatException(file.SourceName, $"tensor '{shape.Name}' is missing ({config.GgufName} needs ne {expectedText})");
+            ?? throw new GgufFormatException(file.SourceName, 0, shape.Name, $"tensor missing ({config.GgufName} needs ne {expectedText})");
         if (!info.Shape.AsSpan().SequenceEqual(expectedNe))
-            throw new ModelFormatException(file.SourceName, $"tensor '{shape.Name}': expected ne {expectedText} from the metadata, got {info.ShapeText}");
+            throw new GgufFormatException(file.SourceName, info.Offset, shape.Name, $"shape {info.ShapeText} (ne order) does not match {expectedText} from the metadata");
         if (!QuantCodec.CanDequantize(info.Type))
-            throw new UnsupportedModelException(file.SourceName, $"tensor '{shape.Name}' is stored as {info.Type}, which the engine cannot dequantize");
+            throw new NotSupportedException($"{file.SourceName}: tensor '{shape.Name}' is stored as {info.Type}, which the engine cannot dequantize");
         return info;
     }
 
@@ -220,14 +231,15 @@ public static class GgufModelLoader
             if (perLayer.Length != layers)
                 throw Invalid(suffix, $"{perLayer.Length} per-layer values for {layers} layers");
             if (perLayer.Distinct().Count() != 1)
-                throw Unsupported(suffix, $"per-layer values [{string.Join(", ", perLayer)}]");
+                throw Unsupported(suffix, $"per-layer values [{string.Join(", ", perLayer)}] are not supported");
             return perLayer[0];
         }
 
-        public ModelFormatException Missing(string suffix) => new(file.SourceName, $"metadata key {Name(suffix)} is missing");
+        public GgufFormatException Missing(string suffix) => Invalid(suffix, "missing");
 
-        public ModelFormatException Invalid(string suffix, string detail) => new(file.SourceName, $"{Name(suffix)}: {detail}");
+        public GgufFormatException Invalid(string suffix, string detail) =>
+            file.ContainsKey(Name(suffix)) ? file.ValueError(Name(suffix), detail) : new GgufFormatException(file.SourceName, 0, Name(suffix), detail);
 
-        public UnsupportedModelException Unsupported(string suffix, string detail) => new(file.SourceName, $"{Name(suffix)}: {detail}");
+        public NotSupportedException Unsupported(string suffix, string detail) => new($"{file.SourceName}: {Name(suffix)}: {detail}");
     }
 }

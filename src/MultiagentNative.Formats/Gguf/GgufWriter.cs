@@ -11,11 +11,12 @@ public sealed class GgufWriter
 {
     readonly List<KeyValuePair<string, GgufValue>> _metadata = [];
     readonly Dictionary<string, int> _keyIndex = new(StringComparer.Ordinal);
-    readonly List<Tensor> _tensors = [];
+    readonly List<TensorEntry> _tensors = [];
     readonly Dictionary<string, int> _tensorIndex = new(StringComparer.Ordinal);
     uint _version = GgufParser.MaxVersion;
 
-    readonly record struct Tensor(string Name, GgmlType Type, long[] Shape, ReadOnlyMemory<byte> Data);
+    /// <summary>A tensor waiting to be written; Data is referenced, not copied.</summary>
+    public readonly record struct TensorEntry(string Name, GgmlType Type, long[] Shape, ReadOnlyMemory<byte> Data);
 
     /// <summary>The version number written: 3 (default) or 2, whose layout is the same (both have 64-bit counts).</summary>
     public uint Version
@@ -39,7 +40,7 @@ public sealed class GgufWriter
 
     public IReadOnlyList<KeyValuePair<string, GgufValue>> Metadata => _metadata;
 
-    public IReadOnlyList<string> TensorNames => _tensors.ConvertAll(t => t.Name);
+    public IReadOnlyList<TensorEntry> Tensors => _tensors;
 
     /// <summary>A writer holding every key (in order, general.alignment included) and every tensor of a file we read;
     /// tensor data is referenced, not copied, so the file must stay open until the writer has written.</summary>
@@ -95,13 +96,24 @@ public sealed class GgufWriter
             throw new ArgumentException($"tensor {name}: {type} {FormatShape(shape)} takes {byteSize} bytes, got {data.Length}", nameof(data));
         if (!_tensorIndex.TryAdd(name, _tensors.Count))
             throw new ArgumentException($"tensor {name} is already added", nameof(name));
-        _tensors.Add(new Tensor(name, type, (long[])shape.Clone(), data));
+        _tensors.Add(new TensorEntry(name, type, (long[])shape.Clone(), data));
     }
 
+    /// <summary>Writes to a temporary file beside <paramref name="path"/>, then renames it over the target: a failed
+    /// write leaves no half file, and rewriting the file a GgufFile maps (and this writer reads from) is safe.</summary>
     public void WriteTo(string path)
     {
-        using var stream = new FileStream(path, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 20);
-        WriteTo(stream);
+        string temporary = path + $".{Guid.NewGuid():N}.tmp";
+        try
+        {
+            using (var stream = new FileStream(temporary, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 20))
+                WriteTo(stream);
+            File.Move(temporary, path, overwrite: true);
+        }
+        finally
+        {
+            File.Delete(temporary);
+        }
     }
 
     public byte[] ToArray()
@@ -126,7 +138,7 @@ public sealed class GgufWriter
             WriteValue(header, value);
         }
         long offset = 0;
-        foreach (Tensor tensor in _tensors)
+        foreach (TensorEntry tensor in _tensors)
         {
             WriteString(header, tensor.Name);
             WriteUInt32(header, (uint)tensor.Shape.Length);
@@ -138,7 +150,7 @@ public sealed class GgufWriter
         }
         stream.Write(header.WrittenSpan);
         WritePadding(stream, header.WrittenCount, alignment);
-        foreach (Tensor tensor in _tensors)
+        foreach (TensorEntry tensor in _tensors)
         {
             stream.Write(tensor.Data.Span);
             WritePadding(stream, tensor.Data.Length, alignment);
@@ -213,6 +225,9 @@ public sealed class GgufWriter
         WriteUInt64(output, (ulong)array.ArrayLength);
         switch (array.ArrayElementType)
         {
+            case GgufValueType.String when array.EncodedStrings is { } encoded:
+                output.Write(encoded.Encoded); // as read: length prefixes and bytes, invalid UTF-8 included
+                break;
             case GgufValueType.String:
                 foreach (string text in array.GetArray<string>())
                     WriteString(output, text);

@@ -123,6 +123,32 @@ public class ModelGradientTests
     }
 
     [Test]
+    public void LogitsGiveTheMaskedMeanLoss()
+    {
+        var config = TinyModels.Config(ModelArch.Phi3);
+        var model = new CpuTransformer<double>(TinyModels.Weights(config, 19));
+        var batch = TrainingBatch.Build(TinyModels.Segments(2, 20), config.ContextLength);
+        var adapters = new[] { TinyModels.Adapter(config, AllTargets, 21), null };
+        var logits = model.Logits(batch, adapters);
+        double expected = 0;
+        for (int seg = 0; seg < 2; seg++)
+        {
+            double sum = 0;
+            int count = 0;
+            for (int r = batch.SegStart[seg]; r < batch.SegStart[seg + 1]; r++)
+            {
+                if (!batch.LossMask[r])
+                    continue;
+                var row = logits.AsSpan(r * config.Vocab, config.Vocab).ToArray();
+                sum += Math.Log(row.Sum(Math.Exp)) - row[batch.Targets[r]];
+                count++;
+            }
+            expected += sum / count;
+        }
+        Assert.That(model.Loss(batch, adapters), Is.EqualTo(expected).Within(1e-12));
+    }
+
+    [Test]
     public void UnsupportedArchitectureIsNamed()
     {
         var error = Assert.Throws<NotSupportedException>(() => LlamaConfig.ParseArch("gemma3"));

@@ -1,6 +1,6 @@
-// Building engine models from GGUF: the config agrees with what llama.cpp reads from the same file (sizes, parameter
-// count), double and float loads hold the same values, and each unsupported architecture, feature or malformed
-// tensor is refused with a typed error naming it.
+// GgufModelLoader against llama.cpp on the same files: the config agrees with what llama.cpp reads (sizes, parameter
+// count), double and float loads of a quantized file hold the same values, and each unsupported architecture, feature
+// or malformed tensor of a model llama.cpp loads is refused with a typed error naming it.
 using MultiagentNative.Engine.Model;
 using MultiagentNative.Formats;
 using MultiagentNative.Formats.Gguf;
@@ -10,7 +10,7 @@ using NUnit.Framework;
 namespace MultiagentNative.Tests.Engine.Parity;
 
 [TestFixture]
-public class GgufModelLoaderTests
+public class GgufLoaderLlamaCppTests
 {
     [TestCase(null)]
     [TestCase(ModelArch.Llama)]
@@ -55,14 +55,14 @@ public class GgufModelLoaderTests
     [Test]
     public void UnsupportedArchitecture_IsNamed()
     {
-        var e = Assert.Throws<UnsupportedModelException>(() => LoadEdited(w => w.SetMetadata("general.architecture", GgufValue.FromString("gemma"))));
+        var e = Assert.Throws<NotSupportedException>(() => LoadEdited(w => w.SetMetadata("general.architecture", GgufValue.FromString("gemma"))));
         Assert.That(e!.Message, Does.Contain("'gemma'"));
     }
 
     [Test]
     public void YarnRopeScaling_IsNamed()
     {
-        var e = Assert.Throws<UnsupportedModelException>(() => LoadEdited(w =>
+        var e = Assert.Throws<NotSupportedException>(() => LoadEdited(w =>
         {
             w.SetMetadata("llama.rope.scaling.type", GgufValue.FromString("yarn"));
         }));
@@ -72,7 +72,7 @@ public class GgufModelLoaderTests
     [Test]
     public void PerLayerHeadCounts_AreNamed()
     {
-        var e = Assert.Throws<UnsupportedModelException>(() => LoadEdited(w =>
+        var e = Assert.Throws<NotSupportedException>(() => LoadEdited(w =>
             w.SetMetadata("llama.attention.head_count_kv", GgufValue.FromInt32Array([2, 4]))));
         Assert.That(e!.Message, Does.Contain("llama.attention.head_count_kv"));
     }
@@ -80,21 +80,21 @@ public class GgufModelLoaderTests
     [Test]
     public void MissingTensor_IsNamed()
     {
-        var e = Assert.Throws<ModelFormatException>(() => LoadEdited(_ => { }, drop: "blk.1.ffn_down.weight"));
-        Assert.That(e!.Message, Does.Contain("'blk.1.ffn_down.weight' is missing"));
+        var e = Assert.Throws<GgufFormatException>(() => LoadEdited(_ => { }, drop: "blk.1.ffn_down.weight"));
+        Assert.That(e!.Message, Does.Contain("blk.1.ffn_down.weight: tensor missing"));
     }
 
     [Test]
     public void WrongShape_IsNamedWithBothShapes()
     {
-        var e = Assert.Throws<ModelFormatException>(() => LoadEdited(w => w.SetMetadata("llama.attention.head_count_kv", GgufValue.FromUInt32(4))));
+        var e = Assert.Throws<GgufFormatException>(() => LoadEdited(w => w.SetMetadata("llama.attention.head_count_kv", GgufValue.FromUInt32(4))));
         Assert.That(e!.Message, Does.Contain("blk.0.attn_k.weight").And.Contain("[256, 256]").And.Contain("[256, 128]"));
     }
 
     [Test]
     public void ExtraBias_IsNamed()
     {
-        var e = Assert.Throws<UnsupportedModelException>(() => LoadEdited(w =>
+        var e = Assert.Throws<NotSupportedException>(() => LoadEdited(w =>
             w.AddTensor("blk.0.attn_output.bias", GgmlType.F32, [256], new byte[256 * 4])));
         Assert.That(e!.Message, Does.Contain("'blk.0.attn_output.bias'"));
     }
@@ -103,9 +103,9 @@ public class GgufModelLoaderTests
     public void LongRopeFactors_AreNamed()
     {
         string path = GeneratedModels.Path(ModelArch.Phi3);
-        var e = Assert.Throws<UnsupportedModelException>(() => LoadEdited(w =>
+        var e = Assert.Throws<NotSupportedException>(() => LoadEdited(w =>
             w.AddTensor("rope_factors_long.weight", GgmlType.F32, [32], new byte[32 * 4]), source: path));
-        Assert.That(e!.Message, Does.Contain("longrope"));
+        Assert.That(e!.Message, Does.Contain("LongRoPE"));
     }
 
     static string Stories()
