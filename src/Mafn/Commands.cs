@@ -8,6 +8,8 @@ static class Commands
     public static IEnumerable<Command> All()
     {
         // one line per command, e.g. yield return InspectCommand.Create();
-        yield break;
+        yield return TokenizeCommand.Create();
+        yield return GenerateCommand.Create();
+        yield return BenchCommand.Create();
     }
 }
