@@ -8,6 +8,7 @@ static class Commands
     public static IEnumerable<Command> All()
     {
         // one line per command, e.g. yield return InspectCommand.Create();
+        yield return InspectCommand.Create();
         yield return TokenizeCommand.Create();
         yield return GenerateCommand.Create();
         yield return BenchCommand.Create();
