@@ -22,7 +22,7 @@ public class AgentsAndScoringTests
         string dir = TestPaths.NewScratch("agents");
         using var adapterA = Model.LoadAdapter(LlamaAdapterTests.WriteAdapter(dir, "a.gguf", seed: 11, alpha: 4, magnitude: 0.3f));
         using var adapterB = Model.LoadAdapter(LlamaAdapterTests.WriteAdapter(dir, "b.gguf", seed: 12, alpha: 4, magnitude: 0.3f));
-        using var generator = new BatchedGenerator(Model, new GeneratorOptions { MaxSequencesPerContext = 4, ThreadBudget = 2 });
+        using var generator = new BatchedGenerator(Model, new GeneratorOptions { MaxSequencesPerContext = 4, ThreadBudget = 2, ContextsPerAdapter = 1 });
         AgentId a = new("a"), b = new("b"), alsoBase = new("critic-without-adapter");
         generator.AddAgent(a, adapterA);
         generator.AddAgent(b, adapterB);
