@@ -4,11 +4,14 @@ using MultiagentNative.Interop.Llama;
 
 namespace MultiagentNative.Serving;
 
-sealed class TokenSampler
+/// <summary>Deterministic per seed: the same seed and logits rows give the same tokens, whatever else is batched with them.</summary>
+public sealed class TokenSampler
 {
     readonly SamplingOptions options;
     readonly int[] ids;
     readonly float[] logits;
+    readonly float[] scratch;
+    readonly double[] weights;
     ulong state;
 
     public TokenSampler(SamplingOptions options, int vocabularySize)
@@ -17,6 +20,8 @@ sealed class TokenSampler
         int capacity = options.TopK > 0 ? Math.Min(options.TopK, vocabularySize) : vocabularySize;
         ids = new int[capacity];
         logits = new float[capacity];
+        scratch = new float[vocabularySize];
+        weights = new double[capacity];
         state = options.Seed;
     }
 
@@ -29,7 +34,7 @@ sealed class TokenSampler
     }
 
     /// <summary>Fills ids/logits with the surviving candidates, best first, logits divided by the temperature; returns how many.</summary>
-    internal int Candidates(ReadOnlySpan<float> row)
+    public int Candidates(ReadOnlySpan<float> row)
     {
         int count = TopK(row);
         if (options.TopP < 1)
@@ -49,42 +54,76 @@ sealed class TokenSampler
         return count;
     }
 
-    internal ReadOnlySpan<int> CandidateIds(int count) => ids.AsSpan(0, count);
-    internal ReadOnlySpan<float> CandidateLogits(int count) => logits.AsSpan(0, count);
+    public ReadOnlySpan<int> CandidateIds(int count) => ids.AsSpan(0, count);
+    public ReadOnlySpan<float> CandidateLogits(int count) => logits.AsSpan(0, count);
 
-    /// <summary>The best <c>ids.Length</c> entries by insertion into a sorted buffer; ties keep the lower id first.</summary>
+    /// <summary>The best <c>ids.Length</c> entries, best first (ties: lower id first): the k-th largest value by
+    /// quickselect on a scratch copy, then a gather and an insertion sort of only k entries.</summary>
     int TopK(ReadOnlySpan<float> row)
     {
-        int capacity = ids.Length, count = 0;
-        for (int id = 0; id < row.Length; id++)
-        {
-            float value = row[id];
-            if (count == capacity && value <= logits[count - 1])
-                continue;
-            int at = count < capacity ? count++ : count - 1;
-            while (at > 0 && logits[at - 1] < value)
-            {
-                logits[at] = logits[at - 1];
-                ids[at] = ids[at - 1];
-                at--;
-            }
-            logits[at] = value;
-            ids[at] = id;
-        }
+        int k = Math.Min(ids.Length, row.Length);
+        row.CopyTo(scratch);
+        float threshold = KthLargest(scratch.AsSpan(0, row.Length), k);
+        int count = 0;
+        for (int id = 0; id < row.Length && count < k; id++)
+            if (row[id] > threshold)
+                Insert(ref count, id, row[id]);
+        for (int id = 0; id < row.Length && count < k; id++)
+            if (row[id] == threshold)
+                Insert(ref count, id, row[id]);
         return count;
+    }
+
+    void Insert(ref int count, int id, float value)
+    {
+        int at = count++;
+        while (at > 0 && logits[at - 1] < value)
+        {
+            logits[at] = logits[at - 1];
+            ids[at] = ids[at - 1];
+            at--;
+        }
+        logits[at] = value;
+        ids[at] = id;
+    }
+
+    /// <summary>Hoare's quickselect (reorders <paramref name="values"/>): the value that would sit at index k-1 sorted descending.</summary>
+    static float KthLargest(Span<float> values, int k)
+    {
+        int lo = 0, hi = values.Length - 1, target = k - 1;
+        while (lo < hi)
+        {
+            float pivot = values[(lo + hi) >>> 1];
+            int i = lo, j = hi;
+            while (i <= j)
+            {
+                while (values[i] > pivot) i++;
+                while (values[j] < pivot) j--;
+                if (i <= j)
+                {
+                    (values[i], values[j]) = (values[j], values[i]);
+                    i++;
+                    j--;
+                }
+            }
+            if (target <= j)
+                hi = j;
+            else if (target >= i)
+                lo = i;
+            else
+                break;
+        }
+        return values[target];
     }
 
     /// <summary>The shortest best-first prefix whose softmax mass (temperature 1) reaches TopP (llama_sampler_top_p_apply).</summary>
     int TopP(int count)
     {
-        float max = logits[0];
-        double sum = 0;
-        for (int i = 0; i < count; i++)
-            sum += Math.Exp(logits[i] - max);
+        double sum = Exponentials(count);
         double cumulative = 0;
         for (int i = 0; i < count; i++)
         {
-            cumulative += Math.Exp(logits[i] - max) / sum;
+            cumulative += weights[i] / sum;
             if (cumulative >= options.TopP)
                 return i + 1;
         }
@@ -93,19 +132,25 @@ sealed class TokenSampler
 
     int Draw(int count)
     {
-        float max = logits[0];
-        double sum = 0;
-        for (int i = 0; i < count; i++)
-            sum += Math.Exp(logits[i] - max);
-        double target = NextUnit() * sum;
+        double target = NextUnit() * Exponentials(count);
         double cumulative = 0;
         for (int i = 0; i < count; i++)
         {
-            cumulative += Math.Exp(logits[i] - max);
+            cumulative += weights[i];
             if (target < cumulative)
                 return i;
         }
         return count - 1;
+    }
+
+    /// <summary>weights[i] = exp(logits[i] - logits[0]) (logits are best first); returns their sum.</summary>
+    double Exponentials(int count)
+    {
+        float max = logits[0];
+        double sum = 0;
+        for (int i = 0; i < count; i++)
+            sum += weights[i] = Math.Exp(logits[i] - max);
+        return sum;
     }
 
     /// <summary>SplitMix64 (Steele, Lea, Flood 2014): a uniform double in [0, 1) from 53 random bits.</summary>
