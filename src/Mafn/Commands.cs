@@ -9,6 +9,9 @@ static class Commands
     {
         // one line per command, e.g. yield return InspectCommand.Create();
         yield return InspectCommand.Create();
+        yield return TokenizeCommand.Create();
+        yield return GenerateCommand.Create();
+        yield return BenchCommand.Create();
         yield return VerifyCommand.Create();
     }
 }

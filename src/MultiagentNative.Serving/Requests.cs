@@ -78,10 +78,12 @@ public sealed record ScoreResult(
 
 /// <summary>What the last Generate or Score call did, summed over its contexts.</summary>
 /// <param name="PromptTokensDecoded">Prompt tokens fed to llama_decode (shared prefixes count once).</param>
-public sealed record RunStatistics(int PromptTokensDecoded, int TokensGenerated, int DecodeCalls, int Contexts)
+/// <param name="DecodeSeconds">Time inside llama_decode, summed over contexts (the rest of a run is our own overhead).</param>
+public sealed record RunStatistics(int PromptTokensDecoded, int TokensGenerated, int DecodeCalls, int Contexts, double DecodeSeconds)
 {
-    public static RunStatistics Empty { get; } = new(0, 0, 0, 0);
+    public static RunStatistics Empty { get; } = new(0, 0, 0, 0, 0);
 
     public RunStatistics Add(RunStatistics other) => new(PromptTokensDecoded + other.PromptTokensDecoded,
-        TokensGenerated + other.TokensGenerated, DecodeCalls + other.DecodeCalls, Contexts + other.Contexts);
+        TokensGenerated + other.TokensGenerated, DecodeCalls + other.DecodeCalls, Contexts + other.Contexts,
+        DecodeSeconds + other.DecodeSeconds);
 }

@@ -14,7 +14,7 @@ sealed class ScoringRun(AgentContext agent, IEnumerable<PreparedScore> requests,
     /// if joint tokenization merges across the boundary, the completion is tokenized alone instead.</summary>
     internal static PreparedScore Prepare(BatchedGenerator generator, int index, ScoreRequest request)
     {
-        generator.ContextOf(request.Agent);
+        generator.CheckAgent(request.Agent);
         var (prompt, error) = generator.TokenizePrompt(request.Prompt, request.Messages);
         if (error is not null)
             return new PreparedScore(index, request, [], 0, error);

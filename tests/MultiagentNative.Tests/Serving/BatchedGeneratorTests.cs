@@ -70,8 +70,8 @@ public class BatchedGeneratorTests
         string prompt = "Once upon a time there was a little girl named Lily. She liked to";
         int promptTokens = Model.Vocabulary.Tokenize(prompt).Length;
         var requests = Enumerable.Range(0, 8).Select(_ => Greedy(prompt, maxTokens: 10)).ToList();
-        using var shared = new BatchedGenerator(Model, new GeneratorOptions { MaxSequencesPerContext = 8 });
-        using var unshared = new BatchedGenerator(Model, new GeneratorOptions { MaxSequencesPerContext = 8, SharePromptPrefixes = false });
+        using var shared = new BatchedGenerator(Model, new GeneratorOptions { MaxSequencesPerContext = 8, ContextsPerAdapter = 1 });
+        using var unshared = new BatchedGenerator(Model, new GeneratorOptions { MaxSequencesPerContext = 8, ContextsPerAdapter = 1, SharePromptPrefixes = false });
         var withSharing = shared.Generate(requests);
         var without = unshared.Generate(requests);
         Assert.That(shared.LastRun.PromptTokensDecoded, Is.EqualTo(promptTokens + 7), "the prompt once, then one token per copy for its logits");
