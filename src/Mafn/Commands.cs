@@ -13,5 +13,6 @@ static class Commands
         yield return GenerateCommand.Create();
         yield return BenchCommand.Create();
         yield return VerifyCommand.Create();
+        yield return FinetuneCommand.Create();
     }
 }
