@@ -36,7 +36,7 @@ public static class GgufModelLoader
         string archName = file.Architecture ?? throw file.ValueError("general.architecture", "missing");
         var arch = ParseArch(file, archName);
         var keys = new ArchKeys(file, archName);
-        RejectUnsupportedFeatures(file, keys, archName);
+        RejectUnsupportedFeatures(file, keys);
         int modelDim = keys.Required("embedding_length");
         int layers = keys.Required("block_count");
         int heads = keys.PerLayer("attention.head_count", layers) ?? throw keys.Missing("attention.head_count");
@@ -120,7 +120,7 @@ public static class GgufModelLoader
     }
 
     // checked before the sizes, so a file is refused for what it is even when other keys are absent
-    static void RejectUnsupportedFeatures(GgufFile file, ArchKeys keys, string archName)
+    static void RejectUnsupportedFeatures(GgufFile file, ArchKeys keys)
     {
         if ((keys.Optional("expert_count") ?? 0) > 0)
             throw keys.Unsupported("expert_count", "mixture-of-experts models are not supported for training");
@@ -133,7 +133,6 @@ public static class GgufModelLoader
             throw keys.Unsupported("attention.scale", $"attention scale {attentionScale} instead of 1/sqrt(head size)");
         if (keys.Float("rope.scaling.attn_factor") is double attnFactor && attnFactor != 1)
             throw keys.Unsupported("rope.scaling.attn_factor", $"rope attention factor {attnFactor}");
-        _ = archName;
     }
 
     // llama.cpp: freq_scale = 1 / rope.scaling.factor (or the older rope.scale_linear), in float; type "none" forces 1
