@@ -19,6 +19,8 @@ public sealed record RandomModelSpec(ModelArch Arch)
     public double RopeTheta { get; init; } = 10000.0;
     /// <summary>rope.scaling.factor with type linear (freq_scale = 1 / factor); 0 writes no scaling keys.</summary>
     public double LinearRopeScaling { get; init; }
+    /// <summary>Rotated dims per head (n_rot); 0 rotates the whole head. llama.cpp allows fewer only for phi3 here.</summary>
+    public int RopeDims { get; init; }
     /// <summary>Write a llama 3 style rope_freqs.weight (llama only).</summary>
     public bool RopeFreqFactors { get; init; }
     /// <summary>Leave out output.weight, so the output head reuses token_embd.weight.</summary>
@@ -41,7 +43,7 @@ public static class RandomModel
         var config = new LlamaConfig
         {
             Arch = spec.Arch, ModelDim = spec.ModelDim, Heads = spec.Heads, KvHeads = spec.KvHeads, FfnDim = spec.FfnDim,
-            Layers = spec.Layers, Vocab = vocab, ContextLength = spec.ContextLength, RmsEps = spec.RmsEps, RopeTheta = spec.RopeTheta,
+            Layers = spec.Layers, Vocab = vocab, ContextLength = spec.ContextLength, RmsEps = spec.RmsEps, RopeTheta = spec.RopeTheta, RopeDims = spec.RopeDims,
             RopeFreqScale = spec.LinearRopeScaling > 0 ? 1.0f / (float)spec.LinearRopeScaling : 1.0, TiedEmbeddings = spec.TiedEmbeddings,
         };
         var writer = new GgufWriter();

@@ -1,6 +1,6 @@
 // The random-weight GGUF models of the parity tests, generated once per test run (llama with GQA, linear rope
 // scaling and llama 3 rope factors; qwen2 with q/k/v biases, large theta and tied embeddings; phi3 with fused
-// qkv and gate_up), and the same models quantized by llama.cpp itself.
+// qkv and gate_up and rope on half of each head), and the same models quantized by llama.cpp itself.
 using MultiagentNative.Engine.Model;
 using MultiagentNative.Formats.Gguf;
 using MultiagentNative.Interop.Llama;
@@ -18,7 +18,7 @@ static class GeneratedModels
     {
         ModelArch.Llama => new RandomModelSpec(arch) { LinearRopeScaling = 2.0, RopeFreqFactors = true, Seed = 11 },
         ModelArch.Qwen2 => new RandomModelSpec(arch) { RopeTheta = 1_000_000.0, RmsEps = 1e-6, TiedEmbeddings = true, Seed = 12 },
-        _ => new RandomModelSpec(arch) { FfnDim = 768, Seed = 13 },
+        _ => new RandomModelSpec(arch) { FfnDim = 768, RopeDims = 32, Seed = 13 },
     };
 
     /// <summary>The model of <paramref name="arch"/> as F32 (AllF32) or quantized by llama_model_quantize to <paramref name="fileType"/>.</summary>
