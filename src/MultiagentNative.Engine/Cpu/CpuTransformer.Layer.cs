@@ -25,7 +25,7 @@ public sealed partial class CpuTransformer<T>
         var c = config;
         int rows = pass.Rows, d = c.ModelDim;
         T eps = T.CreateChecked(c.RmsEps);
-        RmsNorm.Forward<T>(st.Norm1, st.Rstd1, input, weights[TensorNames.AttnNorm(layer)], rows, d, eps);
+        NormRows(st.Norm1, st.Rstd1, input, weights[TensorNames.AttnNorm(layer)], rows, d, eps);
         if (c.FusedQkv)
         {
             var qkv = new T[rows * (c.QueryWidth + 2 * c.KvWidth)];
@@ -38,13 +38,13 @@ public sealed partial class CpuTransformer<T>
             Project(pass, st, st.K, st.Norm1, TensorNames.AttnK(layer), c.AttentionBias ? TensorNames.AttnKBias(layer) : null, d, c.KvWidth);
             Project(pass, st, st.V, st.Norm1, TensorNames.AttnV(layer), c.AttentionBias ? TensorNames.AttnVBias(layer) : null, d, c.KvWidth);
         }
-        Rope.Forward<T>(st.Q, st.Q, pass.Batch.Positions, rope, rows, c.Heads, c.HeadWidth);
-        Rope.Forward<T>(st.K, st.K, pass.Batch.Positions, rope, rows, c.KvHeads, c.HeadWidth);
+        RotateRows(st.Q, pass.Batch.Positions, rows, c.Heads, backward: false);
+        RotateRows(st.K, pass.Batch.Positions, rows, c.KvHeads, backward: false);
         Attention.Forward<T>(st.Attn, st.Lse, st.Probs, st.Q, st.K, st.V, pass.Batch.SeqStart, c.Heads, c.KvHeads, c.HeadWidth);
         var projected = new T[rows * d];
         Project(pass, st, projected, st.Attn, TensorNames.AttnOutput(layer), null, c.QueryWidth, d);
         TensorPrimitives.Add<T>(input, projected, st.Hidden);
-        RmsNorm.Forward<T>(st.Norm2, st.Rstd2, st.Hidden, weights[TensorNames.FfnNorm(layer)], rows, d, eps);
+        NormRows(st.Norm2, st.Rstd2, st.Hidden, weights[TensorNames.FfnNorm(layer)], rows, d, eps);
         if (c.FusedGateUp)
         {
             var gateUp = new T[rows * 2 * c.FfnDim];
@@ -56,7 +56,8 @@ public sealed partial class CpuTransformer<T>
             Project(pass, st, st.Gate, st.Norm2, TensorNames.FfnGate(layer), null, d, c.FfnDim);
             Project(pass, st, st.Up, st.Norm2, TensorNames.FfnUp(layer), null, d, c.FfnDim);
         }
-        SwiGlu.Forward<T>(st.Act, st.Gate, st.Up, rows * c.FfnDim);
+        RowBlocks.For(rows, c.FfnDim, (first, count) => SwiGlu.Forward<T>(
+            st.Act.AsSpan(first * c.FfnDim), st.Gate.AsSpan(first * c.FfnDim), st.Up.AsSpan(first * c.FfnDim), count * c.FfnDim));
         Project(pass, st, projected, st.Act, TensorNames.FfnDown(layer), null, c.FfnDim, d);
         TensorPrimitives.Add<T>(st.Hidden, projected, output);
     }
@@ -71,7 +72,8 @@ public sealed partial class CpuTransformer<T>
         ProjectBackward(pass, st, dAct, dOut, st.Act, TensorNames.FfnDown(layer), null, c.FfnDim, d);
         var dGate = new T[rows * c.FfnDim];
         var dUp = new T[rows * c.FfnDim];
-        SwiGlu.Backward<T>(dGate, dUp, dAct, st.Gate, st.Up, rows * c.FfnDim);
+        RowBlocks.For(rows, c.FfnDim, (first, count) => SwiGlu.Backward<T>(dGate.AsSpan(first * c.FfnDim), dUp.AsSpan(first * c.FfnDim),
+            dAct.AsSpan(first * c.FfnDim), st.Gate.AsSpan(first * c.FfnDim), st.Up.AsSpan(first * c.FfnDim), count * c.FfnDim));
         var dNorm2 = new T[rows * d];
         if (c.FusedGateUp)
         {
@@ -91,8 +93,8 @@ public sealed partial class CpuTransformer<T>
         var dK = new T[rows * c.KvWidth];
         var dV = new T[rows * c.KvWidth];
         Attention.Backward<T>(dQ, dK, dV, dAttn, st.Lse, st.Probs, st.Q, st.K, st.V, pass.Batch.SeqStart, c.Heads, c.KvHeads, c.HeadWidth);
-        Rope.Backward<T>(dQ, dQ, pass.Batch.Positions, rope, rows, c.Heads, c.HeadWidth);
-        Rope.Backward<T>(dK, dK, pass.Batch.Positions, rope, rows, c.KvHeads, c.HeadWidth);
+        RotateRows(dQ, pass.Batch.Positions, rows, c.Heads, backward: true);
+        RotateRows(dK, pass.Batch.Positions, rows, c.KvHeads, backward: true);
         var dNorm1 = new T[rows * d];
         if (c.FusedQkv)
         {
@@ -133,6 +135,24 @@ public sealed partial class CpuTransformer<T>
             return;
         Lora.Backward<T>(dx, pass.LoraScratch(inDim), dy, st.Shrunk[name], x, adapters, pass.Batch.SegStart, pass.SegmentSeeds(name),
                          inDim, outDim, pass.Rank, pass.Scale, pass.Dropout);
+    }
+
+    static void NormRows(T[] y, T[] rstd, T[] x, T[] w, int rows, int dim, T eps) =>
+        RowBlocks.For(rows, dim, (first, count) => RmsNorm.Forward<T>(y.AsSpan(first * dim), rstd.AsSpan(first), x.AsSpan(first * dim), w, count, dim, eps));
+
+    // in place: rows are independent, so blocks of rows rotate in parallel
+    void RotateRows(T[] values, int[] positions, int rows, int heads, bool backward)
+    {
+        int width = heads * config.HeadWidth;
+        RowBlocks.For(rows, width, (first, count) =>
+        {
+            var block = values.AsSpan(first * width, count * width);
+            var blockPositions = positions.AsSpan(first, count);
+            if (backward)
+                Rope.Backward<T>(block, block, blockPositions, rope, count, heads, config.HeadWidth);
+            else
+                Rope.Forward<T>(block, block, blockPositions, rope, count, heads, config.HeadWidth);
+        });
     }
 
     static void SplitColumns(T[] source, int rows, T[][] parts, int[] widths)
