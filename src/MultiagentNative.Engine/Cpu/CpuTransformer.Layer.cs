@@ -95,7 +95,9 @@ public sealed partial class CpuTransformer<T>
         Attention.Backward<T>(dQ, dK, dV, dAttn, st.Lse, st.Probs, st.Q, st.K, st.V, pass.Batch.SeqStart, c.Heads, c.KvHeads, c.HeadWidth);
         RotateRows(dQ, pass.Batch.Positions, rows, c.Heads, backward: true);
         RotateRows(dK, pass.Batch.Positions, rows, c.KvHeads, backward: true);
-        var dNorm1 = new T[rows * d];
+        // the first layer's input gradient only feeds token_embd, which trains only in full-weight mode
+        bool needInputGradient = layer > 0 || full is not null;
+        var dNorm1 = needInputGradient ? new T[rows * d] : [];
         if (c.FusedQkv)
         {
             var dQkv = JoinColumns(rows, [dQ, dK, dV], [c.QueryWidth, c.KvWidth, c.KvWidth]);
@@ -107,6 +109,8 @@ public sealed partial class CpuTransformer<T>
             ProjectBackward(pass, st, dNorm1, dK, st.Norm1, TensorNames.AttnK(layer), c.AttentionBias ? TensorNames.AttnKBias(layer) : null, d, c.KvWidth);
             ProjectBackward(pass, st, dNorm1, dV, st.Norm1, TensorNames.AttnV(layer), c.AttentionBias ? TensorNames.AttnVBias(layer) : null, d, c.KvWidth);
         }
+        if (!needInputGradient)
+            return;
         dHidden.CopyTo(dInput, 0);
         RmsNorm.Backward<T>(dInput, full is null ? [] : full[TensorNames.AttnNorm(layer)], dNorm1, input,
                             weights[TensorNames.AttnNorm(layer)], st.Rstd1, rows, d);
