@@ -55,12 +55,15 @@ public sealed partial class CpuTransformer<T> where T : unmanaged, IFloatingPoin
 
     /// <summary>
     /// Forward and backward of Loss with dropout on: gradients accumulate (+=) into each segment's adapter and,
-    /// when fullGradients is given, into it for every base tensor. Returns the loss.
+    /// when fullGradients is given, into it for every base tensor. Returns the loss; segmentLosses, when given
+    /// ([segments]), receives each segment's own mean loss.
     /// </summary>
     public T ForwardBackward(TrainingBatch batch, IReadOnlyList<AdapterSet<T>?> segmentAdapters, ModelWeights<T>? fullGradients,
-                             ulong dropoutSeed)
+                             ulong dropoutSeed, T[]? segmentLosses = null)
     {
-        var pass = new Pass(this, batch, segmentAdapters, fullGradients, dropoutSeed, training: true);
+        if (segmentLosses is not null && segmentLosses.Length < batch.Segments)
+            throw new ArgumentException($"segmentLosses: expected {batch.Segments} entries, got {segmentLosses.Length}", nameof(segmentLosses));
+        var pass = new Pass(this, batch, segmentAdapters, fullGradients, dropoutSeed, training: true) { SegmentLosses = segmentLosses };
         T loss = RunForward(pass, keepStates: true);
         RunBackward(pass);
         return loss;
@@ -101,7 +104,19 @@ public sealed partial class CpuTransformer<T> where T : unmanaged, IFloatingPoin
         pass.Logits = new T[rows * vocab];
         Linear.Forward<T>(pass.Logits, pass.FinalNorm, weights[weights.OutputName], [], rows, d, vocab);
         pass.LossLse = new T[rows];
-        return CrossEntropy.Forward<T>(pass.LossLse, pass.Logits, pass.Batch.Targets, pass.LossWeights, rows, vocab);
+        // per segment, so each agent's own mean loss is reported; the batch loss is their sum in segment order
+        var segStart = pass.Batch.SegStart;
+        T total = T.Zero;
+        for (int seg = 0; seg + 1 < segStart.Length; seg++)
+        {
+            int first = segStart[seg], count = segStart[seg + 1] - first;
+            T segmentLoss = CrossEntropy.Forward<T>(pass.LossLse.AsSpan(first, count), pass.Logits.AsSpan(first * vocab, count * vocab),
+                                                    pass.Batch.Targets.AsSpan(first, count), pass.LossWeights.AsSpan(first, count), count, vocab);
+            if (pass.SegmentLosses is not null)
+                pass.SegmentLosses[seg] = segmentLoss;
+            total += segmentLoss;
+        }
+        return total;
     }
 
     void RunBackward(Pass pass)
