@@ -10,13 +10,13 @@ public sealed partial class CpuTransformer<T>
 {
     sealed class LayerState(CpuTransformer<T> model, Pass pass)
     {
-        static T[] Rows(Pass pass, int width) => new T[pass.Rows * width];
-        public readonly T[] Rstd1 = Rows(pass, 1), Norm1 = Rows(pass, model.config.ModelDim);
-        public readonly T[] Q = Rows(pass, model.config.QueryWidth), K = Rows(pass, model.config.KvWidth), V = Rows(pass, model.config.KvWidth);
-        public readonly T[] Lse = Rows(pass, model.config.Heads), Attn = Rows(pass, model.config.QueryWidth);
-        public readonly T[] Probs = model.options.SaveAttentionProbs ? new T[Attention.ProbsSize(pass.Batch.SeqStart, model.config.Heads)] : [];
-        public readonly T[] Hidden = Rows(pass, model.config.ModelDim), Rstd2 = Rows(pass, 1), Norm2 = Rows(pass, model.config.ModelDim);
-        public readonly T[] Gate = Rows(pass, model.config.FfnDim), Up = Rows(pass, model.config.FfnDim), Act = Rows(pass, model.config.FfnDim);
+        static T[] Rows(CpuTransformer<T> model, Pass pass, int width) => model.Uninitialized(pass.Rows * width);
+        public readonly T[] Rstd1 = Rows(model, pass, 1), Norm1 = Rows(model, pass, model.config.ModelDim);
+        public readonly T[] Q = Rows(model, pass, model.config.QueryWidth), K = Rows(model, pass, model.config.KvWidth), V = Rows(model, pass, model.config.KvWidth);
+        public readonly T[] Lse = Rows(model, pass, model.config.Heads), Attn = Rows(model, pass, model.config.QueryWidth);
+        public readonly T[] Probs = model.options.SaveAttentionProbs ? model.Uninitialized(checked((int)Attention.ProbsSize(pass.Batch.SeqStart, model.config.Heads))) : [];
+        public readonly T[] Hidden = Rows(model, pass, model.config.ModelDim), Rstd2 = Rows(model, pass, 1), Norm2 = Rows(model, pass, model.config.ModelDim);
+        public readonly T[] Gate = Rows(model, pass, model.config.FfnDim), Up = Rows(model, pass, model.config.FfnDim), Act = Rows(model, pass, model.config.FfnDim);
         public readonly Dictionary<string, T[]> Shrunk = [];
     }
 
@@ -28,7 +28,7 @@ public sealed partial class CpuTransformer<T>
         NormRows(st.Norm1, st.Rstd1, input, weights[TensorNames.AttnNorm(layer)], rows, d, eps);
         if (c.FusedQkv)
         {
-            var qkv = new T[rows * (c.QueryWidth + 2 * c.KvWidth)];
+            var qkv = Uninitialized(rows * (c.QueryWidth + 2 * c.KvWidth));
             Project(pass, st, qkv, st.Norm1, TensorNames.AttnQkv(layer), null, d, c.QueryWidth + 2 * c.KvWidth);
             SplitColumns(qkv, rows, [st.Q, st.K, st.V], [c.QueryWidth, c.KvWidth, c.KvWidth]);
         }
@@ -41,13 +41,13 @@ public sealed partial class CpuTransformer<T>
         RotateRows(st.Q, pass.Batch.Positions, rows, c.Heads, backward: false);
         RotateRows(st.K, pass.Batch.Positions, rows, c.KvHeads, backward: false);
         Attention.Forward<T>(st.Attn, st.Lse, st.Probs, st.Q, st.K, st.V, pass.Batch.SeqStart, c.Heads, c.KvHeads, c.HeadWidth);
-        var projected = new T[rows * d];
+        var projected = Uninitialized(rows * d);
         Project(pass, st, projected, st.Attn, TensorNames.AttnOutput(layer), null, c.QueryWidth, d);
         TensorPrimitives.Add<T>(input, projected, st.Hidden);
         NormRows(st.Norm2, st.Rstd2, st.Hidden, weights[TensorNames.FfnNorm(layer)], rows, d, eps);
         if (c.FusedGateUp)
         {
-            var gateUp = new T[rows * 2 * c.FfnDim];
+            var gateUp = Uninitialized(rows * 2 * c.FfnDim);
             Project(pass, st, gateUp, st.Norm2, TensorNames.FfnUp(layer), null, d, 2 * c.FfnDim);
             SplitColumns(gateUp, rows, [st.Gate, st.Up], [c.FfnDim, c.FfnDim]);
         }
@@ -70,8 +70,8 @@ public sealed partial class CpuTransformer<T>
         var dHidden = (T[])dOut.Clone();
         var dAct = new T[rows * c.FfnDim];
         ProjectBackward(pass, st, dAct, dOut, st.Act, TensorNames.FfnDown(layer), null, c.FfnDim, d);
-        var dGate = new T[rows * c.FfnDim];
-        var dUp = new T[rows * c.FfnDim];
+        var dGate = Uninitialized(rows * c.FfnDim);
+        var dUp = Uninitialized(rows * c.FfnDim);
         RowBlocks.For(rows, c.FfnDim, (first, count) => SwiGlu.Backward<T>(dGate.AsSpan(first * c.FfnDim), dUp.AsSpan(first * c.FfnDim),
             dAct.AsSpan(first * c.FfnDim), st.Gate.AsSpan(first * c.FfnDim), st.Up.AsSpan(first * c.FfnDim), count * c.FfnDim));
         var dNorm2 = new T[rows * d];
@@ -89,9 +89,9 @@ public sealed partial class CpuTransformer<T>
                             weights[TensorNames.FfnNorm(layer)], st.Rstd2, rows, d);
         var dAttn = new T[rows * c.QueryWidth];
         ProjectBackward(pass, st, dAttn, dHidden, st.Attn, TensorNames.AttnOutput(layer), null, c.QueryWidth, d);
-        var dQ = new T[rows * c.QueryWidth];
-        var dK = new T[rows * c.KvWidth];
-        var dV = new T[rows * c.KvWidth];
+        var dQ = Uninitialized(rows * c.QueryWidth);
+        var dK = Uninitialized(rows * c.KvWidth);
+        var dV = Uninitialized(rows * c.KvWidth);
         Attention.Backward<T>(dQ, dK, dV, dAttn, st.Lse, st.Probs, st.Q, st.K, st.V, pass.Batch.SeqStart, c.Heads, c.KvHeads, c.HeadWidth);
         RotateRows(dQ, pass.Batch.Positions, rows, c.Heads, backward: true);
         RotateRows(dK, pass.Batch.Positions, rows, c.KvHeads, backward: true);
@@ -124,7 +124,7 @@ public sealed partial class CpuTransformer<T>
         if (adapters is null)
             return;
         if (!st.Shrunk.TryGetValue(name, out var shrunk))
-            st.Shrunk[name] = shrunk = new T[pass.Rows * pass.Rank];
+            st.Shrunk[name] = shrunk = Uninitialized(pass.Rows * pass.Rank);
         Lora.Forward<T>(y, shrunk, pass.LoraScratch(inDim), x, adapters, pass.Batch.SegStart, pass.SegmentSeeds(name),
                         inDim, outDim, pass.Rank, pass.Scale, pass.Dropout);
     }
@@ -173,10 +173,10 @@ public sealed partial class CpuTransformer<T>
         }
     }
 
-    static T[] JoinColumns(int rows, T[][] parts, int[] widths)
+    T[] JoinColumns(int rows, T[][] parts, int[] widths)
     {
         int total = widths.Sum();
-        var joined = new T[rows * total];
+        var joined = Uninitialized(rows * total);
         for (int r = 0; r < rows; r++)
         {
             int offset = 0;

@@ -9,7 +9,8 @@ namespace MultiagentNative.Engine.Cpu;
 
 /// <param name="RecomputeActivations">Keep only each layer's input and recompute the layer in backward (less memory).</param>
 /// <param name="SaveAttentionProbs">Keep softmax probabilities for backward instead of recomputing them from q, k.</param>
-public sealed record TransformerOptions(bool RecomputeActivations = false, bool SaveAttentionProbs = true);
+/// <param name="PoisonUninitialized">Fill the buffers that skip zeroing with NaN, so a test proves none is read before written.</param>
+public sealed record TransformerOptions(bool RecomputeActivations = false, bool SaveAttentionProbs = true, bool PoisonUninitialized = false);
 
 public sealed partial class CpuTransformer<T> where T : unmanaged, IFloatingPointIeee754<T>
 {
@@ -72,7 +73,7 @@ public sealed partial class CpuTransformer<T> where T : unmanaged, IFloatingPoin
     T RunForward(Pass pass, bool keepStates)
     {
         int rows = pass.Rows, d = config.ModelDim;
-        var input = new T[rows * d];
+        var input = Uninitialized(rows * d);
         Embedding.Forward<T>(input, pass.Batch.Tokens, weights[TensorNames.TokenEmbedding], rows, d, config.Vocab);
         LayerState? scratch = null;
         for (int layer = 0; layer < config.Layers; layer++)
@@ -83,7 +84,7 @@ public sealed partial class CpuTransformer<T> where T : unmanaged, IFloatingPoin
             else
                 state = scratch ??= new LayerState(this, pass);
             pass.LayerInputs[layer] = input;
-            var output = new T[rows * d];
+            var output = Uninitialized(rows * d);
             ForwardLayer(pass, layer, state, input, output);
             if (keepStates && !options.RecomputeActivations)
                 pass.States[layer] = state;
@@ -98,10 +99,10 @@ public sealed partial class CpuTransformer<T> where T : unmanaged, IFloatingPoin
     {
         int rows = pass.Rows, d = config.ModelDim, vocab = config.Vocab;
         pass.FinalRstd = new T[rows];
-        pass.FinalNorm = new T[rows * d];
+        pass.FinalNorm = Uninitialized(rows * d);
         RmsNorm.Forward<T>(pass.FinalNorm, pass.FinalRstd, pass.FinalHidden, weights[TensorNames.OutputNorm], rows, d, T.CreateChecked(config.RmsEps));
         // todo: chunk the rows for 100k+ vocabularies; [rows, vocab] is the largest buffer here
-        pass.Logits = new T[rows * vocab];
+        pass.Logits = Uninitialized(rows * vocab);
         Linear.Forward<T>(pass.Logits, pass.FinalNorm, weights[weights.OutputName], [], rows, d, vocab);
         pass.LossLse = new T[rows];
         // per segment, so each agent's own mean loss is reported; the batch loss is their sum in segment order
@@ -117,6 +118,17 @@ public sealed partial class CpuTransformer<T> where T : unmanaged, IFloatingPoin
             total += segmentLoss;
         }
         return total;
+    }
+
+    // For buffers every element of which is written before it is read (accumulators stay zeroed `new T[]`):
+    // the built-in model allocates ~200 MB of activations per step, and zeroing them is a share of the step.
+    T[] Uninitialized(int length)
+    {
+        if (!options.PoisonUninitialized)
+            return GC.AllocateUninitializedArray<T>(length);
+        var poisoned = new T[length];
+        Array.Fill(poisoned, T.NaN);
+        return poisoned;
     }
 
     void RunBackward(Pass pass)
@@ -137,7 +149,7 @@ public sealed partial class CpuTransformer<T> where T : unmanaged, IFloatingPoin
             if (state is null)
             {
                 state = scratch ??= new LayerState(this, pass);
-                ForwardLayer(pass, layer, state, pass.LayerInputs[layer], new T[rows * d]);
+                ForwardLayer(pass, layer, state, pass.LayerInputs[layer], Uninitialized(rows * d));
             }
             var dInput = new T[rows * d];
             BackwardLayer(pass, layer, state, pass.LayerInputs[layer], dHidden, dInput);
