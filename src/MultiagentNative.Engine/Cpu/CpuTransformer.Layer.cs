@@ -10,13 +10,13 @@ public sealed partial class CpuTransformer<T>
 {
     sealed class LayerState(CpuTransformer<T> model, Pass pass)
     {
-        static T[] Rows(Pass pass, int width) => new T[pass.Rows * width];
-        public readonly T[] Rstd1 = Rows(pass, 1), Norm1 = Rows(pass, model.config.ModelDim);
-        public readonly T[] Q = Rows(pass, model.config.QueryWidth), K = Rows(pass, model.config.KvWidth), V = Rows(pass, model.config.KvWidth);
-        public readonly T[] Lse = Rows(pass, model.config.Heads), Attn = Rows(pass, model.config.QueryWidth);
-        public readonly T[] Probs = model.options.SaveAttentionProbs ? new T[Attention.ProbsSize(pass.Batch.SeqStart, model.config.Heads)] : [];
-        public readonly T[] Hidden = Rows(pass, model.config.ModelDim), Rstd2 = Rows(pass, 1), Norm2 = Rows(pass, model.config.ModelDim);
-        public readonly T[] Gate = Rows(pass, model.config.FfnDim), Up = Rows(pass, model.config.FfnDim), Act = Rows(pass, model.config.FfnDim);
+        static T[] Rows(CpuTransformer<T> model, Pass pass, int width) => model.Uninitialized(pass.Rows * width);
+        public readonly T[] Rstd1 = Rows(model, pass, 1), Norm1 = Rows(model, pass, model.config.ModelDim);
+        public readonly T[] Q = Rows(model, pass, model.config.QueryWidth), K = Rows(model, pass, model.config.KvWidth), V = Rows(model, pass, model.config.KvWidth);
+        public readonly T[] Lse = Rows(model, pass, model.config.Heads), Attn = Rows(model, pass, model.config.QueryWidth);
+        public readonly T[] Probs = model.options.SaveAttentionProbs ? model.Uninitialized(checked((int)Attention.ProbsSize(pass.Batch.SeqStart, model.config.Heads))) : [];
+        public readonly T[] Hidden = Rows(model, pass, model.config.ModelDim), Rstd2 = Rows(model, pass, 1), Norm2 = Rows(model, pass, model.config.ModelDim);
+        public readonly T[] Gate = Rows(model, pass, model.config.FfnDim), Up = Rows(model, pass, model.config.FfnDim), Act = Rows(model, pass, model.config.FfnDim);
         public readonly Dictionary<string, T[]> Shrunk = [];
     }
 
@@ -25,10 +25,10 @@ public sealed partial class CpuTransformer<T>
         var c = config;
         int rows = pass.Rows, d = c.ModelDim;
         T eps = T.CreateChecked(c.RmsEps);
-        RmsNorm.Forward<T>(st.Norm1, st.Rstd1, input, weights[TensorNames.AttnNorm(layer)], rows, d, eps);
+        NormRows(st.Norm1, st.Rstd1, input, weights[TensorNames.AttnNorm(layer)], rows, d, eps);
         if (c.FusedQkv)
         {
-            var qkv = new T[rows * (c.QueryWidth + 2 * c.KvWidth)];
+            var qkv = Uninitialized(rows * (c.QueryWidth + 2 * c.KvWidth));
             Project(pass, st, qkv, st.Norm1, TensorNames.AttnQkv(layer), null, d, c.QueryWidth + 2 * c.KvWidth);
             SplitColumns(qkv, rows, [st.Q, st.K, st.V], [c.QueryWidth, c.KvWidth, c.KvWidth]);
         }
@@ -38,16 +38,16 @@ public sealed partial class CpuTransformer<T>
             Project(pass, st, st.K, st.Norm1, TensorNames.AttnK(layer), c.AttentionBias ? TensorNames.AttnKBias(layer) : null, d, c.KvWidth);
             Project(pass, st, st.V, st.Norm1, TensorNames.AttnV(layer), c.AttentionBias ? TensorNames.AttnVBias(layer) : null, d, c.KvWidth);
         }
-        Rope.Forward<T>(st.Q, st.Q, pass.Batch.Positions, rope, rows, c.Heads, c.HeadWidth);
-        Rope.Forward<T>(st.K, st.K, pass.Batch.Positions, rope, rows, c.KvHeads, c.HeadWidth);
+        RotateRows(st.Q, pass.Batch.Positions, rows, c.Heads, backward: false);
+        RotateRows(st.K, pass.Batch.Positions, rows, c.KvHeads, backward: false);
         Attention.Forward<T>(st.Attn, st.Lse, st.Probs, st.Q, st.K, st.V, pass.Batch.SeqStart, c.Heads, c.KvHeads, c.HeadWidth);
-        var projected = new T[rows * d];
+        var projected = Uninitialized(rows * d);
         Project(pass, st, projected, st.Attn, TensorNames.AttnOutput(layer), null, c.QueryWidth, d);
         TensorPrimitives.Add<T>(input, projected, st.Hidden);
-        RmsNorm.Forward<T>(st.Norm2, st.Rstd2, st.Hidden, weights[TensorNames.FfnNorm(layer)], rows, d, eps);
+        NormRows(st.Norm2, st.Rstd2, st.Hidden, weights[TensorNames.FfnNorm(layer)], rows, d, eps);
         if (c.FusedGateUp)
         {
-            var gateUp = new T[rows * 2 * c.FfnDim];
+            var gateUp = Uninitialized(rows * 2 * c.FfnDim);
             Project(pass, st, gateUp, st.Norm2, TensorNames.FfnUp(layer), null, d, 2 * c.FfnDim);
             SplitColumns(gateUp, rows, [st.Gate, st.Up], [c.FfnDim, c.FfnDim]);
         }
@@ -56,7 +56,8 @@ public sealed partial class CpuTransformer<T>
             Project(pass, st, st.Gate, st.Norm2, TensorNames.FfnGate(layer), null, d, c.FfnDim);
             Project(pass, st, st.Up, st.Norm2, TensorNames.FfnUp(layer), null, d, c.FfnDim);
         }
-        SwiGlu.Forward<T>(st.Act, st.Gate, st.Up, rows * c.FfnDim);
+        RowBlocks.For(rows, c.FfnDim, (first, count) => SwiGlu.Forward<T>(
+            st.Act.AsSpan(first * c.FfnDim), st.Gate.AsSpan(first * c.FfnDim), st.Up.AsSpan(first * c.FfnDim), count * c.FfnDim));
         Project(pass, st, projected, st.Act, TensorNames.FfnDown(layer), null, c.FfnDim, d);
         TensorPrimitives.Add<T>(st.Hidden, projected, output);
     }
@@ -69,9 +70,10 @@ public sealed partial class CpuTransformer<T>
         var dHidden = (T[])dOut.Clone();
         var dAct = new T[rows * c.FfnDim];
         ProjectBackward(pass, st, dAct, dOut, st.Act, TensorNames.FfnDown(layer), null, c.FfnDim, d);
-        var dGate = new T[rows * c.FfnDim];
-        var dUp = new T[rows * c.FfnDim];
-        SwiGlu.Backward<T>(dGate, dUp, dAct, st.Gate, st.Up, rows * c.FfnDim);
+        var dGate = Uninitialized(rows * c.FfnDim);
+        var dUp = Uninitialized(rows * c.FfnDim);
+        RowBlocks.For(rows, c.FfnDim, (first, count) => SwiGlu.Backward<T>(dGate.AsSpan(first * c.FfnDim), dUp.AsSpan(first * c.FfnDim),
+            dAct.AsSpan(first * c.FfnDim), st.Gate.AsSpan(first * c.FfnDim), st.Up.AsSpan(first * c.FfnDim), count * c.FfnDim));
         var dNorm2 = new T[rows * d];
         if (c.FusedGateUp)
         {
@@ -87,13 +89,15 @@ public sealed partial class CpuTransformer<T>
                             weights[TensorNames.FfnNorm(layer)], st.Rstd2, rows, d);
         var dAttn = new T[rows * c.QueryWidth];
         ProjectBackward(pass, st, dAttn, dHidden, st.Attn, TensorNames.AttnOutput(layer), null, c.QueryWidth, d);
-        var dQ = new T[rows * c.QueryWidth];
-        var dK = new T[rows * c.KvWidth];
-        var dV = new T[rows * c.KvWidth];
+        var dQ = Uninitialized(rows * c.QueryWidth);
+        var dK = Uninitialized(rows * c.KvWidth);
+        var dV = Uninitialized(rows * c.KvWidth);
         Attention.Backward<T>(dQ, dK, dV, dAttn, st.Lse, st.Probs, st.Q, st.K, st.V, pass.Batch.SeqStart, c.Heads, c.KvHeads, c.HeadWidth);
-        Rope.Backward<T>(dQ, dQ, pass.Batch.Positions, rope, rows, c.Heads, c.HeadWidth);
-        Rope.Backward<T>(dK, dK, pass.Batch.Positions, rope, rows, c.KvHeads, c.HeadWidth);
-        var dNorm1 = new T[rows * d];
+        RotateRows(dQ, pass.Batch.Positions, rows, c.Heads, backward: true);
+        RotateRows(dK, pass.Batch.Positions, rows, c.KvHeads, backward: true);
+        // the first layer's input gradient only feeds token_embd, which trains only in full-weight mode
+        bool needInputGradient = layer > 0 || full is not null;
+        var dNorm1 = needInputGradient ? new T[rows * d] : [];
         if (c.FusedQkv)
         {
             var dQkv = JoinColumns(rows, [dQ, dK, dV], [c.QueryWidth, c.KvWidth, c.KvWidth]);
@@ -105,6 +109,8 @@ public sealed partial class CpuTransformer<T>
             ProjectBackward(pass, st, dNorm1, dK, st.Norm1, TensorNames.AttnK(layer), c.AttentionBias ? TensorNames.AttnKBias(layer) : null, d, c.KvWidth);
             ProjectBackward(pass, st, dNorm1, dV, st.Norm1, TensorNames.AttnV(layer), c.AttentionBias ? TensorNames.AttnVBias(layer) : null, d, c.KvWidth);
         }
+        if (!needInputGradient)
+            return;
         dHidden.CopyTo(dInput, 0);
         RmsNorm.Backward<T>(dInput, full is null ? [] : full[TensorNames.AttnNorm(layer)], dNorm1, input,
                             weights[TensorNames.AttnNorm(layer)], st.Rstd1, rows, d);
@@ -118,7 +124,7 @@ public sealed partial class CpuTransformer<T>
         if (adapters is null)
             return;
         if (!st.Shrunk.TryGetValue(name, out var shrunk))
-            st.Shrunk[name] = shrunk = new T[pass.Rows * pass.Rank];
+            st.Shrunk[name] = shrunk = Uninitialized(pass.Rows * pass.Rank);
         Lora.Forward<T>(y, shrunk, pass.LoraScratch(inDim), x, adapters, pass.Batch.SegStart, pass.SegmentSeeds(name),
                         inDim, outDim, pass.Rank, pass.Scale, pass.Dropout);
     }
@@ -135,6 +141,24 @@ public sealed partial class CpuTransformer<T>
                          inDim, outDim, pass.Rank, pass.Scale, pass.Dropout);
     }
 
+    static void NormRows(T[] y, T[] rstd, T[] x, T[] w, int rows, int dim, T eps) =>
+        RowBlocks.For(rows, dim, (first, count) => RmsNorm.Forward<T>(y.AsSpan(first * dim), rstd.AsSpan(first), x.AsSpan(first * dim), w, count, dim, eps));
+
+    // in place: rows are independent, so blocks of rows rotate in parallel
+    void RotateRows(T[] values, int[] positions, int rows, int heads, bool backward)
+    {
+        int width = heads * config.HeadWidth;
+        RowBlocks.For(rows, width, (first, count) =>
+        {
+            var block = values.AsSpan(first * width, count * width);
+            var blockPositions = positions.AsSpan(first, count);
+            if (backward)
+                Rope.Backward<T>(block, block, blockPositions, rope, count, heads, config.HeadWidth);
+            else
+                Rope.Forward<T>(block, block, blockPositions, rope, count, heads, config.HeadWidth);
+        });
+    }
+
     static void SplitColumns(T[] source, int rows, T[][] parts, int[] widths)
     {
         int total = widths.Sum();
@@ -149,10 +173,10 @@ public sealed partial class CpuTransformer<T>
         }
     }
 
-    static T[] JoinColumns(int rows, T[][] parts, int[] widths)
+    T[] JoinColumns(int rows, T[][] parts, int[] widths)
     {
         int total = widths.Sum();
-        var joined = new T[rows * total];
+        var joined = Uninitialized(rows * total);
         for (int r = 0; r < rows; r++)
         {
             int offset = 0;

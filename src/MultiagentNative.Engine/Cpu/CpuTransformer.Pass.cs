@@ -25,6 +25,7 @@ public sealed partial class CpuTransformer<T>
         public T[] FinalNorm { get; set; } = [];
         public T[] Logits { get; set; } = [];
         public T[] LossLse { get; set; } = [];
+        public T[]? SegmentLosses { get; init; }
         public int Rank { get; }
         public T Scale { get; }
         public LoraDropout Dropout { get; }

@@ -9,7 +9,8 @@ namespace MultiagentNative.Engine.Cpu;
 
 /// <param name="RecomputeActivations">Keep only each layer's input and recompute the layer in backward (less memory).</param>
 /// <param name="SaveAttentionProbs">Keep softmax probabilities for backward instead of recomputing them from q, k.</param>
-public sealed record TransformerOptions(bool RecomputeActivations = false, bool SaveAttentionProbs = true);
+/// <param name="PoisonUninitialized">Fill the buffers that skip zeroing with NaN, so a test proves none is read before written.</param>
+public sealed record TransformerOptions(bool RecomputeActivations = false, bool SaveAttentionProbs = true, bool PoisonUninitialized = false);
 
 public sealed partial class CpuTransformer<T> where T : unmanaged, IFloatingPointIeee754<T>
 {
@@ -55,12 +56,15 @@ public sealed partial class CpuTransformer<T> where T : unmanaged, IFloatingPoin
 
     /// <summary>
     /// Forward and backward of Loss with dropout on: gradients accumulate (+=) into each segment's adapter and,
-    /// when fullGradients is given, into it for every base tensor. Returns the loss.
+    /// when fullGradients is given, into it for every base tensor. Returns the loss; segmentLosses, when given
+    /// ([segments]), receives each segment's own mean loss.
     /// </summary>
     public T ForwardBackward(TrainingBatch batch, IReadOnlyList<AdapterSet<T>?> segmentAdapters, ModelWeights<T>? fullGradients,
-                             ulong dropoutSeed)
+                             ulong dropoutSeed, T[]? segmentLosses = null)
     {
-        var pass = new Pass(this, batch, segmentAdapters, fullGradients, dropoutSeed, training: true);
+        if (segmentLosses is not null && segmentLosses.Length < batch.Segments)
+            throw new ArgumentException($"segmentLosses: expected {batch.Segments} entries, got {segmentLosses.Length}", nameof(segmentLosses));
+        var pass = new Pass(this, batch, segmentAdapters, fullGradients, dropoutSeed, training: true) { SegmentLosses = segmentLosses };
         T loss = RunForward(pass, keepStates: true);
         RunBackward(pass);
         return loss;
@@ -69,7 +73,7 @@ public sealed partial class CpuTransformer<T> where T : unmanaged, IFloatingPoin
     T RunForward(Pass pass, bool keepStates)
     {
         int rows = pass.Rows, d = config.ModelDim;
-        var input = new T[rows * d];
+        var input = Uninitialized(rows * d);
         Embedding.Forward<T>(input, pass.Batch.Tokens, weights[TensorNames.TokenEmbedding], rows, d, config.Vocab);
         LayerState? scratch = null;
         for (int layer = 0; layer < config.Layers; layer++)
@@ -80,7 +84,7 @@ public sealed partial class CpuTransformer<T> where T : unmanaged, IFloatingPoin
             else
                 state = scratch ??= new LayerState(this, pass);
             pass.LayerInputs[layer] = input;
-            var output = new T[rows * d];
+            var output = Uninitialized(rows * d);
             ForwardLayer(pass, layer, state, input, output);
             if (keepStates && !options.RecomputeActivations)
                 pass.States[layer] = state;
@@ -95,13 +99,36 @@ public sealed partial class CpuTransformer<T> where T : unmanaged, IFloatingPoin
     {
         int rows = pass.Rows, d = config.ModelDim, vocab = config.Vocab;
         pass.FinalRstd = new T[rows];
-        pass.FinalNorm = new T[rows * d];
+        pass.FinalNorm = Uninitialized(rows * d);
         RmsNorm.Forward<T>(pass.FinalNorm, pass.FinalRstd, pass.FinalHidden, weights[TensorNames.OutputNorm], rows, d, T.CreateChecked(config.RmsEps));
         // todo: chunk the rows for 100k+ vocabularies; [rows, vocab] is the largest buffer here
-        pass.Logits = new T[rows * vocab];
+        pass.Logits = Uninitialized(rows * vocab);
         Linear.Forward<T>(pass.Logits, pass.FinalNorm, weights[weights.OutputName], [], rows, d, vocab);
         pass.LossLse = new T[rows];
-        return CrossEntropy.Forward<T>(pass.LossLse, pass.Logits, pass.Batch.Targets, pass.LossWeights, rows, vocab);
+        // per segment, so each agent's own mean loss is reported; the batch loss is their sum in segment order
+        var segStart = pass.Batch.SegStart;
+        T total = T.Zero;
+        for (int seg = 0; seg + 1 < segStart.Length; seg++)
+        {
+            int first = segStart[seg], count = segStart[seg + 1] - first;
+            T segmentLoss = CrossEntropy.Forward<T>(pass.LossLse.AsSpan(first, count), pass.Logits.AsSpan(first * vocab, count * vocab),
+                                                    pass.Batch.Targets.AsSpan(first, count), pass.LossWeights.AsSpan(first, count), count, vocab);
+            if (pass.SegmentLosses is not null)
+                pass.SegmentLosses[seg] = segmentLoss;
+            total += segmentLoss;
+        }
+        return total;
+    }
+
+    // For buffers every element of which is written before it is read (accumulators stay zeroed `new T[]`):
+    // the built-in model allocates ~200 MB of activations per step, and zeroing them is a share of the step.
+    T[] Uninitialized(int length)
+    {
+        if (!options.PoisonUninitialized)
+            return GC.AllocateUninitializedArray<T>(length);
+        var poisoned = new T[length];
+        Array.Fill(poisoned, T.NaN);
+        return poisoned;
     }
 
     void RunBackward(Pass pass)
@@ -122,7 +149,7 @@ public sealed partial class CpuTransformer<T> where T : unmanaged, IFloatingPoin
             if (state is null)
             {
                 state = scratch ??= new LayerState(this, pass);
-                ForwardLayer(pass, layer, state, pass.LayerInputs[layer], new T[rows * d]);
+                ForwardLayer(pass, layer, state, pass.LayerInputs[layer], Uninitialized(rows * d));
             }
             var dInput = new T[rows * d];
             BackwardLayer(pass, layer, state, pass.LayerInputs[layer], dHidden, dInput);

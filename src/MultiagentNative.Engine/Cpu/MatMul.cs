@@ -39,6 +39,9 @@ public static class MatMul
         ShapeCheck.AtLeast(b.Length, k, n, "b");
         if (m == 0 || n == 0)
             return;
+        ReadOnlySpan<T> cUsed = c[..(m * n)];
+        if (cUsed.Overlaps(a[..(m * k)]) || cUsed.Overlaps(b[..(k * n)]))
+            throw new ArgumentException("c: must not overlap a or b (the product reads them while writing c)", nameof(c));
         if (!accumulate)
             c[..(m * n)].Clear();
         if (k == 0)

@@ -42,6 +42,14 @@ public class DeterminismTests
     }
 
     [Test]
+    public void NoBufferIsReadBeforeItIsWritten()
+    {
+        // buffers that skip zeroing are filled with NaN here; any early read would reach the loss or a gradient
+        foreach (var options in new[] { new TransformerOptions(false, true, PoisonUninitialized: true), new TransformerOptions(true, false, PoisonUninitialized: true) })
+            AssertIdentical(Run(new TransformerOptions(options.RecomputeActivations, options.SaveAttentionProbs), 11), Run(options, 11), options.ToString());
+    }
+
+    [Test]
     public void RepeatedPassesAreBitwiseIdentical()
     {
         AssertIdentical(Run(new TransformerOptions(), 10), Run(new TransformerOptions(), 10), "second run");

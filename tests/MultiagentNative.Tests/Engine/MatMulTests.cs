@@ -47,6 +47,14 @@ public class MatMulTests
     }
 
     [Test]
+    public void RejectsAnOutputOverlappingAnInput()
+    {
+        var buffer = new double[12];
+        var error = Assert.Throws<ArgumentException>(() => MatMul.Multiply<double>(buffer.AsSpan(0, 4), buffer.AsSpan(2, 4), new double[4], 2, 2, 2, false, false, false));
+        Assert.That(error!.Message, Does.Contain("must not overlap"));
+    }
+
+    [Test]
     public void RejectsATooShortOutput()
     {
         var error = Assert.Throws<ArgumentException>(() => MatMul.Multiply<double>(new double[5], new double[6], new double[6], 2, 3, 3, false, false, false));

@@ -62,10 +62,15 @@ public class ModelGradientTests
         var segments = TinyModels.Segments(4, 8);
         var together = Enumerable.Range(0, 4).Select(a => TinyModels.Adapter(config, lora, 10 + a)).ToArray();
         var separate = Enumerable.Range(0, 4).Select(a => TinyModels.Adapter(config, lora, 10 + a)).ToArray();
-        double jointLoss = model.ForwardBackward(TrainingBatch.Build(segments, config.ContextLength), together, null, 99);
+        var agentLosses = new double[4];
+        double jointLoss = model.ForwardBackward(TrainingBatch.Build(segments, config.ContextLength), together, null, 99, agentLosses);
         double lossSum = 0;
         for (int agent = 0; agent < 4; agent++)
-            lossSum += model.ForwardBackward(TrainingBatch.Build([segments[agent]], config.ContextLength), [separate[agent]], null, 99);
+        {
+            double alone = model.ForwardBackward(TrainingBatch.Build([segments[agent]], config.ContextLength), [separate[agent]], null, 99);
+            Assert.That(agentLosses[agent], Is.EqualTo(alone).Within(tolerance), $"agent {agent}'s own loss");
+            lossSum += alone;
+        }
         Assert.That(jointLoss, Is.EqualTo(lossSum).Within(tolerance), "the joint loss is the sum of the agents' mean losses");
         for (int agent = 0; agent < 4; agent++)
         {
