@@ -30,6 +30,8 @@ public sealed class BatchedGenerator : IDisposable
             throw new ArgumentOutOfRangeException(nameof(options), $"MaxSequencesPerContext: expected 1..256, got {Options.MaxSequencesPerContext}");
         if (Options.ThreadBudget < 1)
             throw new ArgumentOutOfRangeException(nameof(options), $"ThreadBudget: expected >= 1, got {Options.ThreadBudget}");
+        if (Options.BatchSize < Options.MaxSequencesPerContext)
+            throw new ArgumentOutOfRangeException(nameof(options), $"BatchSize ({Options.BatchSize}) must hold one token of each of the {Options.MaxSequencesPerContext} sequences of a context");
         if (Options.ThreadsPerContext < 0 || Options.ThreadsPerContext > Options.ThreadBudget)
             throw new ArgumentOutOfRangeException(nameof(options), $"ThreadsPerContext: expected 0..{Options.ThreadBudget} (the budget), got {Options.ThreadsPerContext}");
         ContextsPerAdapter = Options.ContextsPerAdapter > 0 ? Options.ContextsPerAdapter
@@ -68,13 +70,14 @@ public sealed class BatchedGenerator : IDisposable
         var prepared = requests.Select((r, i) => Prepare(i, r.Agent, r.Prompt, r.Messages, r)).ToList();
         var runs = Deal(prepared, p => p.Source.Agent).Select(job => new GenerationRun(job.Context, Options, job.Items, results)).ToList();
         LastRun = RunStatistics.Empty;
+        int threads = 0;
         try
         {
-            RunParallel([.. runs.Select(run => (Action<CancellationToken>)run.Run)], cancellation);
+            threads = RunParallel([.. runs.Select(run => (Action<CancellationToken>)run.Run)], cancellation);
         }
         finally
         {
-            LastRun = runs.Aggregate(RunStatistics.Empty, (sum, run) => sum.Add(run.Statistics));
+            LastRun = runs.Aggregate(RunStatistics.Empty, (sum, run) => sum.Add(run.Statistics)) with { NativeThreadsAtOnce = threads };
         }
         return [.. results.Select((c, i) => c ?? throw new InvalidOperationException($"request {i} got no completion; this is a bug"))];
     }
@@ -86,8 +89,8 @@ public sealed class BatchedGenerator : IDisposable
         var prepared = requests.Select((r, i) => ScoringRun.Prepare(this, i, r)).ToList();
         var runs = Deal(prepared, p => p.Source.Agent).Select(job => new ScoringRun(job.Context, job.Items, results)).ToList();
         LastRun = RunStatistics.Empty;
-        RunParallel([.. runs.Select(run => (Action<CancellationToken>)run.Run)], cancellation);
-        LastRun = new RunStatistics(0, 0, 0, runs.Count, 0);
+        int threads = RunParallel([.. runs.Select(run => (Action<CancellationToken>)run.Run)], cancellation);
+        LastRun = new RunStatistics(0, 0, 0, runs.Count, 0, threads);
         return [.. results.Select((c, i) => c ?? throw new InvalidOperationException($"score request {i} got no result; this is a bug"))];
     }
 
@@ -153,11 +156,12 @@ public sealed class BatchedGenerator : IDisposable
             throw new UnknownAgentException(agent);
     }
 
-    /// <summary>Runs the jobs (one per context) on parallel .NET threads so that their native threads stay within the budget.</summary>
-    void RunParallel(List<Action<CancellationToken>> jobs, CancellationToken cancellation)
+    /// <summary>Runs the jobs (one per context) on parallel .NET threads so that their native threads stay within the budget;
+    /// returns the most native threads decoding at once.</summary>
+    int RunParallel(List<Action<CancellationToken>> jobs, CancellationToken cancellation)
     {
         if (jobs.Count == 0)
-            return;
+            return 0;
         int threadsEach = Options.ThreadsPerContext > 0 ? Options.ThreadsPerContext
             : Math.Max(1, Options.ThreadBudget / Math.Min(jobs.Count, Options.ThreadBudget));
         int parallel = Math.Max(1, Math.Min(jobs.Count, Options.ThreadBudget / threadsEach));
@@ -169,7 +173,7 @@ public sealed class BatchedGenerator : IDisposable
         {
             foreach (var job in jobs)
                 job(cancellation);
-            return;
+            return threadsEach;
         }
         try
         {
@@ -181,6 +185,7 @@ public sealed class BatchedGenerator : IDisposable
             var first = e.InnerExceptions.FirstOrDefault(x => x is not OperationCanceledException) ?? e.InnerExceptions[0];
             System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(first).Throw();
         }
+        return parallel * threadsEach;
     }
 
     public void Dispose()

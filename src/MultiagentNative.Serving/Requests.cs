@@ -79,11 +79,13 @@ public sealed record ScoreResult(
 /// <summary>What the last Generate or Score call did, summed over its contexts.</summary>
 /// <param name="PromptTokensDecoded">Prompt tokens fed to llama_decode (shared prefixes count once).</param>
 /// <param name="DecodeSeconds">Time inside llama_decode, summed over contexts (the rest of a run is our own overhead).</param>
-public sealed record RunStatistics(int PromptTokensDecoded, int TokensGenerated, int DecodeCalls, int Contexts, double DecodeSeconds)
+/// <param name="NativeThreadsAtOnce">Contexts decoding at once times native threads each: never above the thread budget.</param>
+public sealed record RunStatistics(int PromptTokensDecoded, int TokensGenerated, int DecodeCalls, int Contexts, double DecodeSeconds,
+    int NativeThreadsAtOnce = 0)
 {
     public static RunStatistics Empty { get; } = new(0, 0, 0, 0, 0);
 
     public RunStatistics Add(RunStatistics other) => new(PromptTokensDecoded + other.PromptTokensDecoded,
         TokensGenerated + other.TokensGenerated, DecodeCalls + other.DecodeCalls, Contexts + other.Contexts,
-        DecodeSeconds + other.DecodeSeconds);
+        DecodeSeconds + other.DecodeSeconds, Math.Max(NativeThreadsAtOnce, other.NativeThreadsAtOnce));
 }

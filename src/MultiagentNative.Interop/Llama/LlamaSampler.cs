@@ -81,8 +81,12 @@ public sealed unsafe class LlamaSampler : IDisposable
     public SamplingOptions Options { get; }
 
     /// <summary>Draws the next token from the logits of batch entry <paramref name="batchIndex"/> of the last decode, and records it in the chain.</summary>
-    public TokenId Sample(LlamaContext context, int batchIndex) =>
-        new(LlamaNative.llama_sampler_sample(Handle, context.Handle, batchIndex));
+    public TokenId Sample(LlamaContext context, int batchIndex)
+    {
+        // llama_sampler_sample GGML_ASSERTs (aborts the process) on an index without logits: check it here first.
+        context.GetLogits(batchIndex);
+        return new(LlamaNative.llama_sampler_sample(Handle, context.Handle, batchIndex));
+    }
 
     /// <summary>Back to the start state (RNG reseeded with the original seed).</summary>
     public void Reset() => LlamaNative.llama_sampler_reset(Handle);
