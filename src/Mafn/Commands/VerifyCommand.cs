@@ -1,5 +1,5 @@
-// mafn verify --model M [--json] [--tokens N]: runs the same tokens through llama.cpp and the engine on the user's
-// model and prints how far apart the logits are, with pass/fail per check; exits 2 when a check fails.
+// mafn verify --model M [--adapter A.gguf] [--json] [--tokens N]: runs the same tokens through llama.cpp and the engine
+// on the user's model (and adapter) and prints how far apart the logits are, with pass/fail per check; exits 2 on a failure.
 using System.CommandLine;
 using System.Globalization;
 using System.Text.Json;
@@ -15,11 +15,12 @@ public static class VerifyCommand
         var json = new Option<bool>("--json") { Description = "print one JSON object instead of text" };
         var tokens = new Option<int>("--tokens") { Description = "positions to compare", DefaultValueFactory = _ => 64 };
         var threads = new Option<int>("--threads") { Description = "llama.cpp threads", DefaultValueFactory = _ => Math.Min(2, Environment.ProcessorCount) };
-        var command = new Command("verify", "check that the training engine computes a model's logits as llama.cpp does") { model, json, tokens, threads };
+        var adapter = new Option<FileInfo?>("--adapter") { Description = "a llama.cpp LoRA GGUF to attach on both sides" };
+        var command = new Command("verify", "check that the training engine computes a model's logits as llama.cpp does") { model, json, tokens, threads, adapter };
         command.SetAction(parseResult =>
         {
             var report = ModelVerifier.Verify(parseResult.GetValue(model)!.FullName,
-                new VerifyOptions { Tokens = parseResult.GetValue(tokens), Threads = parseResult.GetValue(threads) });
+                new VerifyOptions { Tokens = parseResult.GetValue(tokens), Threads = parseResult.GetValue(threads), AdapterPath = parseResult.GetValue(adapter)?.FullName });
             var output = parseResult.InvocationConfiguration.Output;
             if (parseResult.GetValue(json))
                 output.WriteLine(JsonSerializer.Serialize(ToJson(report), new JsonSerializerOptions { WriteIndented = true }));
@@ -34,7 +35,8 @@ public static class VerifyCommand
     {
         var c = report.Comparison;
         string types = string.Join(", ", report.TensorTypes.Select(t => $"{t.Key} x {t.Value}"));
-        output.WriteLine($"{report.Model}: {report.Architecture}, tensors {types}; {c.Positions} positions x {c.Vocab} tokens");
+        string adapter = report.Adapter is null ? "" : $" with adapter {report.Adapter}";
+        output.WriteLine($"{report.Model}{adapter}: {report.Architecture}, tensors {types}; {c.Positions} positions x {c.Vocab} tokens");
         output.WriteLine(Invariant($"  max |diff|          {c.MaxAbsDiff:G4} (max |logit| {c.MaxAbsLogit:G4}, relative {c.RelativeMaxDiff:G4}; worst at position {c.WorstPosition}, token {c.WorstToken})"));
         output.WriteLine(Invariant($"  mean KL             {c.MeanKl:G4} nats (max {c.MaxKl:G4})"));
         output.WriteLine(Invariant($"  top-1 agreement     {c.Top1Agreement:P2}"));
@@ -47,6 +49,7 @@ public static class VerifyCommand
     static object ToJson(VerificationReport report) => new
     {
         model = report.Model,
+        adapter = report.Adapter,
         architecture = report.Architecture,
         all_f32 = report.AllF32,
         tensor_types = report.TensorTypes,

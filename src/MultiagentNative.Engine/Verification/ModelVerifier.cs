@@ -1,6 +1,7 @@
 // Runs one token sequence through llama.cpp and through the engine's forward on the same GGUF file and judges the
 // logits: F32 models must agree to 1e-4 of the largest logit; F16/quantized ones (where llama.cpp's CPU matmuls round
 // the activations to F16 or 8-bit blocks) by mean KL < 1e-3 and top-1 agreement >= 99%, the usual quantization measures.
+using MultiagentNative.Engine.Adapters;
 using MultiagentNative.Engine.Model;
 using MultiagentNative.Interop.Llama;
 
@@ -13,6 +14,8 @@ public sealed record VerifyOptions
     /// <summary>llama.cpp threads; the engine uses the .NET thread pool.</summary>
     public int Threads { get; init; } = Math.Min(2, Environment.ProcessorCount);
     public string Text { get; init; } = ModelVerifier.BuiltInText;
+    /// <summary>A llama.cpp LoRA GGUF to attach on both sides (scale 1 in llama.cpp, alpha / r in the engine).</summary>
+    public string? AdapterPath { get; init; }
 }
 
 /// <param name="AtMost">true: passes when Value &lt;= Threshold; false: when Value &gt;= Threshold.</param>
@@ -24,6 +27,8 @@ public sealed record VerifyCheck(string Name, double Value, double Threshold, bo
 public sealed record VerificationReport(string Model, string Architecture, bool AllF32, IReadOnlyDictionary<string, int> TensorTypes,
                                         int[] Tokens, LogitComparison Comparison, IReadOnlyList<VerifyCheck> Checks)
 {
+    /// <summary>The adapter file attached on both sides, or null.</summary>
+    public string? Adapter { get; init; }
     public bool Passed => Checks.All(c => c.Passed);
 }
 
@@ -45,15 +50,17 @@ public static class ModelVerifier
             throw new ArgumentOutOfRangeException(nameof(options), $"Tokens must be positive, got {options.Tokens}");
         var ours = GgufModelLoader.Load<float>(modelPath);
         int count = Math.Min(options.Tokens, ours.Config.ContextLength);
+        var adapter = options.AdapterPath is null ? null : LoraGgufAdapter.Import<float>(options.AdapterPath, ours.Config);
         using var reference = LlamaModel.Load(modelPath);
+        using var referenceAdapter = options.AdapterPath is null ? null : reference.LoadAdapter(options.AdapterPath);
         int[] tokens = Tokenize(reference, options.Text, count);
-        float[] expected = LlamaCppLogits(reference, tokens, options.Threads);
-        float[] actual = ours.CreateTransformer().Logits(tokens);
+        float[] expected = LlamaCppLogits(reference, tokens, options.Threads, referenceAdapter);
+        float[] actual = ours.CreateTransformer().Logits(tokens, adapter);
         var comparison = LogitComparison.Compare(expected, actual, tokens.Length, ours.Config.Vocab);
         var types = ours.TensorTypes.GroupBy(t => t.Value.ToString()).OrderBy(g => g.Key, StringComparer.Ordinal)
                                     .ToDictionary(g => g.Key, g => g.Count());
         return new VerificationReport(Path.GetFileName(modelPath), ours.Config.GgufName, ours.AllF32, types, tokens, comparison,
-                                      Checks(comparison, ours.AllF32));
+                                      Checks(comparison, ours.AllF32)) { Adapter = options.AdapterPath is null ? null : Path.GetFileName(options.AdapterPath) };
     }
 
     /// <summary>The pass/fail checks for a comparison: F32 thresholds when every weight is F32, else KL and top-1.</summary>

@@ -3,6 +3,7 @@
 using System.CommandLine;
 using System.Text.Json;
 using Mafn;
+using MultiagentNative.Engine.Adapters;
 using MultiagentNative.Engine.Model;
 using MultiagentNative.Engine.Verification;
 using MultiagentNative.Interop.Llama;
@@ -46,5 +47,29 @@ public class VerifyCommandTests
         var direct = ModelVerifier.Verify(path, new VerifyOptions { Tokens = 40 });
         Assert.That(root.GetProperty("mean_kl").GetDouble(), Is.EqualTo(direct.Comparison.MeanKl).Within(1e-12));
         Assert.That(root.GetProperty("max_abs_diff").GetDouble(), Is.GreaterThan(0), "quantized activations in llama.cpp must leave some difference");
+    }
+
+    [Test]
+    public void WithAdapter_AttachesItOnBothSides()
+    {
+        string modelPath = GeneratedModels.Path(ModelArch.Phi3);
+        var config = GgufModelLoader.Load<float>(modelPath).Config;
+        var adapter = AdapterSet<float>.Create(config, new LoraConfig(4, 8.0, LoraTargets.All), seed: 3);
+        var random = new Random(4);
+        foreach (var pair in adapter.Pairs.Values)
+        {
+            for (int i = 0; i < pair.B.Length; i++)
+                pair.B[i] = (float)(random.NextDouble() - 0.5) * 0.2f;
+        }
+        string folder = TestPaths.NewScratch("verify-adapter");
+        string adapterPath = Path.Combine(folder, "adapter.gguf");
+        LoraGgufAdapter.Export(adapter, config, adapterPath);
+        var (exit, output, error) = Verify("--model", modelPath, "--adapter", adapterPath, "--tokens", "32");
+        var without = ModelVerifier.Verify(modelPath, new VerifyOptions { Tokens = 32 });
+        Directory.Delete(folder, recursive: true);
+        Assert.That(exit, Is.Zero, error + output);
+        Assert.That(output, Does.Contain("with adapter adapter.gguf").And.Contain("supported exactly: yes"));
+        Assert.That(without.Comparison.MaxAbsLogit, Is.Not.EqualTo(double.Parse(output.Split("max |logit| ")[1].Split(',')[0], System.Globalization.CultureInfo.InvariantCulture)).Within(1e-3),
+            "the adapter must change llama.cpp's logits");
     }
 }
