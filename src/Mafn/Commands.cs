@@ -10,5 +10,10 @@ static class Commands
         // one line per command, e.g. yield return InspectCommand.Create();
         yield return InspectCommand.Create();
         yield return GradeCommand.Create();
+        yield return TokenizeCommand.Create();
+        yield return GenerateCommand.Create();
+        yield return BenchCommand.Create();
+        yield return VerifyCommand.Create();
+        yield return FinetuneCommand.Create();
     }
 }

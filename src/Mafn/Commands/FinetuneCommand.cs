@@ -1,0 +1,114 @@
+// mafn finetune: trains one LoRA adapter on chat JSONL with the CPU engine and writes it as llama.cpp LoRA GGUF or a
+// PEFT folder. Conversations are formatted and tokenized by llama.cpp as serving does; only assistant turns are trained.
+using System.CommandLine;
+using System.Globalization;
+using MultiagentNative.Engine.Adapters;
+using MultiagentNative.Engine.Model;
+using MultiagentNative.Engine.Training;
+using MultiagentNative.Interop.Llama;
+
+namespace Mafn;
+
+public static class FinetuneCommand
+{
+    public static Command Create()
+    {
+        var model = new Option<FileInfo>("--model") { Description = "base GGUF model (llama, qwen2 or phi3)", Required = true };
+        var data = new Option<FileInfo>("--data") { Description = "chat JSONL: {\"messages\":[{\"role\":..,\"content\":..}]} per line", Required = true };
+        var output = new Option<string>("--out") { Description = "adapter file (gguf) or folder (peft)", Required = true };
+        var format = new Option<string>("--format") { Description = "gguf (llama.cpp LoRA) or peft", DefaultValueFactory = _ => "gguf" };
+        format.AcceptOnlyFromAmong("gguf", "peft");
+        var rank = new Option<int>("--rank") { Description = "LoRA rank", DefaultValueFactory = _ => 8 };
+        var alpha = new Option<double>("--alpha") { Description = "LoRA alpha (scale = alpha / rank)", DefaultValueFactory = _ => 16 };
+        var dropout = new Option<double>("--dropout") { Description = "LoRA dropout", DefaultValueFactory = _ => 0.05 };
+        var targets = new Option<string>("--targets") { Description = "all, attention, mlp, or a comma list of q,k,v,o,gate,up,down", DefaultValueFactory = _ => "all" };
+        var learningRate = new Option<double>("--lr") { Description = "peak learning rate", DefaultValueFactory = _ => 2e-4 };
+        var epochs = new Option<double>("--epochs") { Description = "passes over the data", DefaultValueFactory = _ => 1 };
+        var batch = new Option<int>("--batch") { Description = "sequences per step", DefaultValueFactory = _ => 4 };
+        var maxTokens = new Option<int>("--max-tokens") { Description = "truncate conversations to this many tokens (0: the model's context)", DefaultValueFactory = _ => 512 };
+        var template = new Option<string?>("--template") { Description = "chat template (llama.cpp name such as chatml) when the model has none or to override it" };
+        var seed = new Option<int>("--seed") { Description = "seed for adapter init, shuffling and dropout", DefaultValueFactory = _ => 1 };
+        var command = new Command("finetune", "train a LoRA adapter on chat data with the CPU engine")
+        {
+            model, data, output, format, rank, alpha, dropout, targets, learningRate, epochs, batch, maxTokens, template, seed,
+        };
+        command.SetAction(parse =>
+        {
+            var console = parse.InvocationConfiguration.Output;
+            string modelPath = parse.GetValue(model)!.FullName;
+            var lora = new LoraConfig(parse.GetValue(rank), parse.GetValue(alpha), ParseTargets(parse.GetValue(targets)!), parse.GetValue(dropout));
+            lora.Validate();
+            var baseModel = GgufModelLoader.Load<float>(modelPath);
+            var examples = Tokenize(modelPath, parse.GetValue(data)!.FullName, parse.GetValue(template), baseModel.Config, parse.GetValue(maxTokens), console);
+            int perStep = parse.GetValue(batch);
+            int steps = Math.Max(1, (int)Math.Ceiling(examples.Count * parse.GetValue(epochs) / perStep));
+            console.WriteLine($"{examples.Count} conversations, {examples.Sum(e => e.Trained.Count(t => t))} trained tokens; {steps} steps of {perStep}");
+            var adapter = AdapterSet<float>.Create(baseModel.Config, lora, parse.GetValue(seed));
+            var options = new TrainerOptions
+            {
+                Steps = steps, SequencesPerAgent = perStep, PeakLearningRate = parse.GetValue(learningRate),
+                MinLearningRate = parse.GetValue(learningRate) / 10, WarmupSteps = Math.Min(10, steps / 10), Seed = parse.GetValue(seed),
+            };
+            new Trainer<float>(baseModel.CreateTransformer(), options, p => console.WriteLine(Progress(p))).TrainAdapters([adapter], [examples]);
+            string outPath = parse.GetValue(output)!;
+            if (parse.GetValue(format) == "peft")
+                PeftAdapter.Export(adapter, baseModel.Config, outPath, Path.GetFileName(modelPath));
+            else
+                LoraGgufAdapter.Export(adapter, baseModel.Config, outPath);
+            console.WriteLine($"wrote {outPath}");
+            return 0;
+        });
+        return command;
+    }
+
+    static List<TokenizedExample> Tokenize(string modelPath, string dataPath, string? templateOverride, LlamaConfig config, int maxTokens, TextWriter console)
+    {
+        using var vocabulary = LlamaModel.LoadVocabulary(modelPath);
+        string template = templateOverride ?? vocabulary.ChatTemplate
+            ?? throw new ArgumentException($"{Path.GetFileName(modelPath)} has no chat template (tokenizer.chat_template); pass --template, e.g. chatml");
+        int limit = maxTokens > 0 ? Math.Min(maxTokens, config.ContextLength) : config.ContextLength;
+        var examples = new List<TokenizedExample>();
+        int skipped = 0;
+        foreach (var conversation in ChatDataset.ReadJsonl(dataPath))
+        {
+            var example = ChatDataset.Tokenize(vocabulary, template, conversation);
+            if (example.Length > limit)
+                example = new TokenizedExample(example.Tokens[..limit], example.Trained[..limit]);
+            if (example.Trained.Skip(1).Any(t => t))
+                examples.Add(example);
+            else
+                skipped++;
+        }
+        if (skipped > 0)
+            console.WriteLine($"skipped {skipped} conversations with no assistant tokens within {limit} tokens");
+        if (examples.Count == 0)
+            throw new ArgumentException($"{Path.GetFileName(dataPath)}: no conversation has assistant tokens within {limit} tokens");
+        return examples;
+    }
+
+    static LoraTargets ParseTargets(string text)
+    {
+        var targets = LoraTargets.None;
+        foreach (string part in text.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries))
+        {
+            targets |= part.ToLowerInvariant() switch
+            {
+                "all" => LoraTargets.All,
+                "attention" => LoraTargets.Attention,
+                "mlp" => LoraTargets.Mlp,
+                "q" or "q_proj" => LoraTargets.Q,
+                "k" or "k_proj" => LoraTargets.K,
+                "v" or "v_proj" => LoraTargets.V,
+                "o" or "o_proj" => LoraTargets.O,
+                "gate" or "gate_proj" => LoraTargets.Gate,
+                "up" or "up_proj" => LoraTargets.Up,
+                "down" or "down_proj" => LoraTargets.Down,
+                _ => throw new ArgumentException($"--targets: unknown target '{part}' (all, attention, mlp, q, k, v, o, gate, up, down)"),
+            };
+        }
+        return targets;
+    }
+
+    static string Progress(TrainingProgress p) => string.Create(CultureInfo.InvariantCulture,
+        $"step {p.Step}/{p.TotalSteps}  loss {p.Loss:F4}  lr {p.LearningRate:G3}  grad norm {p.GradNorm:F3}  {p.TokensPerSecond:F0} tok/s  ETA {p.Remaining:hh\\:mm\\:ss}");
+}
