@@ -163,6 +163,18 @@ public class BatchedGeneratorTests
     }
 
     [Test]
+    public void CallsFromTwoThreadsTakeTurnsAndAgree()
+    {
+        using var generator = new BatchedGenerator(Model, new GeneratorOptions { MaxSequencesPerContext = 4 });
+        var requests = Prompts.Select(p => Greedy(p, 12, record: false)).ToList();
+        var expected = generator.Generate(requests).Select(c => c.Text).ToList();
+        var results = new List<string>[2];
+        Parallel.For(0, 2, new ParallelOptions { MaxDegreeOfParallelism = 2 }, t => results[t] = [.. generator.Generate(requests).Select(c => c.Text)]);
+        Assert.That(results[0], Is.EqualTo(expected));
+        Assert.That(results[1], Is.EqualTo(expected));
+    }
+
+    [Test]
     public void UnknownAgentIsATypedError()
     {
         using var generator = new BatchedGenerator(Model, new GeneratorOptions { MaxSequencesPerContext = 1 });
