@@ -85,6 +85,22 @@ public class BatchedGeneratorTests
     }
 
     [Test]
+    public void LongPromptsFedInChunksShareTheirPrefixAndMatchPlainDecoding()
+    {
+        // Batches of 16 tokens: 40-token prompts take several steps, and the copies wait for their source across them.
+        string stem = "Once upon a time there was a little girl named Lily. She liked to play outside with her friends";
+        string[] prompts = [stem, stem + " and", stem, stem + " in the", stem];
+        using var generator = new BatchedGenerator(Model, new GeneratorOptions { MaxSequencesPerContext = 4, BatchSize = 16, ContextsPerAdapter = 1 });
+        var completions = generator.Generate([.. prompts.Select(p => Greedy(p, 10))]);
+        int stemTokens = Model.Vocabulary.Tokenize(stem).Length;
+        Assert.That(stemTokens, Is.GreaterThan(16));
+        Assert.That(generator.LastRun.PromptTokensDecoded, Is.LessThan(2 * stemTokens), "the shared stem is decoded about once, not five times");
+        using var context = LlamaTestModel.SingleSequenceContext(Model);
+        for (int i = 0; i < prompts.Length; i++)
+            AssertMatchesReference(completions[i], LlamaTestModel.GreedyReference(context, Model.Vocabulary.Tokenize(prompts[i]), 10), $"request {i}");
+    }
+
+    [Test]
     public void SameSeedAndRequestsGiveTheSameOutputs()
     {
         var requests = Enumerable.Range(0, 12).Select(i => new GenerationRequest
