@@ -101,6 +101,24 @@ public class BatchedGeneratorTests
     }
 
     [Test]
+    public void UnifiedKvCacheCopiesPrefixRangesAndMatchesPlainDecoding()
+    {
+        // One shared KV buffer: prefixes are shared by copying a position range (llama_memory_seq_cp with p1).
+        string stem = "Once upon a time there was a little girl named Lily.";
+        string[] prompts = [stem, stem + " She", stem + " One day", stem];
+        using var generator = new BatchedGenerator(Model, new GeneratorOptions
+        {
+            MaxSequencesPerContext = 4, ContextsPerAdapter = 1, UnifiedKvCache = true, SequenceContextLength = 128,
+        });
+        var completions = generator.Generate([.. prompts.Select(p => Greedy(p, 12))]);
+        int stemTokens = Model.Vocabulary.Tokenize(stem).Length;
+        Assert.That(generator.LastRun.PromptTokensDecoded, Is.LessThan(stemTokens + 10));
+        using var context = LlamaTestModel.SingleSequenceContext(Model);
+        for (int i = 0; i < prompts.Length; i++)
+            AssertMatchesReference(completions[i], LlamaTestModel.GreedyReference(context, Model.Vocabulary.Tokenize(prompts[i]), 12), $"request {i}");
+    }
+
+    [Test]
     public void SameSeedAndRequestsGiveTheSameOutputs()
     {
         var requests = Enumerable.Range(0, 12).Select(i => new GenerationRequest
