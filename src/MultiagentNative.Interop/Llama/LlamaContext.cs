@@ -19,8 +19,10 @@ public sealed record LlamaContextOptions
     /// <summary>Native threads for decoding; keep the sum over contexts decoding at once at or below the core count.</summary>
     public int Threads { get; init; } = Environment.ProcessorCount;
 
-    /// <summary>One KV buffer shared by all sequences (kv_unified). Needed for copying a prefix range between sequences.</summary>
-    public bool UnifiedKvCache { get; init; } = true;
+    /// <summary>One KV buffer shared by all sequences (kv_unified), as opposed to one stream per sequence (llama.cpp's default).
+    /// Needed for copying part of a sequence, but every token then attends over all sequences' cells: with many sequences
+    /// decode slows down several-fold.</summary>
+    public bool UnifiedKvCache { get; init; }
 
     public FlashAttention FlashAttention { get; init; } = FlashAttention.Disabled;
 
