@@ -16,8 +16,9 @@ public sealed record LlamaContextOptions
     /// <summary>Distinct sequences (n_seq_max); ids run from 0 to this minus one.</summary>
     public int SequenceCount { get; init; } = 1;
 
-    /// <summary>Native threads for decoding; keep the sum over contexts decoding at once at or below the core count.</summary>
-    public int Threads { get; init; } = Environment.ProcessorCount;
+    /// <summary>Native threads for decoding; keep the sum over contexts decoding at once at or below the core count.
+    /// Default 1: ggml's threads meet at a spin barrier after every op, so on a busy machine more threads can be far slower.</summary>
+    public int Threads { get; init; } = 1;
 
     /// <summary>One KV buffer shared by all sequences (kv_unified), as opposed to one stream per sequence (llama.cpp's default).
     /// Needed for copying part of a sequence, but every token then attends over all sequences' cells: with many sequences
