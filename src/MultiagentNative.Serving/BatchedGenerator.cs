@@ -13,6 +13,7 @@ public sealed class BatchedGenerator : IDisposable
     readonly Dictionary<AgentId, AdapterGroup> agents = [];
     readonly List<AdapterGroup> groups = [];
     readonly Lock gate = new();
+    readonly Lock running = new();
 
     /// <summary>The contexts (replicas) serving one adapter, or the bare base model.</summary>
     sealed class AdapterGroup(LlamaLoraAdapter? adapter, float scale)
@@ -66,6 +67,13 @@ public sealed class BatchedGenerator : IDisposable
     /// <summary>Generates all requests; completions come back in request order. Cancellation throws OperationCanceledException.</summary>
     public IReadOnlyList<Completion> Generate(IReadOnlyList<GenerationRequest> requests, CancellationToken cancellation = default)
     {
+        // The contexts hold one call's sequences: calls from several threads take turns.
+        lock (running)
+            return GenerateLocked(requests, cancellation);
+    }
+
+    IReadOnlyList<Completion> GenerateLocked(IReadOnlyList<GenerationRequest> requests, CancellationToken cancellation)
+    {
         var results = new Completion?[requests.Count];
         var prepared = requests.Select((r, i) => Prepare(i, r.Agent, r.Prompt, r.Messages, r)).ToList();
         var runs = Deal(prepared, p => p.Source.Agent).Select(job => new GenerationRun(job.Context, Options, job.Items, results)).ToList();
@@ -84,6 +92,12 @@ public sealed class BatchedGenerator : IDisposable
 
     /// <summary>Log-likelihood of each completion given its prompt under its agent, batched like generation.</summary>
     public IReadOnlyList<ScoreResult> Score(IReadOnlyList<ScoreRequest> requests, CancellationToken cancellation = default)
+    {
+        lock (running)
+            return ScoreLocked(requests, cancellation);
+    }
+
+    IReadOnlyList<ScoreResult> ScoreLocked(IReadOnlyList<ScoreRequest> requests, CancellationToken cancellation)
     {
         var results = new ScoreResult?[requests.Count];
         var prepared = requests.Select((r, i) => ScoringRun.Prepare(this, i, r)).ToList();

@@ -30,7 +30,7 @@ sealed class GenerationRun
 
     public void Run(CancellationToken cancellation)
     {
-        agent.Context.ClearMemory();
+        agent.Context.ClearMemory(zeroData: false);
         try
         {
             while (true)
@@ -55,7 +55,7 @@ sealed class GenerationRun
         {
             foreach (var slot in slots)
                 slot.Reset();
-            agent.Context.ClearMemory();
+            agent.Context.ClearMemory(zeroData: false);
         }
     }
 

@@ -47,6 +47,9 @@ public enum FinishReason
     Failed,
 }
 
+/// <param name="Text">The generated text as its pieces join (a SentencePiece first piece keeps its leading space), cut before a stop string.</param>
+/// <param name="Tokens">Generated tokens, the end-of-generation token excluded.</param>
+/// <param name="Logits">With RecordLogits: the logits row each token was sampled from (one more than Tokens when generation ended on EOG).</param>
 public sealed record Completion(
     int RequestIndex,
     string Text,

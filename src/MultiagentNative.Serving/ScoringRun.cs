@@ -46,7 +46,7 @@ sealed class ScoringRun(AgentContext agent, IEnumerable<PreparedScore> requests,
         var context = agent.Context;
         var free = new Stack<SequenceId>(Enumerable.Range(0, context.SequenceCount).Reverse().Select(i => new SequenceId(i)));
         var active = new List<Active>();
-        context.ClearMemory();
+        context.ClearMemory(zeroData: false);
         try
         {
             while (true)
@@ -73,7 +73,7 @@ sealed class ScoringRun(AgentContext agent, IEnumerable<PreparedScore> requests,
         }
         finally
         {
-            context.ClearMemory();
+            context.ClearMemory(zeroData: false);
         }
     }
 

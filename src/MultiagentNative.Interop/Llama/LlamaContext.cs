@@ -16,11 +16,14 @@ public sealed record LlamaContextOptions
     /// <summary>Distinct sequences (n_seq_max); ids run from 0 to this minus one.</summary>
     public int SequenceCount { get; init; } = 1;
 
-    /// <summary>Native threads for decoding; keep the sum over contexts decoding at once at or below the core count.</summary>
-    public int Threads { get; init; } = Environment.ProcessorCount;
+    /// <summary>Native threads for decoding; keep the sum over contexts decoding at once at or below the core count.
+    /// Default 1: ggml's threads meet at a spin barrier after every op, so on a busy machine more threads can be far slower.</summary>
+    public int Threads { get; init; } = 1;
 
-    /// <summary>One KV buffer shared by all sequences (kv_unified). Needed for copying a prefix range between sequences.</summary>
-    public bool UnifiedKvCache { get; init; } = true;
+    /// <summary>One KV buffer shared by all sequences (kv_unified), as opposed to one stream per sequence (llama.cpp's default).
+    /// Needed for copying part of a sequence, but every token then attends over all sequences' cells: with many sequences
+    /// decode slows down several-fold.</summary>
+    public bool UnifiedKvCache { get; init; }
 
     public FlashAttention FlashAttention { get; init; } = FlashAttention.Disabled;
 
@@ -128,7 +131,8 @@ public sealed unsafe class LlamaContext : IDisposable
     /// <summary>The largest position stored for the sequence, or -1 when it is empty.</summary>
     public int SequenceMaxPosition(SequenceId sequence) => LlamaNative.llama_memory_seq_pos_max(memory, sequence.Value);
 
-    public void ClearMemory() => LlamaNative.llama_memory_clear(memory, 1);
+    /// <summary>Empties every sequence; with <paramref name="zeroData"/> false only the cell metadata is reset (cells are rewritten on use).</summary>
+    public void ClearMemory(bool zeroData = true) => LlamaNative.llama_memory_clear(memory, zeroData ? (byte)1 : (byte)0);
 
     /// <summary>Applies one LoRA adapter to every later decode of this context (scale x alpha/rank, llama.cpp llama-adapter.cpp).</summary>
     public void SetAdapter(LlamaLoraAdapter adapter, float scale = 1f)

@@ -102,7 +102,7 @@ public class LlamaModelTests
     [Test]
     public void FullSequenceShareGivesNoKvSlot()
     {
-        using var context = LlamaTestModel.Model.CreateContext(new LlamaContextOptions { ContextLength = 256, BatchSize = 256, Threads = 2 });
+        using var context = LlamaTestModel.Model.CreateContext(new LlamaContextOptions { ContextLength = 256, BatchSize = 256 });
         using var batch = new LlamaBatch(256);
         for (int p = 0; p < 256; p++)
             batch.Add(new TokenId(5), p, new SequenceId(0), p == 255);

@@ -19,7 +19,7 @@ static class LlamaTestModel
     /// <summary>Relative tolerance for logits of the same tokens decoded in different batch compositions.</summary>
     public const double LogitsRelativeTolerance = 1e-4;
 
-    public static LlamaContext SingleSequenceContext(LlamaModel model, int threads = 2) => model.CreateContext(new LlamaContextOptions
+    public static LlamaContext SingleSequenceContext(LlamaModel model, int threads = 1) => model.CreateContext(new LlamaContextOptions
     {
         ContextLength = 256, SequenceCount = 1, BatchSize = 256, Threads = threads, FlashAttention = FlashAttention.Disabled, KvCacheF32 = true,
     });
