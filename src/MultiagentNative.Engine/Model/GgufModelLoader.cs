@@ -50,6 +50,8 @@ public static class GgufModelLoader
             RopeFreqScale = scaling == "linear" && factor > 0 ? 1.0 / factor : 1.0,
             RopeDims = (int)(file.GetUInt32(p + "rope.dimension_count") ?? (uint)headDim),
             TiedEmbeddings = file.FindTensor(TensorNames.Output) is null,
+            // llama.cpp create_tensor_qkv: a fused attn_qkv when the file has one, else separate q, k, v
+            FusedQkv = file.FindTensor(TensorNames.AttnQkv(0)) is not null,
         };
         config.Validate();
         return config;

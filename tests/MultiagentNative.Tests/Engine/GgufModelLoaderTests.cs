@@ -53,9 +53,13 @@ public class GgufModelLoaderTests
     [TestCase(ModelArch.Llama, GgmlType.F32)]
     [TestCase(ModelArch.Qwen2, GgmlType.F16)]
     [TestCase(ModelArch.Phi3, GgmlType.BF16)]
-    public void ReadsEveryArchitecturesTensorsBackFromGguf(ModelArch arch, GgmlType type)
+    [TestCase(ModelArch.Phi3, GgmlType.F32, false)]
+    [TestCase(ModelArch.Llama, GgmlType.F16, true)]
+    public void ReadsEveryArchitecturesTensorsBackFromGguf(ModelArch arch, GgmlType type, bool? fusedQkv = null)
     {
         var config = TinyModels.Config(arch) with { HeadDim = 4, RopeDims = 4 };
+        if (fusedQkv is bool fused)
+            config = config with { FusedQkv = fused };
         var weights = ModelWeights<float>.Random(config, 1, initStd: 0.5);
         var writer = new GgufWriter();
         writer.AddMetadata("general.architecture", GgufValue.FromString(config.GgufName));
@@ -77,7 +81,7 @@ public class GgufModelLoaderTests
         }
         using var file = GgufFile.Parse(writer.ToArray(), $"{arch}.gguf");
         var loaded = GgufModelLoader.Load<float>(file);
-        Assert.That(loaded.Config, Is.EqualTo(config with { RopeTheta = 500000, RopeFreqScale = 0.25, RmsEps = (double)1e-6f }));
+        Assert.That(loaded.Config, Is.EqualTo(config with { RopeTheta = 500000, RopeFreqScale = 0.25, RmsEps = (double)1e-6f, FusedQkv = config.FusedQkv }));
         double tolerance = type switch { GgmlType.F32 => 0, GgmlType.F16 => 1e-3, _ => 1e-2 };
         foreach (var shape in weights.Shapes)
         {
