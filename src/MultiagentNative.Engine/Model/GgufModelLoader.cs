@@ -14,6 +14,8 @@ public sealed record GgufModel<T>(LlamaConfig Config, float[] RopeFreqFactors, M
 
 public static class GgufModelLoader
 {
+    const string RopeFreqs = "rope_freqs.weight";
+
     public static LlamaConfig ReadConfig(GgufFile file)
     {
         string archName = file.Architecture ?? throw file.ValueError("general.architecture", "missing");
@@ -73,7 +75,13 @@ public static class GgufModelLoader
                 throw new GgufFormatException(file.SourceName, info.Offset, shape.Name, $"shape {info.ShapeText} (ne order) does not match [{shape.Cols}, {shape.Rows}]");
             tensors[shape.Name] = ReadFloats<T>(file, info);
         }
-        var freqFactors = file.FindTensor("rope_freqs.weight") is { } freqs ? ReadFloats<float>(file, freqs) : [];
+        // a tensor the engine would ignore is a feature it lacks (optional biases, experts, ...): refuse it by name
+        foreach (var info in file.Tensors)
+        {
+            if (!tensors.ContainsKey(info.Name) && info.Name != RopeFreqs)
+                throw new NotSupportedException($"{file.SourceName}: tensor {info.Name} is not supported by the engine's {config.GgufName} model");
+        }
+        var freqFactors = file.FindTensor(RopeFreqs) is { } freqs ? ReadFloats<float>(file, freqs) : [];
         return new GgufModel<T>(config, freqFactors, ModelWeights<T>.FromTensors(config, tensors));
     }
 

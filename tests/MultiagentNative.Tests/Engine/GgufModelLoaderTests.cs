@@ -104,6 +104,24 @@ public class GgufModelLoaderTests
             Assert.That(Assert.Throws<NotSupportedException>(() => GgufModelLoader.ReadConfig(file))!.Message, Does.Contain("yarn"));
     }
 
+    [Test]
+    public void ATensorTheEngineWouldIgnoreIsRefusedByName()
+    {
+        var config = TinyModels.Config(ModelArch.Llama);
+        var weights = ModelWeights<float>.Random(config, 1);
+        var writer = new GgufWriter();
+        writer.AddMetadata("general.architecture", GgufValue.FromString("llama"));
+        foreach (var (key, value) in new[] { ("embedding_length", 16u), ("block_count", 2u), ("feed_forward_length", 24u), ("attention.head_count", 4u),
+                                             ("attention.head_count_kv", 2u), ("context_length", 16u) })
+            writer.AddMetadata("llama." + key, GgufValue.FromUInt32(value));
+        foreach (var shape in weights.Shapes)
+            writer.AddTensor(shape.Name, GgmlType.F32, shape.Cols == 1 ? [shape.Rows] : [shape.Cols, shape.Rows], Encode(weights[shape.Name], GgmlType.F32));
+        writer.AddTensor("blk.1.attn_output.bias", GgmlType.F32, [16], new byte[64]);
+        using var file = GgufFile.Parse(writer.ToArray(), "biased.gguf");
+        var error = Assert.Throws<NotSupportedException>(() => GgufModelLoader.Load<float>(file));
+        Assert.That(error!.Message, Does.Contain("blk.1.attn_output.bias"));
+    }
+
     static byte[] Encode(float[] values, GgmlType type)
     {
         int size = type == GgmlType.F32 ? 4 : 2;
