@@ -38,8 +38,8 @@ public sealed partial class CpuTransformer<T>
             Project(pass, st, st.K, st.Norm1, TensorNames.AttnK(layer), c.AttentionBias ? TensorNames.AttnKBias(layer) : null, d, c.KvWidth);
             Project(pass, st, st.V, st.Norm1, TensorNames.AttnV(layer), c.AttentionBias ? TensorNames.AttnVBias(layer) : null, d, c.KvWidth);
         }
-        RotateRows(st.Q, pass.Batch.Positions, rows, c.Heads, backward: false);
-        RotateRows(st.K, pass.Batch.Positions, rows, c.KvHeads, backward: false);
+        RotateRows(pass, st.Q, rows, c.Heads, backward: false);
+        RotateRows(pass, st.K, rows, c.KvHeads, backward: false);
         Attention.Forward<T>(st.Attn, st.Lse, st.Probs, st.Q, st.K, st.V, pass.Batch.SeqStart, c.Heads, c.KvHeads, c.HeadWidth);
         var projected = Uninitialized(rows * d);
         Project(pass, st, projected, st.Attn, TensorNames.AttnOutput(layer), null, c.QueryWidth, d);
@@ -93,8 +93,8 @@ public sealed partial class CpuTransformer<T>
         var dK = Uninitialized(rows * c.KvWidth);
         var dV = Uninitialized(rows * c.KvWidth);
         Attention.Backward<T>(dQ, dK, dV, dAttn, st.Lse, st.Probs, st.Q, st.K, st.V, pass.Batch.SeqStart, c.Heads, c.KvHeads, c.HeadWidth);
-        RotateRows(dQ, pass.Batch.Positions, rows, c.Heads, backward: true);
-        RotateRows(dK, pass.Batch.Positions, rows, c.KvHeads, backward: true);
+        RotateRows(pass, dQ, rows, c.Heads, backward: true);
+        RotateRows(pass, dK, rows, c.KvHeads, backward: true);
         // the first layer's input gradient only feeds token_embd, which trains only in full-weight mode
         bool needInputGradient = layer > 0 || full is not null;
         var dNorm1 = needInputGradient ? new T[rows * d] : [];
@@ -145,17 +145,17 @@ public sealed partial class CpuTransformer<T>
         RowBlocks.For(rows, dim, (first, count) => RmsNorm.Forward<T>(y.AsSpan(first * dim), rstd.AsSpan(first), x.AsSpan(first * dim), w, count, dim, eps));
 
     // in place: rows are independent, so blocks of rows rotate in parallel
-    void RotateRows(T[] values, int[] positions, int rows, int heads, bool backward)
+    void RotateRows(Pass pass, T[] values, int rows, int heads, bool backward)
     {
         int width = heads * config.HeadWidth;
         RowBlocks.For(rows, width, (first, count) =>
         {
             var block = values.AsSpan(first * width, count * width);
-            var blockPositions = positions.AsSpan(first, count);
+            var blockPositions = pass.Batch.Positions.AsSpan(first, count);
             if (backward)
-                Rope.Backward<T>(block, block, blockPositions, rope, count, heads, config.HeadWidth);
+                Rope.Backward<T>(block, block, blockPositions, pass.Rope, count, heads, config.HeadWidth);
             else
-                Rope.Forward<T>(block, block, blockPositions, rope, count, heads, config.HeadWidth);
+                Rope.Forward<T>(block, block, blockPositions, pass.Rope, count, heads, config.HeadWidth);
         });
     }
 

@@ -16,7 +16,8 @@ public sealed partial class CpuTransformer<T> where T : unmanaged, IFloatingPoin
 {
     readonly ModelWeights<T> weights;
     readonly LlamaConfig config;
-    readonly RopeTable<T> rope;
+    readonly float[] ropeFreqFactors;
+    RopeTable<T> rope;
     readonly TransformerOptions options;
 
     public CpuTransformer(ModelWeights<T> weights, TransformerOptions? options = null, ReadOnlySpan<float> ropeFreqFactors = default)
@@ -24,8 +25,29 @@ public sealed partial class CpuTransformer<T> where T : unmanaged, IFloatingPoin
         this.weights = weights;
         config = weights.Config;
         this.options = options ?? new TransformerOptions();
-        rope = new RopeTable<T>(config.ContextLength, config.RotatedDims, config.RopeMode, config.RopeTheta, config.RopeFreqScale, ropeFreqFactors);
+        this.ropeFreqFactors = ropeFreqFactors.ToArray();
+        rope = BuildRope(Math.Min(config.ContextLength, 1024));
     }
+
+    // The table covers the longest sequence seen so far, not the whole context (128k positions of a llama 3.1
+    // would be 64 MB); a longer batch swaps in a bigger table, an atomic reference write.
+    RopeTable<T> RopeFor(TrainingBatch batch)
+    {
+        int longest = 0;
+        for (int s = 0; s + 1 < batch.SeqStart.Length; s++)
+            longest = Math.Max(longest, batch.SeqStart[s + 1] - batch.SeqStart[s]);
+        if (longest > config.ContextLength)
+            throw new ArgumentException($"batch: a sequence of {longest} tokens exceeds the context length {config.ContextLength}");
+        var current = rope;
+        if (longest <= current.Positions)
+            return current;
+        var grown = BuildRope(Math.Min(config.ContextLength, Math.Max(longest, 2 * current.Positions)));
+        rope = grown;
+        return grown;
+    }
+
+    RopeTable<T> BuildRope(int positions) =>
+        new(positions, config.RotatedDims, config.RopeMode, config.RopeTheta, config.RopeFreqScale, ropeFreqFactors);
 
     public ModelWeights<T> Weights => weights;
 

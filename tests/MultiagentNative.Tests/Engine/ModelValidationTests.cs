@@ -45,6 +45,20 @@ public class ModelValidationTests
     }
 
     [Test]
+    public void SequencesBeyondTheFirstRopeTableGrowItWithoutChangingResults()
+    {
+        var config = Config with { ContextLength = 1500 };
+        var weights = TinyModels.Weights(config, 3);
+        var random = new Random(4);
+        var longBatch = TrainingBatch.Build([[TinyModels.Example(random, 1300, config.Vocab, 10)]], config.ContextLength);
+        var shortBatch = TrainingBatch.Build([[TinyModels.Example(random, 5, config.Vocab, 1)]], config.ContextLength);
+        var grownLater = new CpuTransformer<double>(weights);
+        grownLater.Loss(shortBatch, [null]);
+        double direct = new CpuTransformer<double>(weights).Loss(longBatch, [null]);
+        Assert.That(grownLater.Loss(longBatch, [null]), Is.EqualTo(direct));
+    }
+
+    [Test]
     public void InconsistentConfigIsNamed()
     {
         var error = Assert.Throws<ArgumentException>(() => (Config with { KvHeads = 3 }).Validate());
