@@ -8,16 +8,24 @@ namespace MultiagentNative.Engine.Cpu;
 
 public sealed partial class CpuTransformer<T>
 {
-    sealed class LayerState(CpuTransformer<T> model, Pass pass)
+    // What one layer's backward reads: inputs of every projection (norms, attention output, activation), roped
+    // q and k, v, the attention's saved lse/probs, and each LoRA tensor's shrunk rows.
+    sealed class LayerState
     {
-        static T[] Rows(CpuTransformer<T> model, Pass pass, int width) => model.Uninitialized(pass.Rows * width);
-        public readonly T[] Rstd1 = Rows(model, pass, 1), Norm1 = Rows(model, pass, model.config.ModelDim);
-        public readonly T[] Q = Rows(model, pass, model.config.QueryWidth), K = Rows(model, pass, model.config.KvWidth), V = Rows(model, pass, model.config.KvWidth);
-        public readonly T[] Lse = Rows(model, pass, model.config.Heads), Attn = Rows(model, pass, model.config.QueryWidth);
-        public readonly T[] Probs = model.options.SaveAttentionProbs ? model.Uninitialized(checked((int)Attention.ProbsSize(pass.Batch.SeqStart, model.config.Heads))) : [];
-        public readonly T[] Hidden = Rows(model, pass, model.config.ModelDim), Rstd2 = Rows(model, pass, 1), Norm2 = Rows(model, pass, model.config.ModelDim);
-        public readonly T[] Gate = Rows(model, pass, model.config.FfnDim), Up = Rows(model, pass, model.config.FfnDim), Act = Rows(model, pass, model.config.FfnDim);
+        public readonly T[] Rstd1, Norm1, Q, K, V, Lse, Probs, Attn, Hidden, Rstd2, Norm2, Gate, Up, Act;
         public readonly Dictionary<string, T[]> Shrunk = [];
+
+        public LayerState(CpuTransformer<T> model, Pass pass)
+        {
+            var c = model.config;
+            T[] Rows(int width) => model.Uninitialized(pass.Rows * width);
+            (Rstd1, Norm1) = (Rows(1), Rows(c.ModelDim));
+            (Q, K, V) = (Rows(c.QueryWidth), Rows(c.KvWidth), Rows(c.KvWidth));
+            (Lse, Attn) = (Rows(c.Heads), Rows(c.QueryWidth));
+            Probs = model.options.SaveAttentionProbs ? model.Uninitialized(checked((int)Attention.ProbsSize(pass.Batch.SeqStart, c.Heads))) : [];
+            (Hidden, Rstd2, Norm2) = (Rows(c.ModelDim), Rows(1), Rows(c.ModelDim));
+            (Gate, Up, Act) = (Rows(c.FfnDim), Rows(c.FfnDim), Rows(c.FfnDim));
+        }
     }
 
     void ForwardLayer(Pass pass, int layer, LayerState st, T[] input, T[] output)
