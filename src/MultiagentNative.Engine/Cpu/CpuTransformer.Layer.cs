@@ -30,10 +30,19 @@ public sealed partial class CpuTransformer<T>
 
     void ForwardLayer(Pass pass, int layer, LayerState st, T[] input, T[] output)
     {
+        var projected = Uninitialized(pass.Rows * config.ModelDim);
+        ForwardAttention(pass, layer, st, input, projected);
+        TensorPrimitives.Add<T>(input, projected, st.Hidden);
+        ForwardMlp(pass, layer, st, projected);
+        TensorPrimitives.Add<T>(st.Hidden, projected, output);
+    }
+
+    // projected = attn_output(attention(rope(q), rope(k), v)) of attn_norm(input)
+    void ForwardAttention(Pass pass, int layer, LayerState st, T[] input, T[] projected)
+    {
         var c = config;
         int rows = pass.Rows, d = c.ModelDim;
-        T eps = T.CreateChecked(c.RmsEps);
-        NormRows(st.Norm1, st.Rstd1, input, weights[TensorNames.AttnNorm(layer)], rows, d, eps);
+        NormRows(st.Norm1, st.Rstd1, input, weights[TensorNames.AttnNorm(layer)], rows, d, T.CreateChecked(c.RmsEps));
         if (c.FusedQkv)
         {
             var qkv = Uninitialized(rows * (c.QueryWidth + 2 * c.KvWidth));
@@ -49,10 +58,15 @@ public sealed partial class CpuTransformer<T>
         RotateRows(pass, st.Q, rows, c.Heads, backward: false);
         RotateRows(pass, st.K, rows, c.KvHeads, backward: false);
         Attention.Forward<T>(st.Attn, st.Lse, st.Probs, st.Q, st.K, st.V, pass.Batch.SeqStart, c.Heads, c.KvHeads, c.HeadWidth);
-        var projected = Uninitialized(rows * d);
         Project(pass, st, projected, st.Attn, TensorNames.AttnOutput(layer), null, c.QueryWidth, d);
-        TensorPrimitives.Add<T>(input, projected, st.Hidden);
-        NormRows(st.Norm2, st.Rstd2, st.Hidden, weights[TensorNames.FfnNorm(layer)], rows, d, eps);
+    }
+
+    // projected = ffn_down(silu(ffn_gate(x)) * ffn_up(x)) with x = ffn_norm(hidden)
+    void ForwardMlp(Pass pass, int layer, LayerState st, T[] projected)
+    {
+        var c = config;
+        int rows = pass.Rows, d = c.ModelDim;
+        NormRows(st.Norm2, st.Rstd2, st.Hidden, weights[TensorNames.FfnNorm(layer)], rows, d, T.CreateChecked(c.RmsEps));
         if (c.FusedGateUp)
         {
             var gateUp = Uninitialized(rows * 2 * c.FfnDim);
@@ -67,15 +81,21 @@ public sealed partial class CpuTransformer<T>
         RowBlocks.For(rows, c.FfnDim, (first, count) => SwiGlu.Forward<T>(
             st.Act.AsSpan(first * c.FfnDim), st.Gate.AsSpan(first * c.FfnDim), st.Up.AsSpan(first * c.FfnDim), count * c.FfnDim));
         Project(pass, st, projected, st.Act, TensorNames.FfnDown(layer), null, c.FfnDim, d);
-        TensorPrimitives.Add<T>(st.Hidden, projected, output);
     }
 
     void BackwardLayer(Pass pass, int layer, LayerState st, T[] input, T[] dOut, T[] dInput)
     {
+        var dHidden = (T[])dOut.Clone();
+        BackwardMlp(pass, layer, st, dOut, dHidden);
+        BackwardAttention(pass, layer, st, input, dHidden, dInput);
+    }
+
+    // dHidden += the MLP branch's gradient, for upstream dOut
+    void BackwardMlp(Pass pass, int layer, LayerState st, T[] dOut, T[] dHidden)
+    {
         var c = config;
         int rows = pass.Rows, d = c.ModelDim;
         var full = pass.FullGradients;
-        var dHidden = (T[])dOut.Clone();
         var dAct = new T[rows * c.FfnDim];
         ProjectBackward(pass, st, dAct, dOut, st.Act, TensorNames.FfnDown(layer), null, c.FfnDim, d);
         var dGate = Uninitialized(rows * c.FfnDim);
@@ -95,6 +115,14 @@ public sealed partial class CpuTransformer<T>
         }
         RmsNorm.Backward<T>(dHidden, full is null ? [] : full[TensorNames.FfnNorm(layer)], dNorm2, st.Hidden,
                             weights[TensorNames.FfnNorm(layer)], st.Rstd2, rows, d);
+    }
+
+    // dInput = dHidden + the attention branch's gradient
+    void BackwardAttention(Pass pass, int layer, LayerState st, T[] input, T[] dHidden, T[] dInput)
+    {
+        var c = config;
+        int rows = pass.Rows, d = c.ModelDim;
+        var full = pass.FullGradients;
         var dAttn = new T[rows * c.QueryWidth];
         ProjectBackward(pass, st, dAttn, dHidden, st.Attn, TensorNames.AttnOutput(layer), null, c.QueryWidth, d);
         var dQ = Uninitialized(rows * c.QueryWidth);
