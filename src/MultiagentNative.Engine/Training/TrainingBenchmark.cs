@@ -12,6 +12,29 @@ public sealed record TrainingThroughput(double TokensPerSecond, double TokensPer
 
 public static class TrainingBenchmark
 {
+    /// <summary>PyTorch 1.13 (OpenBLAS, 2 threads) on this model and machine kind: shared/reference/builtin-model-notes.md.</summary>
+    public const double PyTorchTokensPerSecond = 5950;
+
+    /// <summary>
+    /// What `mafn bench train` prints: full-weight throughput on the built-in shape (32 x 197 tokens per step,
+    /// as the PyTorch reference), with and without recomputation, against PyTorch; then 4 LoRA agents in one pass
+    /// against one pass per agent.
+    /// </summary>
+    public static void PrintReport(TextWriter output, int steps = 3)
+    {
+        output.WriteLine($"built-in shape: d {BuiltInShape.ModelDim}, {BuiltInShape.Layers} layers, {BuiltInShape.Heads} heads, ffn {BuiltInShape.FfnDim}, vocab {BuiltInShape.Vocab}; {Environment.ProcessorCount} cores");
+        foreach (bool recompute in new[] { false, true })
+        {
+            var result = FullWeight(BuiltInShape, 32, 197, steps, recompute);
+            output.WriteLine($"full weights{(recompute ? ", recompute" : "")}: {result.TokensPerSecond,8:F0} tokens/s ({result.TokensPerSecond / PyTorchTokensPerSecond:F2}x PyTorch's {PyTorchTokensPerSecond:F0}), " +
+                             $"{result.TokensPerCpuSecond:F0} tokens per CPU-second");
+        }
+        var lora = new LoraConfig(Rank: 8, Alpha: 16, LoraTargets.All);
+        var agents = MultiAgentLora(BuiltInShape, lora, agents: 4, sequencesPerAgent: 2, repeats: steps);
+        output.WriteLine($"LoRA r8, 4 agents x 2 x {BuiltInShape.ContextLength} tokens: one pass {agents.OnePassTokensPerSecond:F0} tokens/s, " +
+                         $"one pass per agent {agents.SeparatePassesTokensPerSecond:F0} tokens/s ({agents.Speedup:F2}x)");
+    }
+
     public static LlamaConfig BuiltInShape => new()
     {
         Arch = ModelArch.Llama, ModelDim = 128, Heads = 4, KvHeads = 4, FfnDim = 336, Layers = 5, Vocab = 88, ContextLength = 320,
