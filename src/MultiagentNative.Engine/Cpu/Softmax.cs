@@ -47,7 +47,7 @@ public static class Softmax
     /// </summary>
     public static void Backward<T>(Span<T> ds, ReadOnlySpan<T> dp, ReadOnlySpan<T> p) where T : unmanaged, IFloatingPointIeee754<T>
     {
-        T dotPdp = VecOps.Dot(p, dp);
+        T dotPdp = TensorPrimitives.Dot(p, dp);
         TensorPrimitives.Subtract(dp, dotPdp, ds);
         TensorPrimitives.Multiply<T>(ds, p, ds);
     }
