@@ -8,14 +8,28 @@ namespace MultiagentNative.Engine.Cpu;
 
 public static class Attention
 {
-    /// <summary>Elements of the optional saved-probabilities buffer: sum over sequences of heads * length^2.</summary>
+    /// <summary>
+    /// Elements of the optional saved-probabilities buffer: per sequence and head, the causal row blocks
+    /// ([BlockRows rows, keys up to the block's end]) that Forward computes, about half of length^2.
+    /// </summary>
     public static long ProbsSize(ReadOnlySpan<int> seqStart, int heads)
     {
         long total = 0;
         for (int s = 0; s + 1 < seqStart.Length; s++)
+            total += heads * CausalBlocksSize(seqStart[s + 1] - seqStart[s]);
+        return total;
+    }
+
+    /// <summary>Rows BlockRows at a time; a block of queries sees the keys up to its last row.</summary>
+    public const int BlockRows = 64;
+
+    internal static long CausalBlocksSize(long length)
+    {
+        long total = 0;
+        for (long i0 = 0; i0 < length; i0 += BlockRows)
         {
-            long length = seqStart[s + 1] - seqStart[s];
-            total += heads * length * length;
+            long rows = Math.Min(BlockRows, length - i0);
+            total += rows * (i0 + rows);
         }
         return total;
     }
@@ -23,8 +37,8 @@ public static class Attention
     /// <summary>
     /// Semantics, for row i of sequence s and head h: p = softmax_j&lt;=i(scale * q[i,h] . k[j,kv(h)]);
     /// o[i,h] = sum_j p_j v[j,kv(h)]; lse[i,h] = log-sum-exp of the scaled scores (all overwritten).
-    /// probs, when not empty, receives p as [sequence][head][i][j] (ProbsSize elements) for Backward to reuse;
-    /// when empty, Backward recomputes p from q, k and lse.
+    /// probs, when not empty, receives p in causal row blocks (ProbsSize elements, layout private to Backward);
+    /// when empty, Backward recomputes p from q and k with the same steps (identical bits).
     /// Shapes: o, q [rows, heads*headDim]; k, v [rows, kvHeads*headDim]; lse [rows, heads];
     /// seqStart [sequences+1] with seqStart[^1] = rows. heads must be a multiple of kvHeads.
     /// </summary>

@@ -11,7 +11,7 @@ unsafe readonly struct AttentionJob<T>(int* seqStart, int sequences, int heads, 
     where T : unmanaged, IFloatingPointIeee754<T>
 {
     const long ParallelWorkThreshold = 1L << 15;
-    const int BlockRows = 64;
+    const int BlockRows = Attention.BlockRows;
 
     int QWidth => heads * headDim;
     int KvWidth => kvHeads * headDim;
@@ -27,7 +27,7 @@ unsafe readonly struct AttentionJob<T>(int* seqStart, int sequences, int heads, 
         {
             long length = seqStart[s + 1] - seqStart[s];
             work += length * length * headDim * Group;
-            probsOffset[s + 1] = probsOffset[s] + heads * length * length;
+            probsOffset[s + 1] = probsOffset[s] + heads * Attention.CausalBlocksSize(length);
         }
         var self = this;
         if (work < ParallelWorkThreshold || items == 1)
@@ -52,7 +52,7 @@ unsafe readonly struct AttentionJob<T>(int* seqStart, int sequences, int heads, 
         Gather(block.V, v, KvWidth, start, length, kvHead);
         for (int h = kvHead * Group; h < (kvHead + 1) * Group; h++)
         {
-            T* headProbs = probs == null ? null : probs + probsOffset[s] + (long)h * length * length;
+            T* headProbs = probs == null ? null : probs + probsOffset[s] + h * Attention.CausalBlocksSize(length);
             Gather(block.Q, q, QWidth, start, length, h);
             if (backward)
             {
@@ -75,10 +75,13 @@ unsafe readonly struct AttentionJob<T>(int* seqStart, int sequences, int heads, 
 
     void ForwardHead(Buffers block, int start, int length, int h, T* headProbs)
     {
+        long blockOffset = 0;
         for (int i0 = 0; i0 < length; i0 += BlockRows)
         {
             int rows = Math.Min(BlockRows, length - i0), visible = i0 + rows;
-            var p = block.P.AsSpan(0, rows * visible);
+            // saved probabilities are computed in place in the saved buffer: nothing to copy either way
+            var p = headProbs != null ? new Span<T>(headProbs + blockOffset, rows * visible) : block.P.AsSpan(0, rows * visible);
+            blockOffset += (long)rows * visible;
             MatMul.MultiplySerial<T>(p, block.Q.AsSpan(i0 * headDim), block.K, rows, visible, headDim, false, true, false, Scale);
             for (int r = 0; r < rows; r++)
             {
@@ -86,8 +89,6 @@ unsafe readonly struct AttentionJob<T>(int* seqStart, int sequences, int heads, 
                 var row = p.Slice(r * visible, visible);
                 lse[(long)(start + i) * heads + h] = Softmax.InPlace(row[..(i + 1)]);
                 row[(i + 1)..].Clear();
-                if (headProbs != null)
-                    row.CopyTo(new Span<T>(headProbs + (long)i * length, visible));
             }
             MatMul.MultiplySerial<T>(block.Out.AsSpan(i0 * headDim), p, block.V, rows, headDim, visible, false, false, false, T.One);
         }
@@ -96,26 +97,23 @@ unsafe readonly struct AttentionJob<T>(int* seqStart, int sequences, int heads, 
     void BackwardHead(Buffers block, int start, int length, int h, T* headProbs)
     {
         T scale = Scale;
+        long blockOffset = 0;
         for (int i0 = 0; i0 < length; i0 += BlockRows)
         {
             int rows = Math.Min(BlockRows, length - i0), visible = i0 + rows;
-            var p = block.P.AsSpan(0, rows * visible);
+            var p = headProbs != null ? new Span<T>(headProbs + blockOffset, rows * visible) : block.P.AsSpan(0, rows * visible);
+            blockOffset += (long)rows * visible;
             var qBlock = block.Q.AsSpan(i0 * headDim, rows * headDim);
             var doutBlock = block.DOut.AsSpan(i0 * headDim, rows * headDim);
-            if (headProbs != null)
+            if (headProbs == null)
             {
-                for (int r = 0; r < rows; r++)
-                    new ReadOnlySpan<T>(headProbs + (long)(i0 + r) * length, visible).CopyTo(p.Slice(r * visible, visible));
-            }
-            else
-            {
+                // the forward's exact steps again, so the probabilities match the forward's bit for bit
                 MatMul.MultiplySerial<T>(p, qBlock, block.K, rows, visible, headDim, false, true, false, scale);
                 for (int r = 0; r < rows; r++)
                 {
                     int i = i0 + r;
                     var row = p.Slice(r * visible, visible);
-                    TensorPrimitives.Subtract(row[..(i + 1)], lse[(long)(start + i) * heads + h], row[..(i + 1)]);
-                    TensorPrimitives.Exp<T>(row[..(i + 1)], row[..(i + 1)]);
+                    Softmax.InPlace(row[..(i + 1)]);
                     row[(i + 1)..].Clear();
                 }
             }

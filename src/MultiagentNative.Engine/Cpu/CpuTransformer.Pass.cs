@@ -26,6 +26,7 @@ public sealed partial class CpuTransformer<T>
         public T[] Logits { get; set; } = [];
         public T[] LossLse { get; set; } = [];
         public T[]? SegmentLosses { get; init; }
+        public RopeTable<T> Rope { get; }
         public int Rank { get; }
         public T Scale { get; }
         public LoraDropout Dropout { get; }
@@ -39,6 +40,7 @@ public sealed partial class CpuTransformer<T>
             if (fullGradients is not null && !ReferenceEquals(fullGradients.Config, model.config) && fullGradients.Config != model.config)
                 throw new ArgumentException("fullGradients: built for a different model config");
             CheckSizes(model, batch);
+            Rope = model.RopeFor(batch);
             Batch = batch;
             Adapters = adapters;
             FullGradients = fullGradients;

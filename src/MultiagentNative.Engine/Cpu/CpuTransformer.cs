@@ -10,13 +10,17 @@ namespace MultiagentNative.Engine.Cpu;
 /// <param name="RecomputeActivations">Keep only each layer's input and recompute the layer in backward (less memory).</param>
 /// <param name="SaveAttentionProbs">Keep softmax probabilities for backward instead of recomputing them from q, k.</param>
 /// <param name="PoisonUninitialized">Fill the buffers that skip zeroing with NaN, so a test proves none is read before written.</param>
-public sealed record TransformerOptions(bool RecomputeActivations = false, bool SaveAttentionProbs = true, bool PoisonUninitialized = false);
+/// <param name="HeadChunkRows">Rows per output-head chunk (0: as many as keep a chunk's logits near 4M elements); with
+/// several chunks the logits are recomputed in backward instead of kept, so a 128k vocabulary stays bounded.</param>
+public sealed record TransformerOptions(bool RecomputeActivations = false, bool SaveAttentionProbs = true, bool PoisonUninitialized = false,
+                                        int HeadChunkRows = 0);
 
 public sealed partial class CpuTransformer<T> where T : unmanaged, IFloatingPointIeee754<T>
 {
     readonly ModelWeights<T> weights;
     readonly LlamaConfig config;
-    readonly RopeTable<T> rope;
+    readonly float[] ropeFreqFactors;
+    RopeTable<T> rope;
     readonly TransformerOptions options;
 
     public CpuTransformer(ModelWeights<T> weights, TransformerOptions? options = null, ReadOnlySpan<float> ropeFreqFactors = default)
@@ -24,8 +28,29 @@ public sealed partial class CpuTransformer<T> where T : unmanaged, IFloatingPoin
         this.weights = weights;
         config = weights.Config;
         this.options = options ?? new TransformerOptions();
-        rope = new RopeTable<T>(config.ContextLength, config.RotatedDims, config.RopeMode, config.RopeTheta, config.RopeFreqScale, ropeFreqFactors);
+        this.ropeFreqFactors = ropeFreqFactors.ToArray();
+        rope = BuildRope(Math.Min(config.ContextLength, 1024));
     }
+
+    // The table covers the longest sequence seen so far, not the whole context (128k positions of a llama 3.1
+    // would be 64 MB); a longer batch swaps in a bigger table, an atomic reference write.
+    RopeTable<T> RopeFor(TrainingBatch batch)
+    {
+        int longest = 0;
+        for (int s = 0; s + 1 < batch.SeqStart.Length; s++)
+            longest = Math.Max(longest, batch.SeqStart[s + 1] - batch.SeqStart[s]);
+        if (longest > config.ContextLength)
+            throw new ArgumentException($"batch: a sequence of {longest} tokens exceeds the context length {config.ContextLength}");
+        var current = rope;
+        if (longest <= current.Positions)
+            return current;
+        var grown = BuildRope(Math.Min(config.ContextLength, Math.Max(longest, 2 * current.Positions)));
+        rope = grown;
+        return grown;
+    }
+
+    RopeTable<T> BuildRope(int positions) =>
+        new(positions, config.RotatedDims, config.RopeMode, config.RopeTheta, config.RopeFreqScale, ropeFreqFactors);
 
     public ModelWeights<T> Weights => weights;
 
@@ -44,7 +69,9 @@ public sealed partial class CpuTransformer<T> where T : unmanaged, IFloatingPoin
     {
         var pass = new Pass(this, batch, segmentAdapters, fullGradients: null, dropoutSeed: 0, training: false);
         RunForward(pass, keepStates: false);
-        return pass.Logits;
+        var logits = new T[pass.Rows * config.Vocab];
+        Linear.Forward<T>(logits, pass.FinalNorm, weights[weights.OutputName], [], pass.Rows, config.ModelDim, config.Vocab);
+        return logits;
     }
 
     /// <summary>The loss ForwardBackward sees for the same dropout seed (dropout on), without the backward.</summary>
@@ -94,32 +121,6 @@ public sealed partial class CpuTransformer<T> where T : unmanaged, IFloatingPoin
         return Head(pass);
     }
 
-    // output_norm, the output projection and the loss; keeps what the head's backward needs
-    T Head(Pass pass)
-    {
-        int rows = pass.Rows, d = config.ModelDim, vocab = config.Vocab;
-        pass.FinalRstd = new T[rows];
-        pass.FinalNorm = Uninitialized(rows * d);
-        RmsNorm.Forward<T>(pass.FinalNorm, pass.FinalRstd, pass.FinalHidden, weights[TensorNames.OutputNorm], rows, d, T.CreateChecked(config.RmsEps));
-        // todo: chunk the rows for 100k+ vocabularies; [rows, vocab] is the largest buffer here
-        pass.Logits = Uninitialized(rows * vocab);
-        Linear.Forward<T>(pass.Logits, pass.FinalNorm, weights[weights.OutputName], [], rows, d, vocab);
-        pass.LossLse = new T[rows];
-        // per segment, so each agent's own mean loss is reported; the batch loss is their sum in segment order
-        var segStart = pass.Batch.SegStart;
-        T total = T.Zero;
-        for (int seg = 0; seg + 1 < segStart.Length; seg++)
-        {
-            int first = segStart[seg], count = segStart[seg + 1] - first;
-            T segmentLoss = CrossEntropy.Forward<T>(pass.LossLse.AsSpan(first, count), pass.Logits.AsSpan(first * vocab, count * vocab),
-                                                    pass.Batch.Targets.AsSpan(first, count), pass.LossWeights.AsSpan(first, count), count, vocab);
-            if (pass.SegmentLosses is not null)
-                pass.SegmentLosses[seg] = segmentLoss;
-            total += segmentLoss;
-        }
-        return total;
-    }
-
     // For buffers every element of which is written before it is read (accumulators stay zeroed `new T[]`):
     // the built-in model allocates ~200 MB of activations per step, and zeroing them is a share of the step.
     T[] Uninitialized(int length)
@@ -133,15 +134,9 @@ public sealed partial class CpuTransformer<T> where T : unmanaged, IFloatingPoin
 
     void RunBackward(Pass pass)
     {
-        int rows = pass.Rows, d = config.ModelDim, vocab = config.Vocab;
+        int rows = pass.Rows, d = config.ModelDim;
         var full = pass.FullGradients;
-        var dlogits = pass.Logits;
-        CrossEntropy.Backward<T>(dlogits, pass.LossLse, pass.Logits, pass.Batch.Targets, pass.LossWeights, T.One, rows, vocab);
-        var dNorm = new T[rows * d];
-        Linear.Backward<T>(dNorm, full is null ? [] : full[weights.OutputName], [], dlogits, pass.FinalNorm, weights[weights.OutputName], rows, d, vocab);
-        var dHidden = new T[rows * d];
-        RmsNorm.Backward<T>(dHidden, full is null ? [] : full[TensorNames.OutputNorm], dNorm, pass.FinalHidden,
-                            weights[TensorNames.OutputNorm], pass.FinalRstd, rows, d);
+        var dHidden = HeadBackward(pass);
         LayerState? scratch = null;
         for (int layer = config.Layers - 1; layer >= 0; layer--)
         {

@@ -1,6 +1,6 @@
 // The one matrix-product entry point of the CPU engine: C[M,N] (+)= alpha * op(A) * op(B), row-major.
 // Every op calls this, so a faster GEMM replaces the kernel here without touching the ops. The kernel packs
-// op(A) as [m, k] and op(B) as [k, n], then runs a 4-row x 2-vector register tile summing p in order.
+// op(A) as [m, k] and op(B) as [k, n], then runs a 4-row x 2-vector register tile over blocks of p, in order.
 // todo: route to Gemm.MultiplyGeneric (branch gemm: same semantics, alpha as double) and MultiplySerial to threads: 1.
 using System.Buffers;
 using System.Numerics;
@@ -13,6 +13,7 @@ public static class MatMul
 {
     const long ParallelFlopThreshold = 1L << 18;
     const int TileRows = 4;
+    const int KBlock = 256;
 
     /// <summary>
     /// Semantics: C = alpha * op(A) op(B) (accumulate false) or C += alpha * op(A) op(B) (accumulate true),
@@ -99,38 +100,43 @@ public static class MatMul
     {
         static int Width => Vector<T>.Count;
 
+        // p runs in blocks of KBlock so a block of B ([KBlock, n]) stays in cache across all row tiles
         public void Rows(int rowBegin, int rowEnd)
         {
-            int i = rowBegin;
-            for (; i + TileRows <= rowEnd; i += TileRows)
+            for (int p0 = 0; p0 < k; p0 += KBlock)
             {
-                int j = 0;
-                for (; j + 2 * Width <= n; j += 2 * Width)
-                    Tile4x2(i, j);
-                for (; j < n; j++)
+                int p1 = Math.Min(k, p0 + KBlock);
+                int i = rowBegin;
+                for (; i + TileRows <= rowEnd; i += TileRows)
                 {
-                    for (int r = 0; r < TileRows; r++)
-                        Single(i + r, j);
+                    int j = 0;
+                    for (; j + 2 * Width <= n; j += 2 * Width)
+                        Tile4x2(i, j, p0, p1);
+                    for (; j < n; j++)
+                    {
+                        for (int r = 0; r < TileRows; r++)
+                            Single(i + r, j, p0, p1);
+                    }
                 }
-            }
-            for (; i < rowEnd; i++)
-            {
-                int j = 0;
-                for (; j + Width <= n; j += Width)
-                    Tile1x1(i, j);
-                for (; j < n; j++)
-                    Single(i, j);
+                for (; i < rowEnd; i++)
+                {
+                    int j = 0;
+                    for (; j + Width <= n; j += Width)
+                        Tile1x1(i, j, p0, p1);
+                    for (; j < n; j++)
+                        Single(i, j, p0, p1);
+                }
             }
         }
 
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        void Tile4x2(int i, int j)
+        void Tile4x2(int i, int j, int p0, int p1)
         {
             Vector<T> c00 = default, c01 = default, c10 = default, c11 = default;
             Vector<T> c20 = default, c21 = default, c30 = default, c31 = default;
             T* a0 = a + (long)i * k, a1 = a0 + k, a2 = a1 + k, a3 = a2 + k;
-            T* bp = b + j;
-            for (int p = 0; p < k; p++, bp += n)
+            T* bp = b + (long)p0 * n + j;
+            for (int p = p0; p < p1; p++, bp += n)
             {
                 var b0 = Vector.Load(bp);
                 var b1 = Vector.Load(bp + Width);
@@ -157,22 +163,22 @@ public static class MatMul
             Vector.Store(Vector.Load(dst + Width) + scale * right, dst + Width);
         }
 
-        void Tile1x1(int i, int j)
+        void Tile1x1(int i, int j, int p0, int p1)
         {
             Vector<T> acc = default;
             T* arow = a + (long)i * k;
-            T* bp = b + j;
-            for (int p = 0; p < k; p++, bp += n)
+            T* bp = b + (long)p0 * n + j;
+            for (int p = p0; p < p1; p++, bp += n)
                 acc += new Vector<T>(arow[p]) * Vector.Load(bp);
             T* dst = c + (long)i * n + j;
             Vector.Store(Vector.Load(dst) + new Vector<T>(alpha) * acc, dst);
         }
 
-        void Single(int i, int j)
+        void Single(int i, int j, int p0, int p1)
         {
             T sum = T.Zero;
             T* arow = a + (long)i * k;
-            for (int p = 0; p < k; p++)
+            for (int p = p0; p < p1; p++)
                 sum += arow[p] * b[(long)p * n + j];
             c[(long)i * n + j] += alpha * sum;
         }

@@ -63,6 +63,8 @@ public static class GgufModelLoader
             RopeTheta = keys.Float("rope.freq_base") ?? 10000.0,
             RopeFreqScale = RopeFreqScale(keys),
             TiedEmbeddings = file.FindTensor(TensorNames.Output) is null,
+            // llama.cpp create_tensor_qkv: a fused attn_qkv when the file has one, else separate q, k, v
+            FusedQkv = file.FindTensor(TensorNames.AttnQkv(0)) is not null,
         };
         try
         {

@@ -1,5 +1,6 @@
 // Throughput of full-weight training on the built-in model's shape (d 128, 5 layers, 4 heads, SwiGLU 336,
-// context 320, vocab 88), for `mafn bench train`: PyTorch on the same 2 cores reaches about 5,950 tokens/s.
+// context 320, vocab 88), for `mafn bench train`: PyTorch on the same 2 cores reached about 5,950 tokens/s
+// with 32 sequences of ~197 tokens per step and AdamW (shared/reference/builtin-model-notes.md).
 using System.Diagnostics;
 using MultiagentNative.Engine.Cpu;
 using MultiagentNative.Engine.Model;
@@ -11,21 +12,48 @@ public sealed record TrainingThroughput(double TokensPerSecond, double TokensPer
 
 public static class TrainingBenchmark
 {
+    /// <summary>PyTorch 1.13 (OpenBLAS, 2 threads) on this model and machine kind: shared/reference/builtin-model-notes.md.</summary>
+    public const double PyTorchTokensPerSecond = 5950;
+
+    /// <summary>
+    /// What `mafn bench train` prints: full-weight throughput on the built-in shape (32 x 197 tokens per step,
+    /// as the PyTorch reference), with and without recomputation, against PyTorch; then 4 LoRA agents in one pass
+    /// against one pass per agent.
+    /// </summary>
+    public static void PrintReport(TextWriter output, int steps = 3)
+    {
+        output.WriteLine($"built-in shape: d {BuiltInShape.ModelDim}, {BuiltInShape.Layers} layers, {BuiltInShape.Heads} heads, ffn {BuiltInShape.FfnDim}, vocab {BuiltInShape.Vocab}; {Environment.ProcessorCount} cores");
+        foreach (bool recompute in new[] { false, true })
+        {
+            var result = FullWeight(BuiltInShape, 32, 197, steps, recompute);
+            output.WriteLine($"full weights{(recompute ? ", recompute" : "")}: {result.TokensPerSecond,8:F0} tokens/s ({result.TokensPerSecond / PyTorchTokensPerSecond:F2}x PyTorch's {PyTorchTokensPerSecond:F0}), " +
+                             $"{result.TokensPerCpuSecond:F0} tokens per CPU-second");
+        }
+        var lora = new LoraConfig(Rank: 8, Alpha: 16, LoraTargets.All);
+        var agents = MultiAgentLora(BuiltInShape, lora, agents: 4, sequencesPerAgent: 2, repeats: steps);
+        output.WriteLine($"LoRA r8, 4 agents x 2 x {BuiltInShape.ContextLength} tokens: one pass {agents.OnePassTokensPerSecond:F0} tokens/s, " +
+                         $"one pass per agent {agents.SeparatePassesTokensPerSecond:F0} tokens/s ({agents.Speedup:F2}x)");
+    }
+
     public static LlamaConfig BuiltInShape => new()
     {
         Arch = ModelArch.Llama, ModelDim = 128, Heads = 4, KvHeads = 4, FfnDim = 336, Layers = 5, Vocab = 88, ContextLength = 320,
     };
 
     /// <summary>
-    /// Throughput of forward+backward+AdamW over full-context sequences, after one warm-up step. Tokens per
+    /// Throughput of forward+backward+AdamW over random-token sequences, after one warm-up step. Tokens per
     /// CPU-second times the core count bounds what an idle machine reaches when the wall clock is shared.
     /// </summary>
-    public static TrainingThroughput FullWeight(LlamaConfig config, int sequencesPerStep, int steps, bool recompute, TextWriter? log = null)
+    /// <param name="sequenceLength">Tokens per sequence; the PyTorch reference ran 32 sequences of ~197 tokens per step.</param>
+    public static TrainingThroughput FullWeight(LlamaConfig config, int sequencesPerStep, int sequenceLength, int steps, bool recompute,
+                                                TextWriter? log = null)
     {
+        if (sequenceLength <= 0 || sequenceLength > config.ContextLength)
+            throw new ArgumentOutOfRangeException(nameof(sequenceLength), $"sequence length {sequenceLength} must be in [1, {config.ContextLength}]");
         var random = new Random(1);
         var data = Enumerable.Range(0, sequencesPerStep * (steps + 1)).Select(_ =>
         {
-            var tokens = Enumerable.Range(0, config.ContextLength).Select(_ => random.Next(config.Vocab)).ToArray();
+            var tokens = Enumerable.Range(0, sequenceLength).Select(_ => random.Next(config.Vocab)).ToArray();
             return new TokenizedExample(tokens, tokens.Select(_ => true).ToArray());
         }).ToList();
         var model = new CpuTransformer<float>(ModelWeights<float>.Random(config, 2), new TransformerOptions(recompute));
@@ -38,7 +66,7 @@ public static class TrainingBenchmark
             $"step {p.Step}/{p.TotalSteps} loss {p.Loss:F4} {p.TokensPerSecond:F0} tokens/s")).TrainFullWeights(data);
         double seconds = clock.Elapsed.TotalSeconds;
         double cpuSeconds = (Process.GetCurrentProcess().TotalProcessorTime - cpuBefore).TotalSeconds;
-        double tokens = (double)steps * sequencesPerStep * config.ContextLength;
+        double tokens = (double)steps * sequencesPerStep * sequenceLength;
         return new TrainingThroughput(tokens / seconds, tokens / cpuSeconds, history[^1].Loss);
     }
 

@@ -57,7 +57,7 @@ public class MatMulTests
     [Test]
     public void RejectsATooShortOutput()
     {
-        var error = Assert.Throws<ArgumentException>(() => MatMul.Multiply<double>(new double[5], new double[6], new double[6], 2, 3, 3, false, false, false));
-        Assert.That(error!.Message, Does.Contain("c: expected 6 elements ([2, 3]), got 5"));
+        var error = Assert.Throws<ArgumentException>(() => MatMul.Multiply<double>(new double[5], new double[6], new double[9], 2, 3, 3, false, false, false));
+        Assert.That(error!.Message, Does.StartWith("c: expected").And.Contain("6 elements").And.Contain("got 5"));
     }
 }

@@ -41,7 +41,7 @@ public class ModelGradientTests
     {
         var config = TinyModels.Config(arch, tiedEmbeddings);
         var weights = TinyModels.Weights(config, 5);
-        var model = new CpuTransformer<double>(weights, new TransformerOptions(RecomputeActivations: tiedEmbeddings));
+        var model = new CpuTransformer<double>(weights, new TransformerOptions(RecomputeActivations: tiedEmbeddings, HeadChunkRows: tiedEmbeddings ? 4 : 0));
         var batch = TrainingBatch.Build(TinyModels.Segments(1, 6), config.ContextLength);
         var gradients = ModelWeights<double>.Zeros(config);
         model.ForwardBackward(batch, [null], gradients, 0);

@@ -45,6 +45,39 @@ public class ModelValidationTests
     }
 
     [Test]
+    public void SequencesBeyondTheFirstRopeTableGrowItWithoutChangingResults()
+    {
+        var config = Config with { ContextLength = 1500 };
+        var weights = TinyModels.Weights(config, 3);
+        var random = new Random(4);
+        var longBatch = TrainingBatch.Build([[TinyModels.Example(random, 1300, config.Vocab, 10)]], config.ContextLength);
+        var shortBatch = TrainingBatch.Build([[TinyModels.Example(random, 5, config.Vocab, 1)]], config.ContextLength);
+        var grownLater = new CpuTransformer<double>(weights);
+        grownLater.Loss(shortBatch, [null]);
+        double direct = new CpuTransformer<double>(weights).Loss(longBatch, [null]);
+        Assert.That(grownLater.Loss(longBatch, [null]), Is.EqualTo(direct));
+    }
+
+    [Test]
+    public void AnAgentWithNothingToTrainGetsZeroLossAndZeroGradients()
+    {
+        var lora = new LoraConfig(2, 4, LoraTargets.All);
+        var adapters = new[] { TinyModels.Adapter(Config, lora, 5), TinyModels.Adapter(Config, lora, 6) };
+        var segments = new List<IReadOnlyList<TokenizedExample>>
+        {
+            new[] { new TokenizedExample([3], [true]), new TokenizedExample([1, 2, 3], [true, false, false]) },
+            new[] { new TokenizedExample([4, 5, 6], [false, true, true]) },
+        };
+        var losses = new double[2];
+        double loss = Model.ForwardBackward(TrainingBatch.Build(segments, Config.ContextLength), adapters, null, 1, losses);
+        Assert.That(losses[0], Is.Zero, "a one-token sequence has no target and the other trains nothing");
+        Assert.That(double.IsFinite(losses[1]) && losses[1] > 0, $"second agent's loss {losses[1]}");
+        Assert.That(loss, Is.EqualTo(losses[1]));
+        Assert.That(adapters[0].Parameters().SelectMany(p => p.Grad), Is.All.Zero);
+        Assert.That(adapters[1].Parameters().SelectMany(p => p.Grad).Any(g => g != 0));
+    }
+
+    [Test]
     public void InconsistentConfigIsNamed()
     {
         var error = Assert.Throws<ArgumentException>(() => (Config with { KvHeads = 3 }).Validate());
