@@ -23,10 +23,23 @@ static class BenchCommand
         var maxTokens = new Option<int>("--max-tokens") { Description = "tokens per request", DefaultValueFactory = _ => 64 };
         var threads = new Option<int>("--threads") { Description = "native thread budget (default: core count)" };
         var repeats = new Option<int>("--repeats") { Description = "runs per figure; the best is reported", DefaultValueFactory = _ => 3 };
-        var command = new Command("generate", "generation throughput: one at a time vs batched vs raw llama_decode") { model, json, maxTokens, threads, repeats };
+        var synthetic = new Option<string?>("--synthetic")
+        {
+            Description = "benchmark a random-weight llama of shape DIMxLAYERS (e.g. 1024x8) with --model's tokenizer instead of --model itself",
+        };
+        var syntheticType = new Option<string>("--synthetic-type")
+        {
+            Description = "weight type of the synthetic model: f32, f16, q8_0, q4_0, q4_k_m", DefaultValueFactory = _ => "q8_0",
+        };
+        var command = new Command("generate", "generation throughput: one at a time vs batched vs raw llama_decode")
+        {
+            model, json, maxTokens, threads, repeats, synthetic, syntheticType,
+        };
         command.SetAction(parse =>
         {
             string path = ModelOption.Require(parse.GetValue(model));
+            if (parse.GetValue(synthetic) is { } shape)
+                path = SyntheticModel.Ensure(shape, parse.GetValue(syntheticType)!, path, line => Console.Error.WriteLine($"  {line}"));
             using var loaded = LlamaModel.Load(path);
             bool asJson = parse.GetValue(json);
             var benchmark = new GenerationBenchmark(loaded, parse.GetValue(maxTokens), parse.GetValue(threads), Math.Max(1, parse.GetValue(repeats)));
