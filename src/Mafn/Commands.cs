@@ -8,6 +8,6 @@ static class Commands
     public static IEnumerable<Command> All()
     {
         // one line per command, e.g. yield return InspectCommand.Create();
-        yield break;
+        yield return BenchCommand.Create();
     }
 }

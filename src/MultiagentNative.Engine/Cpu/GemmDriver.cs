@@ -1,0 +1,172 @@
+// The blocked float GEMM around a micro-kernel (the BLIS loop nest: Goto & van de Geijn 2008, "Anatomy of
+// high-performance matrix multiplication"). Threads own disjoint blocks of C and K is blocked by K alone,
+// so every C element gets the same summation order whatever the thread count.
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+
+namespace MultiagentNative.Engine.Cpu;
+
+/// <summary>One float product: C[i,j] = alpha * sum_p opA[i,p] * opB[p,j] (+ C[i,j] when Accumulate).</summary>
+internal unsafe struct GemmProblem
+{
+    public float* A, B, C;
+    public nint Lda, Ldb, Ldc;
+    public int M, N, K;
+    public bool TransA, TransB, Accumulate;
+    public float Alpha;
+
+    /// <summary>opA[row, col]: A is [M, K] row-major, or [K, M] when TransA.</summary>
+    public readonly float* AAt(int row, int col) => TransA ? A + col * Lda + row : A + row * Lda + col;
+
+    /// <summary>opB[row, col]: B is [K, N] row-major, or [N, K] when TransB.</summary>
+    public readonly float* BAt(int row, int col) => TransB ? B + col * Ldb + row : B + row * Ldb + col;
+}
+
+internal static unsafe class GemmDriver<TKernel> where TKernel : struct, IGemmKernel
+{
+    // Block sizes (tuned on Zen 5 with `mafn bench gemm`): a KC x Cols sliver of B stays in L1 while the MC x KC
+    // block of A streams from L2; the KC x NC panel of B sits in L2/L3.
+    internal static readonly int KcMax = EnvOr("MAFN_GEMM_KC", 256);
+    internal static readonly int McMax = TKernel.Rows * EnvOr("MAFN_GEMM_MC_TILES", 8);
+    internal static readonly int NcMax = TKernel.Cols * EnvOr("MAFN_GEMM_NC_TILES", 32);
+
+    // Below this many multiply-adds a fork-join costs more than it saves.
+    const long ParallelMinMacs = 1 << 20;
+
+    static int EnvOr(string name, int fallback) =>
+        int.TryParse(Environment.GetEnvironmentVariable(name), out int value) && value > 0 ? value : fallback;
+
+    struct Split
+    {
+        public GemmProblem Problem;
+        public int Parts;
+        public bool AlongM;
+    }
+
+    public static void Run(in GemmProblem problem, int threads)
+    {
+        int mTiles = (problem.M + TKernel.Rows - 1) / TKernel.Rows;
+        int nTiles = (problem.N + TKernel.Cols - 1) / TKernel.Cols;
+        bool alongM = mTiles >= nTiles || mTiles >= 4 * threads;
+        int parts = Math.Min(threads, alongM ? mTiles : nTiles);
+        if ((long)problem.M * problem.N * problem.K < ParallelMinMacs)
+            parts = 1;
+        if (parts <= 1)
+        {
+            RunSerial(problem);
+            return;
+        }
+        var split = new Split { Problem = problem, Parts = parts, AlongM = alongM };
+        CpuParallel.For(parts, &RunPart, &split);
+    }
+
+    static void RunPart(void* state, int part)
+    {
+        ref readonly Split split = ref Unsafe.AsRef<Split>(state);
+        GemmProblem sub = split.Problem;
+        int tile = split.AlongM ? TKernel.Rows : TKernel.Cols;
+        int extent = split.AlongM ? sub.M : sub.N;
+        int tiles = (extent + tile - 1) / tile;
+        int first = (int)((long)tiles * part / split.Parts) * tile;
+        int end = Math.Min(extent, (int)((long)tiles * (part + 1) / split.Parts) * tile);
+        if (end <= first)
+            return;
+        if (split.AlongM)
+        {
+            sub.A = sub.AAt(first, 0);
+            sub.C += first * sub.Ldc;
+            sub.M = end - first;
+        }
+        else
+        {
+            sub.B = sub.BAt(0, first);
+            sub.C += first;
+            sub.N = end - first;
+        }
+        RunSerial(sub);
+    }
+
+    static void RunSerial(in GemmProblem p)
+    {
+        int kBlocks = (p.K + KcMax - 1) / KcMax;
+        int kcStep = (p.K + kBlocks - 1) / kBlocks;
+        int ncStep = Math.Min(NcMax, RoundUp(p.N, TKernel.Cols));
+        int mcStep = Math.Min(McMax, RoundUp(p.M, TKernel.Rows));
+        // Each part starts 64-byte aligned: the kernels load B slivers with aligned loads.
+        int aFloats = RoundUp(mcStep * kcStep, 16), bFloats = RoundUp(kcStep * ncStep, 16);
+        float* aPack = GemmScratch.Get(aFloats + bFloats + TKernel.Rows * TKernel.Cols);
+        float* bPack = aPack + aFloats;
+        float* tile = bPack + bFloats;
+        for (int jc = 0; jc < p.N; jc += ncStep)
+        {
+            int nc = Math.Min(ncStep, p.N - jc);
+            for (int pc = 0; pc < p.K; pc += kcStep)
+            {
+                int kc = Math.Min(kcStep, p.K - pc);
+                bool accumulate = p.Accumulate || pc > 0;
+                GemmPack.PackB(bPack, p, pc, jc, kc, nc, TKernel.Cols);
+                for (int ic = 0; ic < p.M; ic += mcStep)
+                {
+                    int mc = Math.Min(mcStep, p.M - ic);
+                    GemmPack.PackA(aPack, p, ic, pc, mc, kc, TKernel.Rows);
+                    MacroKernel(aPack, bPack, tile, p.C + ic * p.Ldc + jc, p.Ldc, mc, nc, kc, p.Alpha, accumulate);
+                }
+            }
+        }
+    }
+
+    static void MacroKernel(float* aPack, float* bPack, float* tile, float* c, nint ldc, int mc, int nc, int kc,
+        float alpha, bool accumulate)
+    {
+        int rows = TKernel.Rows, cols = TKernel.Cols;
+        for (int jr = 0; jr < nc; jr += cols)
+        {
+            int nr = Math.Min(cols, nc - jr);
+            float* bSliver = bPack + jr * kc;
+            for (int ir = 0; ir < mc; ir += rows)
+            {
+                int mr = Math.Min(rows, mc - ir);
+                float* aSliver = aPack + ir * kc;
+                float* cTile = c + ir * ldc + jr;
+                if (mr == rows && nr == cols)
+                {
+                    TKernel.Run(kc, aSliver, bSliver, cTile, ldc, alpha, accumulate);
+                }
+                else
+                {
+                    // Edge tile: the kernel writes raw sums (alpha 1 is exact), then the same rounding as the kernel's store.
+                    TKernel.Run(kc, aSliver, bSliver, tile, cols, 1f, false);
+                    MergeEdge(cTile, ldc, tile, cols, mr, nr, alpha, accumulate);
+                }
+            }
+        }
+    }
+
+    static void MergeEdge(float* c, nint ldc, float* tile, int tileCols, int mr, int nr, float alpha, bool accumulate)
+    {
+        for (int i = 0; i < mr; i++)
+        {
+            float* cRow = c + i * ldc;
+            float* sums = tile + i * tileCols;
+            for (int j = 0; j < nr; j++)
+                cRow[j] = accumulate ? MathF.FusedMultiplyAdd(sums[j], alpha, cRow[j]) : sums[j] * alpha;
+        }
+    }
+
+    static int RoundUp(int value, int multiple) => (value + multiple - 1) / multiple * multiple;
+}
+
+/// <summary>Per-thread packing buffers: pinned, 64-byte aligned, grown on demand and then reused (no allocation per call).</summary>
+internal static unsafe class GemmScratch
+{
+    [ThreadStatic] static float[]? buffer;
+
+    public static float* Get(int floats)
+    {
+        const int alignFloats = 16;
+        if (buffer is null || buffer.Length < floats + alignFloats)
+            buffer = GC.AllocateUninitializedArray<float>(floats + alignFloats, pinned: true);
+        nint address = (nint)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(buffer));
+        return (float*)((address + 63) & ~(nint)63);
+    }
+}
