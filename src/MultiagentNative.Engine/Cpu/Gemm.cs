@@ -89,8 +89,9 @@ public static unsafe class Gemm
         GemmDouble.Run(c, a, b, m, n, k, transA, transB, alpha, accumulate, shape);
     }
 
-    /// <summary>The float or double product for code generic over its element type; see the float overload.</summary>
-    public static void Multiply<T>(Span<T> c, ReadOnlySpan<T> a, ReadOnlySpan<T> b, int m, int n, int k,
+    /// <summary>The float or double product for code generic over its element type (a distinct name: with spans of float both
+    /// overloads would apply to the same call); see the float overload.</summary>
+    public static void MultiplyGeneric<T>(Span<T> c, ReadOnlySpan<T> a, ReadOnlySpan<T> b, int m, int n, int k,
         bool transA = false, bool transB = false, double alpha = 1.0, bool accumulate = false,
         int lda = 0, int ldb = 0, int ldc = 0)
         where T : unmanaged

@@ -88,10 +88,9 @@ internal static unsafe class GemmDriver<TKernel> where TKernel : struct, IGemmKe
 
     static void RunSerial(in GemmProblem p)
     {
-        int kBlocks = (p.K + KcMax - 1) / KcMax;
-        int kcStep = (p.K + kBlocks - 1) / kBlocks;
-        int ncStep = Math.Min(NcMax, RoundUp(p.N, TKernel.Cols));
-        int mcStep = Math.Min(McMax, RoundUp(p.M, TKernel.Rows));
+        int kcStep = BalancedStep(p.K, KcMax, 1);
+        int ncStep = BalancedStep(p.N, NcMax, TKernel.Cols);
+        int mcStep = BalancedStep(p.M, McMax, TKernel.Rows);
         // Each part starts 64-byte aligned: the kernels load B slivers with aligned loads.
         int aFloats = RoundUp(mcStep * kcStep, 16), bFloats = RoundUp(kcStep * ncStep, 16);
         float* aPack = GemmScratch.Get(aFloats + bFloats + TKernel.Rows * TKernel.Cols);
@@ -109,16 +108,40 @@ internal static unsafe class GemmDriver<TKernel> where TKernel : struct, IGemmKe
                 {
                     int mc = Math.Min(mcStep, p.M - ic);
                     GemmPack.PackA(aPack, p, ic, pc, mc, kc, TKernel.Rows);
-                    MacroKernel(aPack, bPack, tile, p.C + ic * p.Ldc + jc, p.Ldc, mc, nc, kc, p.Alpha, accumulate);
+                    var next = NextSources(p, ic + mcStep, pc, jc, mcStep, kcStep, ncStep);
+                    MacroKernel(aPack, bPack, tile, p.C + ic * p.Ldc + jc, p.Ldc, mc, nc, kc, p.Alpha, accumulate, ref next);
                 }
             }
         }
     }
 
+    /// <summary>
+    /// The source regions the loop nest packs next (A of the next M block, else B and A of the next K or N block):
+    /// prefetched into L2 while the kernels run, so packing does not stall on memory when K is long.
+    /// </summary>
+    static GemmPrefetch NextSources(in GemmProblem p, int nextIc, int pc, int jc, int mcStep, int kcStep, int ncStep)
+    {
+        if (nextIc < p.M)
+            return new GemmPrefetch(GemmPrefetch.RegionOfA(p, nextIc, pc, Math.Min(mcStep, p.M - nextIc), Math.Min(kcStep, p.K - pc)), default);
+        int nextPc = pc + kcStep, nextJc = jc;
+        if (nextPc >= p.K)
+        {
+            nextPc = 0;
+            nextJc = jc + ncStep;
+            if (nextJc >= p.N)
+                return default;
+        }
+        int kc = Math.Min(kcStep, p.K - nextPc);
+        return new GemmPrefetch(GemmPrefetch.RegionOfB(p, nextPc, nextJc, kc, Math.Min(ncStep, p.N - nextJc)),
+            GemmPrefetch.RegionOfA(p, 0, nextPc, Math.Min(mcStep, p.M), kc));
+    }
+
     static void MacroKernel(float* aPack, float* bPack, float* tile, float* c, nint ldc, int mc, int nc, int kc,
-        float alpha, bool accumulate)
+        float alpha, bool accumulate, ref GemmPrefetch next)
     {
         int rows = TKernel.Rows, cols = TKernel.Cols;
+        int calls = (mc + rows - 1) / rows * ((nc + cols - 1) / cols);
+        int linesPerCall = (next.Lines + calls - 1) / calls;
         for (int jr = 0; jr < nc; jr += cols)
         {
             int nr = Math.Min(cols, nc - jr);
@@ -138,6 +161,7 @@ internal static unsafe class GemmDriver<TKernel> where TKernel : struct, IGemmKe
                     TKernel.Run(kc, aSliver, bSliver, tile, cols, 1f, false);
                     MergeEdge(cTile, ldc, tile, cols, mr, nr, alpha, accumulate);
                 }
+                next.Issue(linesPerCall);
             }
         }
     }
@@ -154,6 +178,13 @@ internal static unsafe class GemmDriver<TKernel> where TKernel : struct, IGemmKe
     }
 
     static int RoundUp(int value, int multiple) => (value + multiple - 1) / multiple * multiple;
+
+    /// <summary>A block size near `max`, a multiple of `unit`, that splits `extent` into blocks of nearly equal size.</summary>
+    static int BalancedStep(int extent, int max, int unit)
+    {
+        int blocks = (extent + max - 1) / max;
+        return Math.Min(RoundUp((extent + blocks - 1) / blocks, unit), RoundUp(max, unit));
+    }
 }
 
 /// <summary>Per-thread packing buffers: pinned, 64-byte aligned, grown on demand and then reused (no allocation per call).</summary>
