@@ -47,7 +47,7 @@ internal static unsafe class GemmDriver<TKernel> where TKernel : struct, IGemmKe
     {
         int mTiles = (problem.M + TKernel.Rows - 1) / TKernel.Rows;
         int nTiles = (problem.N + TKernel.Cols - 1) / TKernel.Cols;
-        bool alongM = mTiles >= nTiles || mTiles >= 4 * threads;
+        bool alongM = SplitAlongM(problem, mTiles, nTiles, threads);
         int parts = Math.Min(threads, alongM ? mTiles : nTiles);
         if ((long)problem.M * problem.N * problem.K < ParallelMinMacs)
             parts = 1;
@@ -58,6 +58,23 @@ internal static unsafe class GemmDriver<TKernel> where TKernel : struct, IGemmKe
         }
         var split = new Split { Problem = problem, Parts = parts, AlongM = alongM };
         CpuParallel.For(parts, &RunPart, &split);
+    }
+
+    /// <summary>
+    /// Split C along the dimension that gives the smallest per-thread tile work; on a near tie, the one that reads
+    /// less memory (each thread reads all of the operand along the other dimension: with long K that dominates).
+    /// </summary>
+    static bool SplitAlongM(in GemmProblem p, int mTiles, int nTiles, int threads)
+    {
+        long workAlongM = (long)((mTiles + threads - 1) / threads) * TKernel.Rows * nTiles * TKernel.Cols;
+        long workAlongN = (long)((nTiles + threads - 1) / threads) * TKernel.Cols * mTiles * TKernel.Rows;
+        if (workAlongM * 20 < workAlongN * 19)
+            return true;
+        if (workAlongN * 20 < workAlongM * 19)
+            return false;
+        long readsAlongM = (long)p.M + (long)threads * p.N;
+        long readsAlongN = (long)threads * p.M + p.N;
+        return readsAlongM <= readsAlongN;
     }
 
     static void RunPart(void* state, int part)
@@ -108,40 +125,16 @@ internal static unsafe class GemmDriver<TKernel> where TKernel : struct, IGemmKe
                 {
                     int mc = Math.Min(mcStep, p.M - ic);
                     GemmPack.PackA(aPack, p, ic, pc, mc, kc, TKernel.Rows);
-                    var next = NextSources(p, ic + mcStep, pc, jc, mcStep, kcStep, ncStep);
-                    MacroKernel(aPack, bPack, tile, p.C + ic * p.Ldc + jc, p.Ldc, mc, nc, kc, p.Alpha, accumulate, ref next);
+                    MacroKernel(aPack, bPack, tile, p.C + ic * p.Ldc + jc, p.Ldc, mc, nc, kc, p.Alpha, accumulate);
                 }
             }
         }
     }
 
-    /// <summary>
-    /// The source regions the loop nest packs next (A of the next M block, else B and A of the next K or N block):
-    /// prefetched into L2 while the kernels run, so packing does not stall on memory when K is long.
-    /// </summary>
-    static GemmPrefetch NextSources(in GemmProblem p, int nextIc, int pc, int jc, int mcStep, int kcStep, int ncStep)
-    {
-        if (nextIc < p.M)
-            return new GemmPrefetch(GemmPrefetch.RegionOfA(p, nextIc, pc, Math.Min(mcStep, p.M - nextIc), Math.Min(kcStep, p.K - pc)), default);
-        int nextPc = pc + kcStep, nextJc = jc;
-        if (nextPc >= p.K)
-        {
-            nextPc = 0;
-            nextJc = jc + ncStep;
-            if (nextJc >= p.N)
-                return default;
-        }
-        int kc = Math.Min(kcStep, p.K - nextPc);
-        return new GemmPrefetch(GemmPrefetch.RegionOfB(p, nextPc, nextJc, kc, Math.Min(ncStep, p.N - nextJc)),
-            GemmPrefetch.RegionOfA(p, 0, nextPc, Math.Min(mcStep, p.M), kc));
-    }
-
     static void MacroKernel(float* aPack, float* bPack, float* tile, float* c, nint ldc, int mc, int nc, int kc,
-        float alpha, bool accumulate, ref GemmPrefetch next)
+        float alpha, bool accumulate)
     {
         int rows = TKernel.Rows, cols = TKernel.Cols;
-        int calls = (mc + rows - 1) / rows * ((nc + cols - 1) / cols);
-        int linesPerCall = (next.Lines + calls - 1) / calls;
         for (int jr = 0; jr < nc; jr += cols)
         {
             int nr = Math.Min(cols, nc - jr);
@@ -161,7 +154,6 @@ internal static unsafe class GemmDriver<TKernel> where TKernel : struct, IGemmKe
                     TKernel.Run(kc, aSliver, bSliver, tile, cols, 1f, false);
                     MergeEdge(cTile, ldc, tile, cols, mr, nr, alpha, accumulate);
                 }
-                next.Issue(linesPerCall);
             }
         }
     }

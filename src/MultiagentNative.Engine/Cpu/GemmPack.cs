@@ -38,6 +38,8 @@ internal static unsafe class GemmPack
     /// <summary>dst[p*width + j] = src[p*ld + j] for j &lt; count, 0 for count &lt;= j &lt; width.</summary>
     static void CopyRows(float* dst, float* src, nint ld, int depth, int count, int width)
     {
+        if (count == width && CopyFullRows(dst, src, ld, depth, width))
+            return;
         for (int p = 0; p < depth; p++)
         {
             int j = 0;
@@ -51,6 +53,34 @@ internal static unsafe class GemmPack
                 dst[j] = 0f;
             src += ld;
             dst += width;
+        }
+    }
+
+    /// <summary>Straight-line copies for the kernels' full widths (the hot case); false for other widths.</summary>
+    static bool CopyFullRows(float* dst, float* src, nint ld, int depth, int width)
+    {
+        switch (width)
+        {
+            case 32:
+                for (int p = 0; p < depth; p++, src += ld, dst += 32)
+                {
+                    Vector512.Store(Vector512.Load(src), dst);
+                    Vector512.Store(Vector512.Load(src + 16), dst + 16);
+                }
+                return true;
+            case 16:
+                for (int p = 0; p < depth; p++, src += ld, dst += 16)
+                    Vector512.Store(Vector512.Load(src), dst);
+                return true;
+            case 12:
+                for (int p = 0; p < depth; p++, src += ld, dst += 12)
+                {
+                    Vector256.Store(Vector256.Load(src), dst);
+                    Vector128.Store(Vector128.Load(src + 8), dst + 8);
+                }
+                return true;
+            default:
+                return false;
         }
     }
 
@@ -73,11 +103,34 @@ internal static unsafe class GemmPack
         }
     }
 
+    /// <summary>Lane l of v goes to d + 4*l*width (four k steps apart).</summary>
+    static void StoreLanes(float* d, int width, Vector512<float> v)
+    {
+        Vector128.Store(v.GetLower().GetLower(), d);
+        Vector128.Store(v.GetLower().GetUpper(), d + 4 * width);
+        Vector128.Store(v.GetUpper().GetLower(), d + 8 * width);
+        Vector128.Store(v.GetUpper().GetUpper(), d + 12 * width);
+    }
+
     /// <summary>Four source rows at once: 4x4 blocks transposed in registers, one 16-byte store per k.</summary>
     static void Transpose4Rows(float* dst, float* src, nint ld, int depth, int width)
     {
         float* r0 = src, r1 = src + ld, r2 = src + 2 * ld, r3 = src + 3 * ld;
         int p = 0;
+        for (; Avx512F.IsSupported && p + 16 <= depth; p += 16)
+        {
+            // The same 4x4 transpose in each 128-bit lane: lane l of out_q holds k = p + 4l + q.
+            var v0 = Vector512.Load(r0 + p);
+            var v1 = Vector512.Load(r1 + p);
+            var v2 = Vector512.Load(r2 + p);
+            var v3 = Vector512.Load(r3 + p);
+            Vector512<double> t0 = Avx512F.UnpackLow(v0, v1).AsDouble(), t1 = Avx512F.UnpackHigh(v0, v1).AsDouble();
+            Vector512<double> t2 = Avx512F.UnpackLow(v2, v3).AsDouble(), t3 = Avx512F.UnpackHigh(v2, v3).AsDouble();
+            StoreLanes(dst + p * width, width, Avx512F.UnpackLow(t0, t2).AsSingle());
+            StoreLanes(dst + (p + 1) * width, width, Avx512F.UnpackHigh(t0, t2).AsSingle());
+            StoreLanes(dst + (p + 2) * width, width, Avx512F.UnpackLow(t1, t3).AsSingle());
+            StoreLanes(dst + (p + 3) * width, width, Avx512F.UnpackHigh(t1, t3).AsSingle());
+        }
         for (; p + 4 <= depth; p += 4)
         {
             var v0 = Vector128.Load(r0 + p);
