@@ -151,7 +151,10 @@ internal static unsafe class GemmDriver<TKernel> where TKernel : struct, IGemmKe
                 else
                 {
                     // Edge tile: the kernel writes raw sums (alpha 1 is exact), then the same rounding as the kernel's store.
-                    TKernel.Run(kc, aSliver, bSliver, tile, cols, 1f, false);
+                    if (2 * nr <= cols)
+                        TKernel.RunHalfRaw(kc, aSliver, bSliver, tile);
+                    else
+                        TKernel.Run(kc, aSliver, bSliver, tile, cols, 1f, false);
                     MergeEdge(cTile, ldc, tile, cols, mr, nr, alpha, accumulate);
                 }
             }

@@ -18,6 +18,12 @@ internal unsafe interface IGemmKernel
     /// c[i*ldc + j] = accumulate ? fma(acc, alpha, c) : acc * alpha.
     /// </summary>
     static abstract void Run(int kc, float* a, float* b, float* c, nint ldc, float alpha, bool accumulate);
+
+    /// <summary>
+    /// Edge slivers of at most Cols/2 columns: tile[i*Cols + j] = acc[i,j] for j &lt; Cols/2 (the same fma chains as Run),
+    /// from B packed Cols wide. A kernel without a half-width variant runs in full and its extra columns are ignored.
+    /// </summary>
+    static abstract void RunHalfRaw(int kc, float* a, float* b, float* tile);
 }
 
 /// <summary>12x32 tile in 24 zmm accumulators: per k, 2 loads of B and 12 broadcasts of A feed 24 FMAs.</summary>
@@ -79,6 +85,33 @@ internal readonly unsafe struct Avx512Kernel12x32 : IGemmKernel
         Store(c, alphaV, accumulate, c11a, c11b);
     }
 
+    public static void RunHalfRaw(int kc, float* a, float* b, float* tile)
+    {
+        Vector512<float> c0 = default, c1 = default, c2 = default, c3 = default, c4 = default, c5 = default;
+        Vector512<float> c6 = default, c7 = default, c8 = default, c9 = default, c10 = default, c11 = default;
+        for (int p = 0; p < kc; p++)
+        {
+            var b0 = Vector512.LoadAligned(b);
+            c0 = Avx512F.FusedMultiplyAdd(Vector512.Create(a[0]), b0, c0);
+            c1 = Avx512F.FusedMultiplyAdd(Vector512.Create(a[1]), b0, c1);
+            c2 = Avx512F.FusedMultiplyAdd(Vector512.Create(a[2]), b0, c2);
+            c3 = Avx512F.FusedMultiplyAdd(Vector512.Create(a[3]), b0, c3);
+            c4 = Avx512F.FusedMultiplyAdd(Vector512.Create(a[4]), b0, c4);
+            c5 = Avx512F.FusedMultiplyAdd(Vector512.Create(a[5]), b0, c5);
+            c6 = Avx512F.FusedMultiplyAdd(Vector512.Create(a[6]), b0, c6);
+            c7 = Avx512F.FusedMultiplyAdd(Vector512.Create(a[7]), b0, c7);
+            c8 = Avx512F.FusedMultiplyAdd(Vector512.Create(a[8]), b0, c8);
+            c9 = Avx512F.FusedMultiplyAdd(Vector512.Create(a[9]), b0, c9);
+            c10 = Avx512F.FusedMultiplyAdd(Vector512.Create(a[10]), b0, c10);
+            c11 = Avx512F.FusedMultiplyAdd(Vector512.Create(a[11]), b0, c11);
+            a += 12;
+            b += 32;
+        }
+        c0.Store(tile); c1.Store(tile + 32); c2.Store(tile + 64); c3.Store(tile + 96);
+        c4.Store(tile + 128); c5.Store(tile + 160); c6.Store(tile + 192); c7.Store(tile + 224);
+        c8.Store(tile + 256); c9.Store(tile + 288); c10.Store(tile + 320); c11.Store(tile + 352);
+    }
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     static void Store(float* c, Vector512<float> alpha, bool accumulate, Vector512<float> lo, Vector512<float> hi)
     {
@@ -134,6 +167,8 @@ internal readonly unsafe struct Avx2Kernel6x16 : IGemmKernel
         Store(c, alphaV, accumulate, c5a, c5b);
     }
 
+    public static void RunHalfRaw(int kc, float* a, float* b, float* tile) => Run(kc, a, b, tile, Cols, 1f, false);
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     static void Store(float* c, Vector256<float> alpha, bool accumulate, Vector256<float> lo, Vector256<float> hi)
     {
@@ -183,6 +218,8 @@ internal readonly unsafe struct PortableKernel4x2V : IGemmKernel
         Store(c, width, alphaV, accumulate, c2a, c2b); c += ldc;
         Store(c, width, alphaV, accumulate, c3a, c3b);
     }
+
+    public static void RunHalfRaw(int kc, float* a, float* b, float* tile) => Run(kc, a, b, tile, Cols, 1f, false);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     static void Store(float* c, int width, Vector<float> alpha, bool accumulate, Vector<float> lo, Vector<float> hi)
