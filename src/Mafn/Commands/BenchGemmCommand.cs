@@ -27,13 +27,17 @@ static class BenchGemmCommand
     {
         var json = new Option<bool>("--json") { Description = "print one JSON object instead of a table" };
         var seconds = new Option<double>("--seconds") { Description = "timing budget per shape and library, in seconds", DefaultValueFactory = _ => 0.5 };
-        var command = new Command("gemm", "float32 GEMM GFLOP/s on training shapes vs the measured FMA peak and OpenBLAS") { json, seconds };
+        var kernel = new Option<GemmKernel>("--kernel") { Description = "micro-kernel to time: Auto, Avx512, Avx2 or Portable" };
+        var command = new Command("gemm", "float32 GEMM GFLOP/s on training shapes vs the measured FMA peak and OpenBLAS") { json, seconds, kernel };
         command.SetAction(parseResult =>
         {
             double budget = parseResult.GetValue(seconds);
             if (budget <= 0 || budget > 60)
                 throw new ArgumentOutOfRangeException("--seconds", budget, $"--seconds: expected a value in (0, 60], got {budget}");
-            Run(parseResult.GetValue(json), budget);
+            var chosen = parseResult.GetValue(kernel);
+            if (!Gemm.IsSupported(chosen))
+                throw new NotSupportedException($"--kernel: {chosen} is not supported by this CPU (best: {Gemm.BestKernel})");
+            Run(parseResult.GetValue(json), budget, chosen == GemmKernel.Auto ? Gemm.BestKernel : chosen);
             return 0;
         });
         return command;
@@ -50,7 +54,7 @@ static class BenchGemmCommand
         yield return new GemmCase("8192x256 * 256x768", 8192, 768, 256, false, false, false);
     }
 
-    static void Run(bool asJson, double budget)
+    static void Run(bool asJson, double budget, GemmKernel kernel)
     {
         int threads = CpuParallel.MaxThreads;
         bool openBlas = OpenBlas.IsAvailable;
@@ -69,21 +73,21 @@ static class BenchGemmCommand
         var results = new List<GemmResult>();
         foreach (var gemmCase in Cases())
         {
-            results.Add(Measure(gemmCase, threads, openBlas, budget));
+            results.Add(Measure(gemmCase, kernel, threads, openBlas, budget));
             SamplePeak(repeats: 2);
         }
         if (asJson)
-            PrintJson(peakOne, peakAll, threads, results);
+            PrintJson(kernel, peakOne, peakAll, threads, results);
         else
-            PrintTable(peakOne, peakAll, threads, results);
+            PrintTable(kernel, peakOne, peakAll, threads, results);
     }
 
-    static GemmResult Measure(GemmCase c, int threads, bool withOpenBlas, double budget)
+    static GemmResult Measure(GemmCase c, GemmKernel kernel, int threads, bool withOpenBlas, double budget)
     {
         var random = new Random(1234);
         float[] a = RandomMatrix(random, c.M * c.K), b = RandomMatrix(random, c.K * c.N);
         float[] ours = new float[c.M * c.N], theirs = new float[c.M * c.N];
-        Action runOurs = () => Gemm.Multiply(ours, a, b, c.M, c.N, c.K, c.TransA, c.TransB, 1f, c.Accumulate, threads: threads);
+        Action runOurs = () => Gemm.Multiply(ours, a, b, c.M, c.N, c.K, c.TransA, c.TransB, 1f, c.Accumulate, threads: threads, kernel: kernel);
         Action? runTheirs = withOpenBlas
             ? () => OpenBlas.Sgemm(theirs, a, b, c.M, c.N, c.K, c.TransA, c.TransB, 1f, c.Accumulate ? 1f : 0f,
                 c.TransA ? c.M : c.K, c.TransB ? c.K : c.N, c.N)
@@ -117,9 +121,9 @@ static class BenchGemmCommand
         return values;
     }
 
-    static void PrintTable(double peakOne, double peakAll, int threads, List<GemmResult> results)
+    static void PrintTable(GemmKernel kernel, double peakOne, double peakAll, int threads, List<GemmResult> results)
     {
-        Console.WriteLine($"float32 GEMM, kernel {Gemm.BestKernel}, {threads} threads; OpenBLAS: {OpenBlas.Config ?? "not installed (apt-get install libopenblas0-pthread)"}");
+        Console.WriteLine($"float32 GEMM, kernel {kernel}, {threads} threads; OpenBLAS: {OpenBlas.Config ?? "not installed (apt-get install libopenblas0-pthread)"}");
         Console.WriteLine($"measured FMA peak: 1 core {peakOne:F1} GFLOP/s, {threads} cores {peakAll:F1} GFLOP/s");
         Console.WriteLine($"{"shape",-22} {"op",-3} {"m",6} {"n",6} {"k",6} {"ours GF/s",10} {"%peak",6} {"OpenBLAS",10} {"%peak",6} {"ours/OB",8}");
         foreach (var r in results)
@@ -130,12 +134,12 @@ static class BenchGemmCommand
         }
     }
 
-    static void PrintJson(double peakOne, double peakAll, int threads, List<GemmResult> results)
+    static void PrintJson(GemmKernel kernel, double peakOne, double peakAll, int threads, List<GemmResult> results)
     {
         using var stream = Console.OpenStandardOutput();
         using var writer = new Utf8JsonWriter(stream, new JsonWriterOptions { Indented = true });
         writer.WriteStartObject();
-        writer.WriteString("kernel", Gemm.BestKernel.ToString());
+        writer.WriteString("kernel", kernel.ToString());
         writer.WriteNumber("threads", threads);
         writer.WriteNumber("peak_gflops_1_core", Math.Round(peakOne, 1));
         writer.WriteNumber("peak_gflops_all_cores", Math.Round(peakAll, 1));

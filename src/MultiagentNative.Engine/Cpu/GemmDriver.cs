@@ -24,17 +24,14 @@ internal unsafe struct GemmProblem
 
 internal static unsafe class GemmDriver<TKernel> where TKernel : struct, IGemmKernel
 {
-    // Block sizes (tuned on Zen 5 with `mafn bench gemm`): a KC x Cols sliver of B stays in L1 while the MC x KC
-    // block of A streams from L2; the KC x NC panel of B sits in L2/L3.
-    internal static readonly int KcMax = EnvOr("MAFN_GEMM_KC", 256);
-    internal static readonly int McMax = TKernel.Rows * EnvOr("MAFN_GEMM_MC_TILES", 8);
-    internal static readonly int NcMax = TKernel.Cols * EnvOr("MAFN_GEMM_NC_TILES", 32);
+    // Block sizes (Zen 5: 48 KiB L1d, 1 MiB L2 per core): a KC x Cols sliver of B (32 KiB) stays in L1 while the
+    // MC x KC block of A (96 KiB) streams from L2; the KC x NC panel of B sits in L2/L3. `mafn bench gemm` measures them.
+    const int KcMax = 256;
+    static int McMax => TKernel.Rows * 8;
+    static int NcMax => TKernel.Cols * 32;
 
     // Below this many multiply-adds a fork-join costs more than it saves.
     const long ParallelMinMacs = 1 << 20;
-
-    static int EnvOr(string name, int fallback) =>
-        int.TryParse(Environment.GetEnvironmentVariable(name), out int value) && value > 0 ? value : fallback;
 
     struct Split
     {

@@ -118,6 +118,26 @@ public class GemmTests
     }
 
     [Test]
+    public void Float_ConcurrentCallers_GetTheSingleThreadResult()
+    {
+        // Two engine threads at once: one owns the worker threads, the other runs its parts inline.
+        var random = new Random(47);
+        var data = GemmData.Create(random, 200, 150, 300, transA: false, transB: true, padding: 0);
+        float[] expected = data.COriginal.ToArray();
+        Gemm.Multiply(expected, data.A, data.B, 200, 150, 300, transB: true, threads: 1);
+        var results = new float[4][];
+        Parallel.For(0, results.Length, i =>
+        {
+            float[] c = new float[expected.Length];
+            for (int repeat = 0; repeat < 5; repeat++)
+                Gemm.Multiply(c, data.A, data.B, 200, 150, 300, transB: true, threads: 2);
+            results[i] = c;
+        });
+        foreach (float[] c in results)
+            Assert.That(BitsOf(c), Is.EqualTo(BitsOf(expected)));
+    }
+
+    [Test]
     public void Float_MatchesOpenBlas_OnTrainingLikeShapes()
     {
         if (!OpenBlas.IsAvailable)
