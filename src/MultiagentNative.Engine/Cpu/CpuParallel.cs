@@ -16,15 +16,34 @@ public static unsafe class CpuParallel
         set => maxThreads = value >= 1 ? value : throw new ArgumentOutOfRangeException(nameof(value), value, "MaxThreads: expected at least 1");
     }
 
-    // One fork-join at a time owns the workers; a concurrent caller (another engine thread) runs its parts inline.
-    static readonly Lock Gate = new();
+    // One fork-join at a time owns the workers; a concurrent or nested caller (another engine thread, or a part that
+    // forks again) runs its parts inline. A flag, not a Lock: Lock is reentrant, and a nested fork would reuse busy workers.
+    static int busy;
     static Worker[] workers = [];
     static readonly CountdownEvent Done = new(1);
+
+    /// <summary>Runs body(part) for part in [0, parts), part 0 on the calling thread; returns when all are done.</summary>
+    public static void For(int parts, Action<int> body)
+    {
+        ArgumentNullException.ThrowIfNull(body);
+        var handle = System.Runtime.InteropServices.GCHandle.Alloc(body);
+        try
+        {
+            For(parts, &InvokeAction, (void*)System.Runtime.InteropServices.GCHandle.ToIntPtr(handle));
+        }
+        finally
+        {
+            handle.Free();
+        }
+    }
+
+    static void InvokeAction(void* state, int part) =>
+        ((Action<int>)System.Runtime.InteropServices.GCHandle.FromIntPtr((nint)state).Target!)(part);
 
     /// <summary>Runs body(state, part) for part in [0, parts), part 0 on the calling thread; returns when all are done.</summary>
     internal static void For(int parts, delegate*<void*, int, void> body, void* state)
     {
-        if (parts <= 1 || !Gate.TryEnter())
+        if (parts <= 1 || Interlocked.CompareExchange(ref busy, 1, 0) != 0)
         {
             for (int part = 0; part < parts; part++)
                 body(state, part);
@@ -53,7 +72,7 @@ public static unsafe class CpuParallel
         }
         finally
         {
-            Gate.Exit();
+            Volatile.Write(ref busy, 0);
         }
     }
 

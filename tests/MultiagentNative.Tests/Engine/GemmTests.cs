@@ -138,6 +138,24 @@ public class GemmTests
     }
 
     [Test]
+    public void Float_InsideParallelParts_GetsTheSingleThreadResult()
+    {
+        // An op that forks (say, per attention head) and multiplies inside each part: the nested forks run inline.
+        var random = new Random(48);
+        var data = GemmData.Create(random, 150, 200, 100, transA: true, transB: false, padding: 0);
+        float[] expected = data.COriginal.ToArray();
+        Gemm.Multiply(expected, data.A, data.B, 150, 200, 100, transA: true, threads: 1);
+        var results = new float[3][];
+        CpuParallel.For(results.Length, part =>
+        {
+            results[part] = new float[expected.Length];
+            Gemm.Multiply(results[part], data.A, data.B, 150, 200, 100, transA: true, threads: 2);
+        });
+        foreach (float[] c in results)
+            Assert.That(BitsOf(c), Is.EqualTo(BitsOf(expected)));
+    }
+
+    [Test]
     public void Float_MatchesOpenBlas_OnTrainingLikeShapes()
     {
         if (!OpenBlas.IsAvailable)
