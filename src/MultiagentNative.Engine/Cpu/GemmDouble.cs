@@ -2,11 +2,13 @@
 // op(B) is copied dense once so the inner loop is a contiguous axpy; each C element is one fma chain over k in order.
 using System.Buffers;
 using System.Numerics;
+using System.Runtime.CompilerServices;
 
 namespace MultiagentNative.Engine.Cpu;
 
 internal static class GemmDouble
 {
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Run(Span<double> c, ReadOnlySpan<double> a, ReadOnlySpan<double> b, int m, int n, int k,
         bool transA, bool transB, double alpha, bool accumulate, in GemmShape shape)
     {
@@ -41,6 +43,7 @@ internal static class GemmDouble
     }
 
     /// <summary>sums[j] = fma(scale, x[j], sums[j]).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static void Axpy(Span<double> sums, double scale, ReadOnlySpan<double> x)
     {
         int j = 0;

@@ -100,6 +100,7 @@ internal static unsafe class GemmDriver<TKernel> where TKernel : struct, IGemmKe
         RunSerial(sub);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static void RunSerial(in GemmProblem p)
     {
         int kcStep = BalancedStep(p.K, KcMax, 1);
@@ -128,6 +129,7 @@ internal static unsafe class GemmDriver<TKernel> where TKernel : struct, IGemmKe
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static void MacroKernel(float* aPack, float* bPack, float* tile, float* c, nint ldc, int mc, int nc, int kc,
         float alpha, bool accumulate)
     {
@@ -158,6 +160,7 @@ internal static unsafe class GemmDriver<TKernel> where TKernel : struct, IGemmKe
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static void MergeEdge(float* c, nint ldc, float* tile, int tileCols, int mr, int nr, float alpha, bool accumulate)
     {
         for (int i = 0; i < mr; i++)

@@ -33,6 +33,7 @@ internal readonly unsafe struct Avx512Kernel12x32 : IGemmKernel
     public static int Cols => 32;
     public static bool IsSupported => Avx512F.IsSupported;
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Run(int kc, float* a, float* b, float* c, nint ldc, float alpha, bool accumulate)
     {
         Vector512<float> c0a = default, c0b = default, c1a = default, c1b = default, c2a = default, c2b = default;
@@ -85,6 +86,7 @@ internal readonly unsafe struct Avx512Kernel12x32 : IGemmKernel
         Store(c, alphaV, accumulate, c11a, c11b);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void RunHalfRaw(int kc, float* a, float* b, float* tile)
     {
         Vector512<float> c0 = default, c1 = default, c2 = default, c3 = default, c4 = default, c5 = default;
@@ -135,6 +137,7 @@ internal readonly unsafe struct Avx2Kernel6x16 : IGemmKernel
     public static int Cols => 16;
     public static bool IsSupported => Avx2.IsSupported && Fma.IsSupported;
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Run(int kc, float* a, float* b, float* c, nint ldc, float alpha, bool accumulate)
     {
         Vector256<float> c0a = default, c0b = default, c1a = default, c1b = default, c2a = default, c2b = default;
@@ -192,6 +195,7 @@ internal readonly unsafe struct PortableKernel4x2V : IGemmKernel
     public static int Cols => 2 * Vector<float>.Count;
     public static bool IsSupported => Vector.IsHardwareAccelerated;
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Run(int kc, float* a, float* b, float* c, nint ldc, float alpha, bool accumulate)
     {
         int width = Vector<float>.Count;

@@ -1,5 +1,6 @@
 // Packing of op(A) and op(B) blocks into the k-major slivers the micro-kernels read, zero-padded to full tiles.
 // A sliver holds `width` values per k (A: rows of C, B: columns of C), so a kernel walks it with one pointer.
+using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
 
@@ -36,6 +37,7 @@ internal static unsafe class GemmPack
     }
 
     /// <summary>dst[p*width + j] = src[p*ld + j] for j &lt; count, 0 for count &lt;= j &lt; width.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static void CopyRows(float* dst, float* src, nint ld, int depth, int count, int width)
     {
         if (count == width && CopyFullRows(dst, src, ld, depth, width))
@@ -57,6 +59,7 @@ internal static unsafe class GemmPack
     }
 
     /// <summary>Straight-line copies for the kernels' full widths (the hot case); false for other widths.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static bool CopyFullRows(float* dst, float* src, nint ld, int depth, int width)
     {
         switch (width)
@@ -85,6 +88,7 @@ internal static unsafe class GemmPack
     }
 
     /// <summary>dst[p*width + i] = src[i*ld + p] for i &lt; count, 0 for count &lt;= i &lt; width.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static void TransposeRows(float* dst, float* src, nint ld, int depth, int count, int width)
     {
         int i = 0;
@@ -113,6 +117,7 @@ internal static unsafe class GemmPack
     }
 
     /// <summary>Four source rows at once: 4x4 blocks transposed in registers, one 16-byte store per k.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static void Transpose4Rows(float* dst, float* src, nint ld, int depth, int width)
     {
         float* r0 = src, r1 = src + ld, r2 = src + 2 * ld, r3 = src + 3 * ld;

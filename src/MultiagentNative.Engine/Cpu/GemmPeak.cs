@@ -71,7 +71,7 @@ public static class GemmPeak
     static float Burst(long iterations) =>
         Avx512F.IsSupported ? Burst512(iterations) : Fma.IsSupported ? Burst256(iterations) : BurstPortable(iterations);
 
-    [MethodImpl(MethodImplOptions.NoInlining)]
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     static float Burst512(long iterations)
     {
         var scale = Vector512.Create(0.999999f);
@@ -93,7 +93,7 @@ public static class GemmPeak
         return sum.ToScalar();
     }
 
-    [MethodImpl(MethodImplOptions.NoInlining)]
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     static float Burst256(long iterations)
     {
         var scale = Vector256.Create(0.999999f);
@@ -115,7 +115,7 @@ public static class GemmPeak
         return sum.ToScalar();
     }
 
-    [MethodImpl(MethodImplOptions.NoInlining)]
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     static float BurstPortable(long iterations)
     {
         var scale = new Vector<float>(0.999999f);
