@@ -1,9 +1,6 @@
 // Dense matrix product of the CPU engine: C = alpha * op(A) * op(B) (+ C), row-major, float32 fast and float64 simple.
-// Bitwise reproducible on one machine and kernel: each C element is summed in one fixed order whatever the thread count.
-using System.Buffers;
-using System.Numerics;
+// Bitwise reproducible: each C element is one fma chain per K block in a fixed order, whatever the thread count or kernel.
 using System.Runtime.InteropServices;
-using System.Runtime.Intrinsics.X86;
 
 namespace MultiagentNative.Engine.Cpu;
 

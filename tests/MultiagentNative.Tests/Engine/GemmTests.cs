@@ -118,6 +118,30 @@ public class GemmTests
     }
 
     [Test]
+    public void Float_IsBitwiseIdentical_AcrossKernels()
+    {
+        // Every kernel computes each element as one fma chain per K block in the same order, so the vector width
+        // (AVX-512, AVX2, portable) does not change a single bit.
+        var random = new Random(49);
+        foreach (var (m, n, k) in new[] { (37, 83, 300), (128, 48, 20), (5, 7, 600) })
+        {
+            foreach (var (transA, transB) in Ops)
+            {
+                var data = GemmData.Create(random, m, n, k, transA, transB, padding: 1);
+                uint[]? first = null;
+                foreach (var kernel in Kernels())
+                {
+                    float[] c = data.COriginal.ToArray();
+                    Gemm.Multiply(c, data.A, data.B, m, n, k, transA, transB, -0.3f, accumulate: true,
+                        data.Lda, data.Ldb, data.Ldc, kernel: kernel);
+                    first ??= BitsOf(c);
+                    Assert.That(BitsOf(c), Is.EqualTo(first), $"{kernel} m={m} n={n} k={k} transA={transA} transB={transB}");
+                }
+            }
+        }
+    }
+
+    [Test]
     public void Float_ConcurrentCallers_GetTheSingleThreadResult()
     {
         // Two engine threads at once: one owns the worker threads, the other runs its parts inline.
