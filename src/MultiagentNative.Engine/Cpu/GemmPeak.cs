@@ -48,24 +48,28 @@ public static class GemmPeak
         }
     }
 
+    /// <summary>Seconds from the first thread's start to the last thread's end (each thread stamps its own times).</summary>
     static double TimeThreads(int threads, long iterations)
     {
-        using var start = new Barrier(threads + 1);
+        using var start = new Barrier(threads);
+        var starts = new long[threads];
+        var ends = new long[threads];
         var workers = new Thread[threads];
         for (int t = 0; t < threads; t++)
         {
+            int index = t;
             workers[t] = new Thread(() =>
             {
                 start.SignalAndWait();
+                starts[index] = Stopwatch.GetTimestamp();
                 Burst(iterations);
+                ends[index] = Stopwatch.GetTimestamp();
             });
             workers[t].Start();
         }
-        start.SignalAndWait();
-        var clock = Stopwatch.StartNew();
         foreach (var worker in workers)
             worker.Join();
-        return clock.Elapsed.TotalSeconds;
+        return (ends.Max() - starts.Min()) / (double)Stopwatch.Frequency;
     }
 
     static float Burst(long iterations) =>
