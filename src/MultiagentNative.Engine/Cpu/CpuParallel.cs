@@ -1,5 +1,7 @@
 // The CPU engine's thread budget and a fork-join helper over a few dedicated worker threads.
 // The caller runs part 0 itself; parts never depend on which thread runs them, so results do not depend on timing.
+using System.Runtime.InteropServices;
+
 namespace MultiagentNative.Engine.Cpu;
 
 public static unsafe class CpuParallel
@@ -22,14 +24,17 @@ public static unsafe class CpuParallel
     static Worker[] workers = [];
     static readonly CountdownEvent Done = new(1);
 
-    /// <summary>Runs body(part) for part in [0, parts), part 0 on the calling thread; returns when all are done.</summary>
+    /// <summary>
+    /// Runs body(part) for every part in [0, parts) on at most MaxThreads threads (thread t runs parts t, t + threads, ...;
+    /// thread 0 is the caller) and returns when all are done. Parts must be independent of each other.
+    /// </summary>
     public static void For(int parts, Action<int> body)
     {
         ArgumentNullException.ThrowIfNull(body);
-        var handle = System.Runtime.InteropServices.GCHandle.Alloc(body);
+        var handle = GCHandle.Alloc(body);
         try
         {
-            For(parts, &InvokeAction, (void*)System.Runtime.InteropServices.GCHandle.ToIntPtr(handle));
+            For(parts, &InvokeAction, (void*)GCHandle.ToIntPtr(handle));
         }
         finally
         {
@@ -38,12 +43,13 @@ public static unsafe class CpuParallel
     }
 
     static void InvokeAction(void* state, int part) =>
-        ((Action<int>)System.Runtime.InteropServices.GCHandle.FromIntPtr((nint)state).Target!)(part);
+        ((Action<int>)GCHandle.FromIntPtr((nint)state).Target!)(part);
 
-    /// <summary>Runs body(state, part) for part in [0, parts), part 0 on the calling thread; returns when all are done.</summary>
+    /// <summary>Runs body(state, part) for part in [0, parts) as the public For does; returns when all are done.</summary>
     internal static void For(int parts, delegate*<void*, int, void> body, void* state)
     {
-        if (parts <= 1 || Interlocked.CompareExchange(ref busy, 1, 0) != 0)
+        int threads = Math.Min(parts, maxThreads);
+        if (threads <= 1 || Interlocked.CompareExchange(ref busy, 1, 0) != 0)
         {
             for (int part = 0; part < parts; part++)
                 body(state, part);
@@ -51,21 +57,21 @@ public static unsafe class CpuParallel
         }
         try
         {
-            EnsureWorkers(parts - 1);
-            Done.Reset(parts - 1);
-            for (int part = 1; part < parts; part++)
-                workers[part - 1].Start(body, state, part, Done);
+            EnsureWorkers(threads - 1);
+            Done.Reset(threads - 1);
+            for (int thread = 1; thread < threads; thread++)
+                workers[thread - 1].Start(body, state, thread, threads, parts, Done);
             Exception? failure = null;
             try
             {
-                body(state, 0);
+                RunStrided(body, state, 0, threads, parts);
             }
             catch (Exception e)
             {
                 failure = e;
             }
             Done.Wait();
-            foreach (var worker in workers.AsSpan(0, parts - 1))
+            foreach (var worker in workers.AsSpan(0, threads - 1))
                 failure ??= worker.TakeFailure();
             if (failure is not null)
                 throw new AggregateException("a parallel part failed", failure);
@@ -74,6 +80,12 @@ public static unsafe class CpuParallel
         {
             Volatile.Write(ref busy, 0);
         }
+    }
+
+    static void RunStrided(delegate*<void*, int, void> body, void* state, int first, int stride, int parts)
+    {
+        for (int part = first; part < parts; part += stride)
+            body(state, part);
     }
 
     static void EnsureWorkers(int count)
@@ -92,7 +104,7 @@ public static unsafe class CpuParallel
         readonly SemaphoreSlim wake = new(0);
         delegate*<void*, int, void> body;
         void* state;
-        int part;
+        int first, stride, parts;
         CountdownEvent? done;
         Exception? failure;
 
@@ -102,11 +114,11 @@ public static unsafe class CpuParallel
             thread.Start();
         }
 
-        public void Start(delegate*<void*, int, void> body, void* state, int part, CountdownEvent done)
+        public void Start(delegate*<void*, int, void> body, void* state, int first, int stride, int parts, CountdownEvent done)
         {
             this.body = body;
             this.state = state;
-            this.part = part;
+            (this.first, this.stride, this.parts) = (first, stride, parts);
             this.done = done;
             wake.Release();
         }
@@ -125,7 +137,7 @@ public static unsafe class CpuParallel
                 wake.Wait();
                 try
                 {
-                    body(state, part);
+                    RunStrided(body, state, first, stride, parts);
                 }
                 catch (Exception e)
                 {

@@ -180,6 +180,25 @@ public class GemmTests
     }
 
     [Test]
+    public void CpuParallel_RunsEveryPartOnce_AndReportsFailures()
+    {
+        // More parts than threads: parts are strided over at most MaxThreads threads.
+        int[] runs = new int[7];
+        CpuParallel.For(runs.Length, part => Interlocked.Increment(ref runs[part]));
+        Assert.That(runs, Is.All.EqualTo(1));
+
+        var failure = Assert.Throws<AggregateException>(() => CpuParallel.For(3, part =>
+        {
+            if (part == 1)
+                throw new InvalidOperationException("part 1 failed");
+        }))!;
+        Assert.That(failure.InnerException, Is.TypeOf<InvalidOperationException>());
+        // The workers are free again afterwards.
+        CpuParallel.For(runs.Length, part => Interlocked.Increment(ref runs[part]));
+        Assert.That(runs, Is.All.EqualTo(2));
+    }
+
+    [Test]
     public void Float_MatchesOpenBlas_OnTrainingLikeShapes()
     {
         if (!OpenBlas.IsAvailable)
