@@ -62,19 +62,19 @@ static class BenchGemmCommand
             OpenBlas.SetThreads(threads);
         // Other work on the machine only ever lowers a sample, so the peak, like each GEMM, is the best of samples
         // spread over the whole run (short bursts between shapes).
-        var burst = TimeSpan.FromSeconds(Math.Min(0.02, budget / 4));
+        var burst = TimeSpan.FromSeconds(0.002);
         double peakOne = 0, peakAll = 0;
         void SamplePeak(int repeats)
         {
             peakOne = Math.Max(peakOne, GemmPeak.MeasureGflops(1, burst, repeats));
             peakAll = Math.Max(peakAll, GemmPeak.MeasureGflops(threads, burst, repeats));
         }
-        SamplePeak(repeats: 10);
+        SamplePeak(repeats: 100);
         var results = new List<GemmResult>();
         foreach (var gemmCase in Cases())
         {
             results.Add(Measure(gemmCase, kernel, threads, openBlas, budget));
-            SamplePeak(repeats: 4);
+            SamplePeak(repeats: (int)Math.Clamp(50 * budget, 20, 500));
         }
         if (asJson)
             PrintJson(kernel, peakOne, peakAll, threads, results);

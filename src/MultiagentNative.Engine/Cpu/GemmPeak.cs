@@ -13,13 +13,14 @@ public static class GemmPeak
     const int ChainsPerIteration = 16;
 
     /// <summary>
-    /// Best float32 GFLOP/s (an FMA counts 2) of `threads` threads each running independent FMA chains at the widest
-    /// vector width, over `repeats` timed bursts of about `burst` each.
+    /// Best float32 GFLOP/s (an FMA counts 2) of `threads` threads (the engine's own workers, at most
+    /// <see cref="CpuParallel.MaxThreads"/>) each running independent FMA chains at the widest vector width, over
+    /// `repeats` timed bursts of about `burst` each. Other work on the machine only lowers a sample: take many short ones.
     /// </summary>
     public static double MeasureGflops(int threads, TimeSpan burst, int repeats = 5)
     {
-        if (threads < 1)
-            throw new ArgumentOutOfRangeException(nameof(threads), threads, "threads: expected at least 1");
+        if (threads < 1 || threads > CpuParallel.MaxThreads)
+            throw new ArgumentOutOfRangeException(nameof(threads), threads, $"threads: expected 1..{CpuParallel.MaxThreads} (CpuParallel.MaxThreads)");
         long iterations = CalibrateIterations(burst);
         double best = 0;
         for (int r = 0; r < repeats; r++)
@@ -51,24 +52,14 @@ public static class GemmPeak
     /// <summary>Seconds from the first thread's start to the last thread's end (each thread stamps its own times).</summary>
     static double TimeThreads(int threads, long iterations)
     {
-        using var start = new Barrier(threads);
         var starts = new long[threads];
         var ends = new long[threads];
-        var workers = new Thread[threads];
-        for (int t = 0; t < threads; t++)
+        CpuParallel.For(threads, part =>
         {
-            int index = t;
-            workers[t] = new Thread(() =>
-            {
-                start.SignalAndWait();
-                starts[index] = Stopwatch.GetTimestamp();
-                Burst(iterations);
-                ends[index] = Stopwatch.GetTimestamp();
-            });
-            workers[t].Start();
-        }
-        foreach (var worker in workers)
-            worker.Join();
+            starts[part] = Stopwatch.GetTimestamp();
+            Burst(iterations);
+            ends[part] = Stopwatch.GetTimestamp();
+        });
         return (ends.Max() - starts.Min()) / (double)Stopwatch.Frequency;
     }
 
