@@ -123,7 +123,7 @@ static class BenchGemmCommand
 
     static void PrintTable(GemmKernel kernel, double peakOne, double peakAll, int threads, List<GemmResult> results)
     {
-        Console.WriteLine($"float32 GEMM, kernel {kernel}, {threads} threads; OpenBLAS: {OpenBlas.Config ?? "not installed (apt-get install libopenblas0-pthread)"}");
+        Console.WriteLine($"float32 GEMM, kernel {kernel}, {threads} threads, best of interleaved calls; OpenBLAS: {OpenBlas.Config ?? "not installed (apt-get install libopenblas0-pthread)"}");
         Console.WriteLine($"measured FMA peak: 1 core {peakOne:F1} GFLOP/s, {threads} cores {peakAll:F1} GFLOP/s");
         if (peakAll < 0.9 * threads * peakOne)
             Console.WriteLine($"note: the {threads}-core peak is below {threads} x the 1-core peak: other work shared the cores, so %peak reads high; rerun on a quieter machine");
