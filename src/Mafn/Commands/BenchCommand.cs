@@ -1,9 +1,6 @@
-// mafn bench generate: tokens/s of one-at-a-time generation, the batched generator at 1/4/16/64 concurrent requests,
-// and a raw llama_decode loop at the same batch sizes, with the ratios, all in one run on one model.
+// `mafn bench`: the parent of the benchmark commands, each printing measured figures side by side with a reference.
+// A new benchmark adds one `yield return XCommand.Create();` line to Subcommands().
 using System.CommandLine;
-using System.Text.Json;
-using MultiagentNative.Interop.Llama;
-using MultiagentNative.Serving;
 
 namespace Mafn;
 
@@ -11,70 +8,16 @@ static class BenchCommand
 {
     public static Command Create()
     {
-        var bench = new Command("bench", "benchmarks that print side-by-side ratios");
-        bench.Subcommands.Add(CreateGenerate());
+        var bench = new Command("bench", "benchmarks: measured throughput next to this machine's peak and reference libraries");
+        foreach (var subcommand in Subcommands())
+            bench.Subcommands.Add(subcommand);
         return bench;
     }
 
-    static Command CreateGenerate()
+    /// <summary>The `mafn bench` subcommands, one line each.</summary>
+    public static IEnumerable<Command> Subcommands()
     {
-        var model = new Option<string?>("--model") { Description = "GGUF model (required until the built-in model exists)" };
-        var json = new Option<bool>("--json") { Description = "print the figures as JSON" };
-        var maxTokens = new Option<int>("--max-tokens") { Description = "tokens per request", DefaultValueFactory = _ => 64 };
-        var threads = new Option<int>("--threads") { Description = "native thread budget (default: core count)" };
-        var repeats = new Option<int>("--repeats") { Description = "runs per figure; the best is reported", DefaultValueFactory = _ => 3 };
-        var synthetic = new Option<string?>("--synthetic")
-        {
-            Description = "benchmark a random-weight llama of shape DIMxLAYERS (e.g. 1024x8) with --model's tokenizer instead of --model itself",
-        };
-        var syntheticType = new Option<string>("--synthetic-type")
-        {
-            Description = "weight type of the synthetic model: f32, f16, q8_0, q4_0, q4_k_m", DefaultValueFactory = _ => "q8_0",
-        };
-        var command = new Command("generate", "generation throughput: one at a time vs batched vs raw llama_decode")
-        {
-            model, json, maxTokens, threads, repeats, synthetic, syntheticType,
-        };
-        command.SetAction(parse =>
-        {
-            string path = ModelOption.Require(parse.GetValue(model));
-            if (parse.GetValue(synthetic) is { } shape)
-                path = SyntheticModel.Ensure(shape, parse.GetValue(syntheticType)!, path, line => Console.Error.WriteLine($"  {line}"));
-            using var loaded = LlamaModel.Load(path);
-            bool asJson = parse.GetValue(json);
-            var benchmark = new GenerationBenchmark(loaded, parse.GetValue(maxTokens), parse.GetValue(threads), Math.Max(1, parse.GetValue(repeats)));
-            var report = benchmark.Run([1, 4, 16, 64], asJson ? null : line => Console.Error.WriteLine($"  {line}"));
-            Console.WriteLine(asJson ? JsonSerializer.Serialize(report, new JsonSerializerOptions { WriteIndented = true }) : Format(report));
-            return 0;
-        });
-        return command;
+        yield return BenchGenerateCommand.Create();
+        yield return BenchGemmCommand.Create();
     }
-
-    static string Format(BenchmarkReport report)
-    {
-        var one = report.OneAtATime;
-        var lines = new List<string>
-        {
-            $"model {report.Model}: {report.Threads} threads (one per context), {report.MaxTokens} tokens per request, best of {report.Repeats} runs",
-            "tokens/s per wall second, and per CPU second of this process (robust to other processes on the cores)",
-            $"one request at a time: {one.PerWallSecond,8:F0} tok/s {one.PerCpuSecond,8:F0} tok/CPU-s",
-            $"{"concurrent",10} {"ctx",4} {"batched",9} {"raw",9} {"vs 1-at-a-time",15} {"vs raw",8} | {"batched",9} {"raw",9} {"vs 1-at-a-time",15} {"vs raw",8} | decode share",
-            $"{"",10} {"",4} {"--- per wall second ---",44} | {"--- per CPU second ---",44} |",
-        };
-        foreach (var row in report.Rows)
-        {
-            var (b, r) = (row.Batched, row.RawDecode);
-            lines.Add($"{row.Concurrency,10} {row.Contexts,4} {b.PerWallSecond,9:F0} {r.PerWallSecond,9:F0} {b.PerWallSecond / one.PerWallSecond,14:F2}x {b.PerWallSecond / r.PerWallSecond,7:F2}x" +
-                      $" | {b.PerCpuSecond,9:F0} {r.PerCpuSecond,9:F0} {b.PerCpuSecond / one.PerCpuSecond,14:F2}x {b.PerCpuSecond / r.PerCpuSecond,7:F2}x | {row.DecodeShare,6:P0}");
-        }
-        return string.Join(Environment.NewLine, lines);
-    }
-}
-
-/// <summary>The --model option shared by the serving commands.</summary>
-static class ModelOption
-{
-    public static string Require(string? path) => string.IsNullOrEmpty(path)
-        ? throw new ArgumentException("--model is required: give a GGUF model file (a built-in default model does not exist yet)")
-        : path;
 }
