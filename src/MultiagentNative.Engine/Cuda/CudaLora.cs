@@ -24,7 +24,7 @@ public static class CudaLora
     /// Shapes: y [rows, outDim]; shrunk [rows, rank]; x [rows, inDim]; segSeeds [segments] or null without dropout.
     /// </summary>
     public static void Forward(CudaKernels kernels, DeviceSpan<ushort> y, DeviceSpan<float> shrunk, DeviceSpan<ushort> x, LoraStack adapters,
-                               DeviceSegments segments, DeviceBuffer<ulong>? segSeeds, int inDim, int outDim, int rank, float scale, LoraDropout dropout)
+                               DeviceSegments segments, DeviceSpan<ulong>? segSeeds, int inDim, int outDim, int rank, float scale, LoraDropout dropout)
     {
         int rows = Check(shrunk, x, adapters, segments, segSeeds, inDim, outDim, rank, dropout);
         DeviceShape.Require(y, rows, outDim, "y");
@@ -39,7 +39,7 @@ public static class CudaLora
     /// GradA_i += g^T drop(x); dx += drop'(g A_i) when dx is given (all accumulate, in row order: deterministic).
     /// </summary>
     public static void Backward(CudaKernels kernels, DeviceSpan<ushort>? dx, DeviceSpan<float> dShrunk, DeviceSpan<ushort> dy, DeviceSpan<float> shrunk,
-                                DeviceSpan<ushort> x, LoraStack adapters, DeviceSegments segments, DeviceBuffer<ulong>? segSeeds,
+                                DeviceSpan<ushort> x, LoraStack adapters, DeviceSegments segments, DeviceSpan<ulong>? segSeeds,
                                 int inDim, int outDim, int rank, float scale, LoraDropout dropout)
     {
         int rows = Check(shrunk, x, adapters, segments, segSeeds, inDim, outDim, rank, dropout);
@@ -57,11 +57,11 @@ public static class CudaLora
             Expand(kernels, target, dShrunk, adapters.A, adapters.AgentStride, segments, seeds, dropout.Probability, inDim, rank, 1, inDim, 1f);
     }
 
-    static DeviceBuffer<ulong>? Seeds(DeviceBuffer<ulong>? segSeeds, LoraDropout dropout) => dropout.IsActive ? segSeeds : null;
+    static DeviceSpan<ulong>? Seeds(DeviceSpan<ulong>? segSeeds, LoraDropout dropout) => dropout.IsActive ? segSeeds : null;
 
     // out[r, i] = scale * sum_k in[r, k] W[i*strideR + k*strideK]
     static void Shrink(CudaKernels kernels, DeviceSpan<float> output, DeviceSpan<ushort> input, DeviceSpan<float> weights, long agentStride,
-                       DeviceSegments segments, DeviceBuffer<ulong>? seeds, double dropout, int kDim, int outRank, int strideR, int strideK, float scale)
+                       DeviceSegments segments, DeviceSpan<ulong>? seeds, double dropout, int kDim, int outRank, int strideR, int strideK, float scale)
     {
         if (segments.TileCount == 0)
             return;
@@ -72,7 +72,7 @@ public static class CudaLora
 
     // y[r, j] += scale * sum_i s[r, i] W[j*strideJ + i*strideI]
     static void Expand(CudaKernels kernels, DeviceSpan<ushort> y, DeviceSpan<float> s, DeviceSpan<float> weights, long agentStride,
-                       DeviceSegments segments, DeviceBuffer<ulong>? seeds, double dropout, int outDim, int rank, int strideJ, int strideI, float scale)
+                       DeviceSegments segments, DeviceSpan<ulong>? seeds, double dropout, int outDim, int rank, int strideJ, int strideI, float scale)
     {
         if (segments.TileCount == 0)
             return;
@@ -84,7 +84,7 @@ public static class CudaLora
 
     // G[a][u*strideU + v*strideV] += scale * sum over segment a's rows of p[r, u] q[r, v]
     static void Grad(CudaKernels kernels, DeviceSpan<float> grads, DeviceSpan<ushort> p, DeviceSpan<float> q, long agentStride, DeviceSegments segments,
-                     DeviceBuffer<ulong>? seeds, double dropout, int pDim, int qDim, int strideU, int strideV, float scale)
+                     DeviceSpan<ulong>? seeds, double dropout, int pDim, int qDim, int strideU, int strideV, float scale)
     {
         if (segments.Segments == 0)
             return;
@@ -94,10 +94,10 @@ public static class CudaLora
             new Dim3(Threads), 0, arguments);
     }
 
-    static KernelArguments AddSeeds(KernelArguments arguments, DeviceBuffer<ulong>? seeds) =>
-        seeds is null ? arguments.AddNullPointer() : arguments.Add(seeds);
+    static KernelArguments AddSeeds(KernelArguments arguments, DeviceSpan<ulong>? seeds) =>
+        seeds is { } span ? arguments.Add(span) : arguments.AddNullPointer();
 
-    static int Check(DeviceSpan<float> shrunk, DeviceSpan<ushort> x, LoraStack adapters, DeviceSegments segments, DeviceBuffer<ulong>? segSeeds,
+    static int Check(DeviceSpan<float> shrunk, DeviceSpan<ushort> x, LoraStack adapters, DeviceSegments segments, DeviceSpan<ulong>? segSeeds,
                      int inDim, int outDim, int rank, LoraDropout dropout)
     {
         CheckRank(rank);
@@ -109,8 +109,9 @@ public static class CudaLora
             throw new ArgumentException($"adapters: {adapters.Agents} agents for {segments.Segments} segments");
         if (dropout.Probability is < 0.0 or >= 1.0)
             throw new ArgumentOutOfRangeException(nameof(dropout), $"lora dropout must be in [0, 1), got {dropout.Probability}");
-        if (dropout.IsActive && (segSeeds is null || segSeeds.Length < segments.Segments))
-            throw new ArgumentException($"segSeeds: expected {segments.Segments} seeds for dropout, got {segSeeds?.Length ?? 0}", nameof(segSeeds));
+        long seedCount = segSeeds is { } seedSpan ? seedSpan.Length : 0;
+        if (dropout.IsActive && seedCount < segments.Segments)
+            throw new ArgumentException($"segSeeds: expected {segments.Segments} seeds for dropout, got {seedCount}", nameof(segSeeds));
         int rows = segments.Rows;
         DeviceShape.Require(shrunk, rows, rank, "shrunk");
         DeviceShape.Require(x, rows, inDim, "x");
