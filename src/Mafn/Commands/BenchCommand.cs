@@ -13,6 +13,7 @@ static class BenchCommand
     {
         var bench = new Command("bench", "benchmarks that print side-by-side ratios");
         bench.Subcommands.Add(CreateGenerate());
+        bench.Subcommands.Add(BenchTrainCommand.Create());
         return bench;
     }
 
