@@ -1,6 +1,6 @@
 // Multi-agent LoRA on the device (CPU twin: Cpu/Lora.cs Forward/Backward, same argument order less the scratch the
 // kernels do not need): every agent's A and B stacked at a fixed agent stride, segments cut into 16-row tiles, one
-// launch per kernel for all agents. Composed of lora.cu's lora_shrink, lora_expand and lora_grad.
+// launch per kernel for all agents. Composed of lora.cu's lora_shrink, lora_expand and lora_grad_partial/reduce.
 using MultiagentNative.Engine.Cpu;
 using MultiagentNative.Interop.Cuda;
 
@@ -17,6 +17,7 @@ public static class CudaLora
 {
     public const int TileRows = 16;   // LORA_TILE_ROWS in lora.cu
     public const int MaxRank = 128;   // LORA_MAX_RANK
+    public const int GradTileRows = 128; // LORA_GRAD_ROWS: rows per coarse tile of the weight-gradient pass
     const int Threads = 128;          // lora_shrink's per-thread accumulators assume 128 threads
 
     /// <summary>
@@ -34,11 +35,15 @@ public static class CudaLora
         Expand(kernels, y, shrunk, adapters.B, adapters.AgentStride, segments, null, 0, outDim, rank, rank, 1, scale);
     }
 
+    /// <summary>Floats of Backward's gradScratch: coarse tiles x max(inDim, outDim) x rank.</summary>
+    public static long GradScratchSize(long coarseTiles, int inDim, int outDim, int rank) => coarseTiles * Math.Max(inDim, outDim) * rank;
+
     /// <summary>
     /// Per segment i: g = scale * dy B_i (into dShrunk, f32 scratch [rows, rank]); GradB_i += scale * dy^T shrunk;
-    /// GradA_i += g^T drop(x); dx += drop'(g A_i) when dx is given (all accumulate, in row order: deterministic).
+    /// GradA_i += g^T drop(x); dx += drop'(g A_i) when dx is given (all accumulate; fixed-order sums: deterministic).
+    /// segments needs coarse tiles of GradTileRows; gradScratch holds GradScratchSize floats.
     /// </summary>
-    public static void Backward(CudaKernels kernels, DeviceSpan<ushort>? dx, DeviceSpan<float> dShrunk, DeviceSpan<ushort> dy, DeviceSpan<float> shrunk,
+    public static void Backward(CudaKernels kernels, DeviceSpan<ushort>? dx, DeviceSpan<float> dShrunk, DeviceSpan<float> gradScratch, DeviceSpan<ushort> dy, DeviceSpan<float> shrunk,
                                 DeviceSpan<ushort> x, LoraStack adapters, DeviceSegments segments, DeviceSpan<ulong>? segSeeds,
                                 int inDim, int outDim, int rank, float scale, LoraDropout dropout)
     {
@@ -47,12 +52,15 @@ public static class CudaLora
         DeviceShape.Require(dShrunk, rows, rank, "dShrunk");
         if (dx is { } dxSpan)
             DeviceShape.Require(dxSpan, rows, inDim, "dx");
+        if (segments.CoarseTileRows != GradTileRows)
+            throw new ArgumentException($"segments: LoRA backward needs coarse tiles of {GradTileRows} rows, got {segments.CoarseTileRows}", nameof(segments));
+        DeviceShape.Require(gradScratch, GradScratchSize(segments.CoarseTileCount, inDim, outDim, rank), "gradScratch");
         if (rows == 0)
             return;
         var seeds = Seeds(segSeeds, dropout);
         Shrink(kernels, dShrunk, dy, adapters.B, adapters.AgentStride, segments, null, 0, outDim, rank, 1, rank, scale);
-        Grad(kernels, adapters.GradB, dy, shrunk, adapters.AgentStride, segments, null, 0, outDim, rank, rank, 1, scale);
-        Grad(kernels, adapters.GradA, x, dShrunk, adapters.AgentStride, segments, seeds, dropout.Probability, inDim, rank, 1, inDim, 1f);
+        Grad(kernels, adapters.GradB, gradScratch, dy, shrunk, adapters.AgentStride, segments, null, 0, outDim, rank, rank, 1, scale);
+        Grad(kernels, adapters.GradA, gradScratch, x, dShrunk, adapters.AgentStride, segments, seeds, dropout.Probability, inDim, rank, 1, inDim, 1f);
         if (dx is { } target)
             Expand(kernels, target, dShrunk, adapters.A, adapters.AgentStride, segments, seeds, dropout.Probability, inDim, rank, 1, inDim, 1f);
     }
@@ -82,16 +90,21 @@ public static class CudaLora
             new Dim3(Threads), 0, arguments);
     }
 
-    // G[a][u*strideU + v*strideV] += scale * sum over segment a's rows of p[r, u] q[r, v]
-    static void Grad(CudaKernels kernels, DeviceSpan<float> grads, DeviceSpan<ushort> p, DeviceSpan<float> q, long agentStride, DeviceSegments segments,
-                     DeviceSpan<ulong>? seeds, double dropout, int pDim, int qDim, int strideU, int strideV, float scale)
+    // G[a][u*strideU + v*strideV] += scale * sum over segment a's rows of p[r, u] q[r, v]: partial sums per coarse tile, then
+    // each agent's tiles in order
+    static void Grad(CudaKernels kernels, DeviceSpan<float> grads, DeviceSpan<float> partial, DeviceSpan<ushort> p, DeviceSpan<float> q, long agentStride,
+                     DeviceSegments segments, DeviceSpan<ulong>? seeds, double dropout, int pDim, int qDim, int strideU, int strideV, float scale)
     {
-        if (segments.Segments == 0)
+        if (segments.CoarseTileCount == 0)
             return;
-        var arguments = new KernelArguments().Add(grads).Add(p).Add(1).Add(q).Add(segments.Start);
-        AddSeeds(arguments, seeds).Add(dropout).Add(pDim).Add(qDim).Add(agentStride).Add(strideU).Add(strideV).Add(scale);
-        kernels.Get("lora.cu", "lora_grad").Launch(kernels.Stream, new Dim3((uint)segments.Segments, (uint)((pDim + Threads - 1) / Threads)),
+        var arguments = new KernelArguments().Add(partial).Add(p).Add(q).Add(segments.Start).Add(segments.CoarseTileSegment!).Add(segments.CoarseTileRow!);
+        AddSeeds(arguments, seeds).Add(dropout).Add(pDim).Add(qDim);
+        kernels.Get("lora.cu", "lora_grad_partial").Launch(kernels.Stream, new Dim3((uint)segments.CoarseTileCount, (uint)((pDim + Threads - 1) / Threads)),
             new Dim3(Threads), 0, arguments);
+        long elements = (long)pDim * qDim;
+        kernels.Get("lora.cu", "lora_grad_reduce").Launch(kernels.Stream, new Dim3((uint)segments.Segments, (uint)((elements + 255) / 256)), new Dim3(256), 0,
+            new KernelArguments().Add(grads).Add(partial).Add(segments.CoarseSegmentTileStart!).Add(pDim).Add(qDim).Add(agentStride).Add(strideU)
+                .Add(strideV).Add(scale));
     }
 
     static KernelArguments AddSeeds(KernelArguments arguments, DeviceSpan<ulong>? seeds) =>

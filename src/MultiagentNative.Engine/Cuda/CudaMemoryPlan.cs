@@ -30,8 +30,10 @@ public static class CudaMemoryPlan
     }
 
     /// <summary>The output head and the backward's scratch, shared by every layer.</summary>
-    public static IReadOnlyList<PlannedBuffer> Shared(LlamaConfig config, int rows, int rank)
+    public static IReadOnlyList<PlannedBuffer> Shared(LlamaConfig config, int rows, int rank, int agents)
     {
+        long gradTiles = DeviceSegments.MaxTiles(rows, agents, CudaLora.GradTileRows);
+        int widest = Math.Max(config.ModelDim, Math.Max(config.FfnDim, config.QueryWidth));
         int d = config.ModelDim, qw = config.QueryWidth, kv = config.KvWidth, ffn = config.FfnDim;
         return
         [
@@ -41,20 +43,21 @@ public static class CudaMemoryPlan
             new("grad.act", (long)rows * ffn, 2), new("grad.gate", (long)rows * ffn, 2), new("grad.up", (long)rows * ffn, 2),
             new("grad.attn", (long)rows * qw, 2), new("grad.q", (long)rows * qw, 2), new("grad.k", (long)rows * kv, 2),
             new("grad.v", (long)rows * kv, 2), new("grad.delta", (long)rows * config.Heads, 4), new("grad.shrunk", (long)rows * rank, 4),
+            new("grad.partial", CudaLora.GradScratchSize(gradTiles, widest, widest, rank), 4),
         ];
     }
 
-    /// <summary>Every buffer of a pass over <paramref name="rows"/> rows.</summary>
-    public static IReadOnlyList<PlannedBuffer> All(LlamaConfig config, LoraConfig lora, int rows)
+    /// <summary>Every buffer of a pass over <paramref name="rows"/> rows of <paramref name="agents"/> segments.</summary>
+    public static IReadOnlyList<PlannedBuffer> All(LlamaConfig config, LoraConfig lora, int rows, int agents)
     {
         var buffers = new List<PlannedBuffer>();
         for (int layer = 0; layer < config.Layers; layer++)
             buffers.AddRange(Layer(config, layer, rows, lora.Rank, lora.TargetTensors(config, layer).Count()));
-        buffers.AddRange(Shared(config, rows, lora.Rank));
+        buffers.AddRange(Shared(config, rows, lora.Rank, agents));
         return buffers;
     }
 
-    public static long TotalBytes(LlamaConfig config, LoraConfig lora, int rows) => All(config, lora, rows).Sum(b => b.Bytes);
+    public static long TotalBytes(LlamaConfig config, LoraConfig lora, int rows, int agents) => All(config, lora, rows, agents).Sum(b => b.Bytes);
 
     /// <summary>f32 adapter floats per agent: A [rank, in] and B [out, rank] of every adapted tensor.</summary>
     public static long AdapterFloatsPerAgent(LlamaConfig config, LoraConfig lora)

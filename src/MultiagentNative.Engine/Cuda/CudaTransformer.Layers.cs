@@ -123,7 +123,7 @@ public sealed partial class CudaTransformer
         if (!slots.TryGetValue(name, out var slot))
             return;
         DeviceSpan<ushort>? dxSpan = dx is null ? (DeviceSpan<ushort>?)null : dx.AsSpan();
-        CudaLora.Backward(kernels, dxSpan, activations!.F("grad.shrunk"), dy, Shrunk(slot, rows), x, Stack(slot), activations.Segments!,
+        CudaLora.Backward(kernels, dxSpan, activations!.F("grad.shrunk"), activations.F("grad.partial"), dy, Shrunk(slot, rows), x, Stack(slot), activations.Segments!,
             SlotSeeds(slot, dropout), inDim, outDim, lora.Rank, (float)lora.Scale, dropout);
     }
 

@@ -31,7 +31,7 @@ public sealed partial class CudaTransformer
             var context = model.kernels.Context;
             try
             {
-                foreach (var planned in CudaMemoryPlan.All(model.config, model.lora, capacity))
+                foreach (var planned in CudaMemoryPlan.All(model.config, model.lora, capacity, model.Agents))
                 {
                     if (planned.ElementBytes == 2)
                         bf16[planned.Name] = context.Allocate<ushort>(planned.Elements);
@@ -68,12 +68,14 @@ public sealed partial class CudaTransformer
         }
     }
 
-    // uploads the batch; returns its loss weights (host) for the per-segment loss sums
-    float[] Upload(TrainingBatch batch, ulong dropoutSeed, bool training)
+    // uploads the batch and its loss weights; host checks name a bad token, position or target before anything runs
+    void Upload(TrainingBatch batch, ulong dropoutSeed, bool training)
     {
         if (batch.Segments != Agents)
             throw new ArgumentException($"batch: {batch.Segments} segments, but this engine holds {Agents} agents (one segment each)", nameof(batch));
         int rows = batch.Rows;
+        // the previous pass may still be reading these buffers on the stream (accumulation without an optimizer step between)
+        kernels.Synchronize();
         CudaEmbedding.CheckTokens(batch.Tokens, config.Vocab);
         CudaRope.CheckPositions(batch.Positions, weights.Rope.Positions);
         var lossWeights = new float[rows];
@@ -93,7 +95,7 @@ public sealed partial class CudaTransformer
         if (pass.Segments is null || !pass.SegStart.AsSpan().SequenceEqual(batch.SegStart))
         {
             pass.Segments?.Dispose();
-            pass.Segments = new DeviceSegments(kernels.Context, batch.SegStart, CudaLora.TileRows);
+            pass.Segments = new DeviceSegments(kernels.Context, batch.SegStart, CudaLora.TileRows, CudaLora.GradTileRows);
             pass.SegStart = (int[])batch.SegStart.Clone();
         }
         if (pass.Sequences is null || !pass.SeqStart.AsSpan().SequenceEqual(batch.SeqStart))
@@ -113,7 +115,6 @@ public sealed partial class CudaTransformer
             }
             pass.Seeds.CopyFrom(seeds);
         }
-        return lossWeights;
     }
 
     /// <summary>
@@ -122,14 +123,13 @@ public sealed partial class CudaTransformer
     /// </summary>
     public float ForwardBackward(TrainingBatch batch, ulong dropoutSeed, float[]? segmentLosses = null)
     {
-        var lossWeights = Upload(batch, dropoutSeed, training: true);
+        Upload(batch, dropoutSeed, training: true);
         var dropout = new LoraDropout(lora.Dropout);
         using (Nvtx.Range("forward"))
             Forward(batch.Rows, dropout);
         float loss = ReadLoss(batch, segmentLosses);
         using (Nvtx.Range("backward"))
             Backward(batch.Rows, dropout);
-        _ = lossWeights;
         return loss;
     }
 

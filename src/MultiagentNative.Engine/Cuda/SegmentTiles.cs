@@ -9,6 +9,17 @@ public sealed record TileTable(int[] TileSegment, int[] TileRow)
 {
     public int Count => TileSegment.Length;
 
+    /// <summary>[segments + 1]: segment s owns tiles SegmentTileStart[s] .. SegmentTileStart[s + 1] (tiles are in segment order).</summary>
+    public int[] SegmentTileStart(int segments)
+    {
+        var starts = new int[segments + 1];
+        foreach (int seg in TileSegment)
+            starts[seg + 1]++;
+        for (int s = 0; s < segments; s++)
+            starts[s + 1] += starts[s];
+        return starts;
+    }
+
     public static TileTable Build(ReadOnlySpan<int> segStart, int tileRows)
     {
         DeviceShape.Positive(tileRows, nameof(tileRows));
@@ -30,7 +41,10 @@ public sealed record TileTable(int[] TileSegment, int[] TileRow)
     }
 }
 
-/// <summary>A segment boundary array and its tile table on the device.</summary>
+/// <summary>
+/// A segment boundary array and its tile table on the device; with coarseTileRows > 0 also a second, coarser table (and
+/// each segment's first coarse tile) for passes that reduce over rows, such as the LoRA weight gradients.
+/// </summary>
 public sealed class DeviceSegments : IDisposable
 {
     public int Segments { get; }
@@ -42,7 +56,13 @@ public sealed class DeviceSegments : IDisposable
     internal DeviceBuffer<int> TileSegment { get; }
     internal DeviceBuffer<int> TileRow { get; }
 
-    public DeviceSegments(CudaContext context, ReadOnlySpan<int> segStart, int tileRows)
+    public int CoarseTileRows { get; }
+    public int CoarseTileCount { get; }
+    internal DeviceBuffer<int>? CoarseTileSegment { get; }
+    internal DeviceBuffer<int>? CoarseTileRow { get; }
+    internal DeviceBuffer<int>? CoarseSegmentTileStart { get; }
+
+    public DeviceSegments(CudaContext context, ReadOnlySpan<int> segStart, int tileRows, int coarseTileRows = 0)
     {
         var tiles = TileTable.Build(segStart, tileRows);
         Segments = segStart.Length - 1;
@@ -54,7 +74,18 @@ public sealed class DeviceSegments : IDisposable
         Start = Upload(context, segStart);
         TileSegment = Upload(context, tiles.TileSegment);
         TileRow = Upload(context, tiles.TileRow);
+        if (coarseTileRows <= 0)
+            return;
+        var coarse = TileTable.Build(segStart, coarseTileRows);
+        CoarseTileRows = coarseTileRows;
+        CoarseTileCount = coarse.Count;
+        CoarseTileSegment = Upload(context, coarse.TileSegment);
+        CoarseTileRow = Upload(context, coarse.TileRow);
+        CoarseSegmentTileStart = Upload(context, coarse.SegmentTileStart(Segments));
     }
+
+    /// <summary>Coarse tiles a batch of <paramref name="rows"/> rows in <paramref name="segments"/> segments can have at most.</summary>
+    public static long MaxTiles(long rows, int segments, int tileRows) => (rows + tileRows - 1) / tileRows + segments;
 
     static DeviceBuffer<int> Upload(CudaContext context, ReadOnlySpan<int> values)
     {
@@ -69,5 +100,8 @@ public sealed class DeviceSegments : IDisposable
         Start.Dispose();
         TileSegment.Dispose();
         TileRow.Dispose();
+        CoarseTileSegment?.Dispose();
+        CoarseTileRow?.Dispose();
+        CoarseSegmentTileStart?.Dispose();
     }
 }

@@ -108,7 +108,8 @@ public class CudaAttentionLoraParityTests
         var scratch = new float[Lora.ScratchSize(segStart, inDim, rank)];
         Lora.Forward<float>(y, shrunk, scratch, x, pairs, segStart, seeds, inDim, outDim, rank, scale, dropout);
         Lora.Backward<float>(dx, scratch, dy, shrunk, x, pairs, segStart, seeds, inDim, outDim, rank, scale, dropout);
-        using var segments = new DeviceSegments(context, segStart, CudaLora.TileRows);
+        using var segments = new DeviceSegments(context, segStart, CudaLora.TileRows, CudaLora.GradTileRows);
+        using var gradScratch = context.Allocate<float>(Math.Max(1, CudaLora.GradScratchSize(segments.CoarseTileCount, inDim, outDim, rank)));
         using var parameters = Upload(context, stacked);
         using var gradients = context.Allocate<float>(stacked.Length);
         gradients.Clear(kernels.Stream);
@@ -123,7 +124,7 @@ public class CudaAttentionLoraParityTests
         var stack = new LoraStack(parameters.Slice(0, total), parameters.Slice(bOffset, total - bOffset), gradients.Slice(0, total),
             gradients.Slice(bOffset, total - bOffset), stride, agents);
         CudaLora.Forward(kernels, yd, shrunkd, xd, stack, segments, seedd, inDim, outDim, rank, scale, dropout);
-        CudaLora.Backward(kernels, dxd, dShrunk, dyd, shrunkd, xd, stack, segments, seedd, inDim, outDim, rank, scale, dropout);
+        CudaLora.Backward(kernels, dxd, dShrunk, gradScratch, dyd, shrunkd, xd, stack, segments, seedd, inDim, outDim, rank, scale, dropout);
         kernels.Synchronize();
         AssertClose(Download(shrunkd, rows * rank), shrunk, 1e-5, LoraShrunk, "shrunk");
         AssertClose(DownloadBf16(yd, (long)rows * outDim), y, 1e-5, 1.0 / 128, "y");

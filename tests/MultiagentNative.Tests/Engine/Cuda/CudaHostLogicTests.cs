@@ -25,6 +25,24 @@ public class CudaHostLogicTests
     }
 
     [TestCaseSource(nameof(SegmentLengths))]
+    public void SegmentTileStartsPointAtEachSegmentsFirstTile(int[] lengths)
+    {
+        var segStart = new int[lengths.Length + 1];
+        for (int i = 0; i < lengths.Length; i++)
+            segStart[i + 1] = segStart[i] + lengths[i];
+        var tiles = TileTable.Build(segStart, 128);
+        var starts = tiles.SegmentTileStart(lengths.Length);
+        Assert.That(starts[^1], Is.EqualTo(tiles.Count));
+        for (int seg = 0; seg < lengths.Length; seg++)
+        {
+            Assert.That(starts[seg + 1] - starts[seg], Is.EqualTo((lengths[seg] + 127) / 128), $"tiles of segment {seg}");
+            for (int t = starts[seg]; t < starts[seg + 1]; t++)
+                Assert.That(tiles.TileSegment[t], Is.EqualTo(seg));
+        }
+        Assert.That(tiles.Count, Is.LessThanOrEqualTo(DeviceSegments.MaxTiles(segStart[^1], lengths.Length, 128)));
+    }
+
+    [TestCaseSource(nameof(SegmentLengths))]
     public void TileTableCoversEveryRowOnceAndNeverSpansSegments(int[] lengths)
     {
         var segStart = new int[lengths.Length + 1];
@@ -104,8 +122,10 @@ public class CudaHostLogicTests
         long layerBytes = rows * (2L * (64 + 64 + qw + kv + kv + qw + 64 + 64 + 96 * 3) + 4L * (1 + 1 + 4 + 3 * 8));
         // head: final hidden and norm, logits; f32 rstd, loss, lse. Backward scratch: 3 of d, 3 of ffn, attn, q, k, v; f32 delta, shrunk
         long sharedBytes = rows * (2L * (64 + 64 + 50 + 3 * 64 + 3 * 96 + qw + qw + kv + kv) + 4L * (1 + 1 + 1 + 4 + 8));
-        Assert.That(CudaMemoryPlan.TotalBytes(config, lora, rows), Is.EqualTo(3 * layerBytes + sharedBytes));
-        var names = CudaMemoryPlan.All(config, lora, rows).Select(b => b.Name).ToList();
+        // LoRA weight-gradient partials: (37 rows in 128-row tiles, at most one partial tile per agent more) x widest dim 96 x rank 8
+        long partialBytes = 4L * (1 + 5) * 96 * 8;
+        Assert.That(CudaMemoryPlan.TotalBytes(config, lora, rows, agents: 5), Is.EqualTo(3 * layerBytes + sharedBytes + partialBytes));
+        var names = CudaMemoryPlan.All(config, lora, rows, 5).Select(b => b.Name).ToList();
         Assert.That(names, Is.Unique);
     }
 
