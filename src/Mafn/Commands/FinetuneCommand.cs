@@ -42,7 +42,7 @@ public static class FinetuneCommand
             var lora = new LoraConfig(parse.GetValue(rank), parse.GetValue(alpha), ParseTargets(parse.GetValue(targets)!), parse.GetValue(dropout));
             lora.Validate();
             if (parse.GetValue(device) == "cuda")
-                FinetuneOnCuda.RequireDevice();
+                CudaKernels.RequireDevice();
             var baseModel = GgufModelLoader.Load<float>(modelPath);
             var examples = Tokenize(modelPath, parse.GetValue(data)!.FullName, parse.GetValue(template), baseModel.Config, parse.GetValue(maxTokens), console);
             int perStep = parse.GetValue(batch);

@@ -40,6 +40,12 @@ public sealed class CudaKernels : IDisposable
     /// <summary>Opens device <paramref name="ordinal"/>; NoCudaDeviceException ("no CUDA device: ...") without one.</summary>
     public static CudaKernels Open(int ordinal = 0) => new(CudaContext.Create(ordinal), ownsContext: true);
 
+    /// <summary>Fails fast, before a model is loaded: NoCudaDeviceException ("no CUDA device: ...") without a driver or device.</summary>
+    public static void RequireDevice()
+    {
+        using var probe = CudaContext.Create();
+    }
+
     /// <summary>cuBLAS bound to this stream, or null when absent (see CublasMissingReason).</summary>
     public Cublas? Cublas => cublas.Value;
 

@@ -142,6 +142,17 @@ public sealed partial class CudaTransformer
         return ReadLoss(batch, segmentLosses);
     }
 
+    /// <summary>Output logits [rows, vocab] of every row in evaluation mode (bf16 on the device, widened here).</summary>
+    public float[] Logits(TrainingBatch batch)
+    {
+        Upload(batch, 0, training: false);
+        using (Nvtx.Range("forward"))
+            Forward(batch.Rows, LoraDropout.None);
+        var raw = new ushort[(long)batch.Rows * config.Vocab];
+        activations!.H("logits").CopyTo(raw, kernels.Stream);
+        return HostBf16.ToFloats(raw);
+    }
+
     // per segment in row order, then over segments in order: CpuTransformer.Head's float sums
     float ReadLoss(TrainingBatch batch, float[]? segmentLosses)
     {

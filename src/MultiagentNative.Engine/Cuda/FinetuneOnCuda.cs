@@ -6,11 +6,6 @@ namespace MultiagentNative.Engine.Cuda;
 
 public static class FinetuneOnCuda
 {
-    /// <summary>Fails fast, before a model is loaded: NoCudaDeviceException when there is no driver or device.</summary>
-    public static void RequireDevice()
-    {
-        using var probe = MultiagentNative.Interop.Cuda.CudaContext.Create();
-    }
 
     /// <summary>Trains <paramref name="adapter"/> in place; NoCudaDeviceException ("no CUDA device: ...") without a GPU.</summary>
     public static IReadOnlyList<TrainingProgress> Train(GgufModel<float> baseModel, LoraConfig lora, AdapterSet<float> adapter,
