@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# The GPU session in one call (the machine has no .NET and no network). From the repository root, with the published
+# The GPU session in one or two calls (the machine has no .NET and no network). From the repository root, with the published
 # tarball carried along (`./build.sh publish` makes publish/linux-x64.tar.gz):
-#   bash tools/gpu-run.sh            tests, memcheck, benchmark
-#   bash tools/gpu-run.sh quick      tests and benchmark, no memcheck
+#   bash tools/gpu-run.sh [steps]    steps: any of tests, memcheck, bench (default: tests bench; all three may pass
+#                                    the device tool's 10-minute limit, so run memcheck as a second call)
 # 1. the CUDA test category: every kernel against its CPU twin, a full training step against the CPU engine;
 # 2. compute-sanitizer memcheck over the op and training-step parity tests (memcheck is slow: small shapes only);
 # 3. mafn bench train --device cuda --json: a ~1B llama shape at sequence 512, tokens/s, MFU, 4 agents in one pass vs 4.
@@ -21,15 +21,19 @@ export MAFN_KERNEL_CACHE="$out/kernel-cache"
 for dir in /usr/local/cuda/lib64 /usr/local/cuda/targets/x86_64-linux/lib /usr/local/cuda/extras/CUPTI/lib64; do
   [[ -d "$dir" ]] && export LD_LIBRARY_PATH="${LD_LIBRARY_PATH:+$LD_LIBRARY_PATH:}$dir"
 done
+steps=" ${*:-tests bench} "
+want() { [[ "$steps" == *" $1 "* ]]; }
 nvidia-smi > "$out/nvidia-smi.txt" 2>&1
 ls /usr/local/cuda/lib64 2>/dev/null | grep -E "nvrtc|cublas|nvToolsExt" > "$out/cuda-libs.txt"
 
-echo "== CUDA tests"
-"$bin/MultiagentNative.Tests" --filter "TestCategory=Cuda" --timeout 8m > "$out/tests.log" 2>&1
-echo "tests rc=$?" | tee -a "$out/summary.txt"
-grep -E "^(failed|skipped) |  total:|  failed:|  succeeded:|  skipped:" "$out/tests.log" | head -60
+if want tests; then
+  echo "== CUDA tests"
+  "$bin/MultiagentNative.Tests" --filter "TestCategory=Cuda" --timeout 8m > "$out/tests.log" 2>&1
+  echo "tests rc=$?" | tee -a "$out/summary.txt"
+  grep -E "^(failed|skipped) |  total:|  failed:|  succeeded:|  skipped:" "$out/tests.log" | head -60
+fi
 
-if [[ "${1:-}" != "quick" ]] && command -v compute-sanitizer >/dev/null 2>&1; then
+if want memcheck && command -v compute-sanitizer >/dev/null 2>&1; then
   echo "== compute-sanitizer memcheck"
   compute-sanitizer --tool memcheck --error-exitcode 3 --target-processes all \
     "$bin/MultiagentNative.Tests" --filter "FullyQualifiedName~CudaOpParityTests|FullyQualifiedName~CudaTrainingStepParityTests" \
@@ -38,7 +42,9 @@ if [[ "${1:-}" != "quick" ]] && command -v compute-sanitizer >/dev/null 2>&1; th
   grep -E "ERROR SUMMARY|Invalid|out of bounds|  failed:" "$out/memcheck.log" | head -20
 fi
 
-echo "== bench train"
-"$bin/mafn" bench train --device cuda --json > "$out/bench-train.json" 2> "$out/bench-train.log"
-echo "bench rc=$?" | tee -a "$out/summary.txt"
-cat "$out/bench-train.json"; tail -5 "$out/bench-train.log"
+if want bench; then
+  echo "== bench train"
+  "$bin/mafn" bench train --device cuda --json > "$out/bench-train.json" 2> "$out/bench-train.log"
+  echo "bench rc=$?" | tee -a "$out/summary.txt"
+  cat "$out/bench-train.json"; tail -5 "$out/bench-train.log"
+fi
