@@ -14,6 +14,7 @@
 #define LORA_MAX_RANK 128
 #define LORA_GRAD_ROWS 128   // rows per coarse tile of the weight-gradient pass
 #define LORA_GRAD_CHUNK 32   // rows of q staged in shared memory at a time
+#define LORA_GRAD_V 16       // q columns per thread in the weight-gradient pass
 
 // Inverted dropout on the LoRA input, the same counter hash as LoraDropout.Uniform: element (row in segment, col)
 // is kept when its uniform draw is >= p, and scaled by 1/(1-p).
@@ -66,14 +67,16 @@ extern "C" __global__ void lora_shrink(float* out, const bf16* in, const float* 
 #pragma unroll
         for (int n = 0; n < (LORA_TILE_ROWS * LORA_MAX_RANK + 127) / 128; n++)
         {
+            // a guard, not a break: fully unrolled loops keep acc[] in registers
             int t = threadIdx.x + n * blockDim.x;
-            if (t >= outputs)
-                break;
-            int r = t / out_rank, i = t % out_rank;
-            float sum = acc[n];
-            for (int k = 0; k < LORA_K_CHUNK; k++)
-                sum += in_tile[r][k] * w_tile[i][k];
-            acc[n] = sum;
+            if (t < outputs)
+            {
+                int r = t / out_rank, i = t % out_rank;
+                float sum = acc[n];
+                for (int k = 0; k < LORA_K_CHUNK; k++)
+                    sum += in_tile[r][k] * w_tile[i][k];
+                acc[n] = sum;
+            }
         }
         __syncthreads();
     }
@@ -81,10 +84,8 @@ extern "C" __global__ void lora_shrink(float* out, const bf16* in, const float* 
     for (int n = 0; n < (LORA_TILE_ROWS * LORA_MAX_RANK + 127) / 128; n++)
     {
         int t = threadIdx.x + n * blockDim.x;
-        if (t >= outputs)
-            break;
         int row = row0 + t / out_rank;
-        if (row < row_end)
+        if (t < outputs && row < row_end)
             out[(long long)row * out_rank + t % out_rank] = scale * acc[n];
     }
 }
@@ -121,8 +122,11 @@ extern "C" __global__ void lora_expand(bf16* y, const float* s, const float* wei
             acc[r] += s_tile[r][i] * wi;
     }
     unsigned long long seed = seg_seed ? seg_seed[segment] : 0ULL;
-    for (int r = 0; r < LORA_TILE_ROWS && row0 + r < row_end; r++)
+#pragma unroll
+    for (int r = 0; r < LORA_TILE_ROWS; r++)
     {
+        if (row0 + r >= row_end)
+            continue;
         long long index = (long long)(row0 + r) * out_dim + j;
         float term = lora_dropout(scale * acc[r], seed, row0 + r - seg_start[segment], j, dropout_p);
         y[index] = f32_to_bf16(bf16_to_f32(y[index]) + term);
@@ -135,26 +139,32 @@ extern "C" __global__ void lora_expand(bf16* y, const float* s, const float* wei
 // Coarse tiles hold LORA_GRAD_ROWS rows of one segment (seg_tile_start[a]..seg_tile_start[a+1] are agent a's).
 
 // partial: [tiles, p_dim, q_dim] f32 (=); p: [rows, p_dim] bf16 (dropout applies to p); q: [rows, q_dim] f32, q_dim <= 128.
-// grid = (coarse tiles, ceil(p_dim / blockDim.x)); each thread owns one u and every v.
+// grid = (coarse tiles, ceil(p_dim / blockDim.x), ceil(q_dim / LORA_GRAD_V)); each thread owns one u and LORA_GRAD_V v's,
+// a compile-time count so the accumulators stay in registers.
 extern "C" __global__ void lora_grad_partial(float* partial, const bf16* p, const float* q, const int* seg_start,
     const int* tile_segment, const int* tile_row, const unsigned long long* seg_seed, double dropout_p, int p_dim, int q_dim)
 {
-    __shared__ float q_tile[LORA_GRAD_CHUNK][LORA_MAX_RANK];
+    __shared__ float q_tile[LORA_GRAD_CHUNK][LORA_GRAD_V];
     int segment = tile_segment[blockIdx.x];
     int row0 = tile_row[blockIdx.x];
     int begin = seg_start[segment];
     int row_end = min(row0 + LORA_GRAD_ROWS, seg_start[segment + 1]);
     int u = blockIdx.y * blockDim.x + threadIdx.x;
+    int v0 = blockIdx.z * LORA_GRAD_V;
     unsigned long long seed = seg_seed ? seg_seed[segment] : 0ULL;
-    float acc[LORA_MAX_RANK]; // todo: registers spill at large q_dim; tile v once profiled on a GPU
-    for (int v = 0; v < q_dim; v++)
+    float acc[LORA_GRAD_V];
+#pragma unroll
+    for (int v = 0; v < LORA_GRAD_V; v++)
         acc[v] = 0.0f;
     for (int chunk = row0; chunk < row_end; chunk += LORA_GRAD_CHUNK)
     {
         int rows = min(LORA_GRAD_CHUNK, row_end - chunk);
         __syncthreads();
-        for (int t = threadIdx.x; t < rows * q_dim; t += blockDim.x)
-            q_tile[t / q_dim][t % q_dim] = q[(long long)(chunk + t / q_dim) * q_dim + t % q_dim];
+        for (int t = threadIdx.x; t < LORA_GRAD_CHUNK * LORA_GRAD_V; t += blockDim.x)
+        {
+            int r = t / LORA_GRAD_V, v = t % LORA_GRAD_V;
+            q_tile[r][v] = r < rows && v0 + v < q_dim ? q[(long long)(chunk + r) * q_dim + v0 + v] : 0.0f;
+        }
         __syncthreads();
         if (u >= p_dim)
             continue;
@@ -162,15 +172,18 @@ extern "C" __global__ void lora_grad_partial(float* partial, const bf16* p, cons
         {
             int row = chunk + r;
             float pu = lora_dropout(bf16_to_f32(p[(long long)row * p_dim + u]), seed, row - begin, u, dropout_p);
-            for (int v = 0; v < q_dim; v++)
+#pragma unroll
+            for (int v = 0; v < LORA_GRAD_V; v++)
                 acc[v] += pu * q_tile[r][v];
         }
     }
     if (u >= p_dim)
         return;
-    float* out = partial + ((long long)blockIdx.x * p_dim + u) * q_dim;
-    for (int v = 0; v < q_dim; v++)
-        out[v] = acc[v];
+    float* out = partial + ((long long)blockIdx.x * p_dim + u) * q_dim + v0;
+#pragma unroll
+    for (int v = 0; v < LORA_GRAD_V; v++)
+        if (v0 + v < q_dim)
+            out[v] = acc[v];
 }
 
 // grads: [agents, ...] f32 (+=); partial as lora_grad_partial wrote it. grid = (agents, ceil(p_dim * q_dim / blockDim.x)).

@@ -18,6 +18,7 @@ public static class CudaLora
     public const int TileRows = 16;   // LORA_TILE_ROWS in lora.cu
     public const int MaxRank = 128;   // LORA_MAX_RANK
     public const int GradTileRows = 128; // LORA_GRAD_ROWS: rows per coarse tile of the weight-gradient pass
+    const int GradColumnsPerThread = 16; // LORA_GRAD_V
     const int Threads = 128;          // lora_shrink's per-thread accumulators assume 128 threads
 
     /// <summary>
@@ -99,8 +100,8 @@ public static class CudaLora
             return;
         var arguments = new KernelArguments().Add(partial).Add(p).Add(q).Add(segments.Start).Add(segments.CoarseTileSegment!).Add(segments.CoarseTileRow!);
         AddSeeds(arguments, seeds).Add(dropout).Add(pDim).Add(qDim);
-        kernels.Get("lora.cu", "lora_grad_partial").Launch(kernels.Stream, new Dim3((uint)segments.CoarseTileCount, (uint)((pDim + Threads - 1) / Threads)),
-            new Dim3(Threads), 0, arguments);
+        kernels.Get("lora.cu", "lora_grad_partial").Launch(kernels.Stream, new Dim3((uint)segments.CoarseTileCount, (uint)((pDim + Threads - 1) / Threads),
+            (uint)((qDim + GradColumnsPerThread - 1) / GradColumnsPerThread)), new Dim3(Threads), 0, arguments);
         long elements = (long)pDim * qDim;
         kernels.Get("lora.cu", "lora_grad_reduce").Launch(kernels.Stream, new Dim3((uint)segments.Segments, (uint)((elements + 255) / 256)), new Dim3(256), 0,
             new KernelArguments().Add(grads).Add(partial).Add(segments.CoarseSegmentTileStart!).Add(pDim).Add(qDim).Add(agentStride).Add(strideU)
