@@ -1,6 +1,6 @@
-// NVTX ranges for Nsight Systems (forward, backward, optimizer, layer N), through libnvToolsExt.so.1 when it loads.
-// Without it every range is a no-op. todo: NVTX v3 (header-only in CUDA 12+) reaches nsys through the injection protocol
-// (NVTX_INJECTION64_PATH, InitializeInjectionNvtx2 and export tables); not implemented, as it cannot be tested without a GPU.
+// NVTX ranges for Nsight Systems (forward, backward, optimizer, layer N): through the tool named by NVTX_INJECTION64_PATH
+// (what nsys sets; NVTX v3's injection protocol, NvtxInjection.cs), else through libnvToolsExt.so.1 when it loads, else
+// no-ops. The injection path is tested against a stand-in tool library, not against nsys itself (no GPU machine here).
 using System.Runtime.InteropServices;
 using System.Text;
 
@@ -13,6 +13,7 @@ public static unsafe class Nvtx
     static bool loaded;
     static delegate* unmanaged[Cdecl]<byte*, int> rangePush;
     static delegate* unmanaged[Cdecl]<int> rangePop;
+    static NvtxInjection? injection;
     static string reason = "";
 
     /// <summary>True when ranges reach a profiler (libnvToolsExt loaded); false means Range is a no-op.</summary>
@@ -21,7 +22,7 @@ public static unsafe class Nvtx
         get
         {
             EnsureLoaded();
-            return rangePush != null;
+            return rangePush != null || injection is not null;
         }
     }
 
@@ -39,6 +40,11 @@ public static unsafe class Nvtx
     public static RangeScope Range(string name)
     {
         EnsureLoaded();
+        if (injection is not null)
+        {
+            injection.Push(name);
+            return new RangeScope(true);
+        }
         if (rangePush == null)
             return new RangeScope(false);
         byte[] utf8 = Encoding.UTF8.GetBytes(name + "\0");
@@ -51,7 +57,11 @@ public static unsafe class Nvtx
     {
         public void Dispose()
         {
-            if (active)
+            if (!active)
+                return;
+            if (injection is not null)
+                injection.Pop();
+            else
                 rangePop();
         }
     }
@@ -68,6 +78,14 @@ public static unsafe class Nvtx
                 reason = "NVTX is bound on Linux only";
                 return;
             }
+            string? tool = Environment.GetEnvironmentVariable("NVTX_INJECTION64_PATH");
+            string injectionFailure = "";
+            if (!string.IsNullOrEmpty(tool))
+            {
+                injection = NvtxInjection.Load(tool, out injectionFailure);
+                if (injection is not null)
+                    return;
+            }
             foreach (string name in LinuxNames)
             {
                 if (!NativeLibrary.TryLoad(name, out IntPtr library))
@@ -79,7 +97,9 @@ public static unsafe class Nvtx
                     return;
                 }
             }
-            reason = $"none of {string.Join(", ", LinuxNames)} could be loaded (NVTX v3 injection is not implemented)";
+            reason = string.IsNullOrEmpty(tool)
+                ? $"no profiler attached (NVTX_INJECTION64_PATH is unset) and none of {string.Join(", ", LinuxNames)} could be loaded"
+                : $"{injectionFailure}; and none of {string.Join(", ", LinuxNames)} could be loaded";
         }
     }
 }

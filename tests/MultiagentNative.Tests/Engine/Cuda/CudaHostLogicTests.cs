@@ -191,6 +191,7 @@ public class CudaHostLogicTests
         if (Nvtx.IsActive)
             Assert.Ignore("libnvToolsExt is installed here; ranges go to it");
         Assert.That(Nvtx.InactiveReason, Does.Contain("libnvToolsExt.so.1"));
+        Assert.That(Nvtx.InactiveReason, Does.Contain("NVTX_INJECTION64_PATH"));
         using (Nvtx.Range("forward"))
         using (Nvtx.Range("layer 0"))
         {
