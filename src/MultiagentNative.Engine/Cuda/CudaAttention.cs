@@ -8,14 +8,17 @@ namespace MultiagentNative.Engine.Cuda;
 public static class CudaAttention
 {
     public const int TileRows = 32;
+    public const int HeadDimMultiple = 16;   // ATTN_CHUNK: dims a lane keeps in registers at a time
     const int ForwardTiles = 4, DqTiles = 5, DkDvTiles = 6;
 
     /// <summary>Dynamic shared memory of a kernel holding <paramref name="tiles"/> tiles of [32][head_dim + 1] f32.</summary>
     public static int SharedBytes(int tiles, int headDim) => tiles * TileRows * (headDim + 1) * sizeof(float);
 
-    /// <summary>Throws "no kernel for head_dim=..." when the backward's tiles exceed the device's shared memory.</summary>
+    /// <summary>Throws "no kernel for head_dim=..." for a head_dim not a multiple of 16 or whose tiles exceed the device's shared memory.</summary>
     public static void CheckHeadDim(int headDim, int maxSharedBytes)
     {
+        if (headDim <= 0 || headDim % HeadDimMultiple != 0)
+            throw new NotSupportedException($"no kernel for head_dim={headDim}: attention.cu needs a multiple of {HeadDimMultiple}");
         if (headDim <= 0 || SharedBytes(DkDvTiles, headDim) > maxSharedBytes)
             throw new NotSupportedException($"no kernel for head_dim={headDim}: attention needs {SharedBytes(DkDvTiles, Math.Max(headDim, 0))} bytes of shared memory, the device allows {maxSharedBytes}");
     }

@@ -160,6 +160,7 @@ public class CudaHostLogicTests
         var error = Assert.Throws<NotSupportedException>(() => CudaAttention.CheckHeadDim(256, a100OptIn))!;
         Assert.That(error.Message, Does.StartWith("no kernel for head_dim=256"));
         Assert.Throws<NotSupportedException>(() => CudaAttention.CheckHeadDim(512, h100OptIn));
+        Assert.That(Assert.Throws<NotSupportedException>(() => CudaAttention.CheckHeadDim(72, h100OptIn))!.Message, Does.StartWith("no kernel for head_dim=72"));
     }
 
     [Test]
