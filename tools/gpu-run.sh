@@ -16,7 +16,8 @@ if [[ ! -x "$bin/mafn" ]]; then
 fi
 out="${OUT:-$root/gpu-out}"
 mkdir -p "$out"
-export MAFN_KERNEL_CACHE="$out/kernel-cache"
+# publish/ is git-ignored, so the compiled kernels stay on a warm machine between calls
+export MAFN_KERNEL_CACHE="$root/publish/kernel-cache"
 # NVRTC, cuBLAS and NVTX live beside the toolkit, often outside the loader's default path
 for dir in /usr/local/cuda/lib64 /usr/local/cuda/targets/x86_64-linux/lib /usr/local/cuda/extras/CUPTI/lib64; do
   [[ -d "$dir" ]] && export LD_LIBRARY_PATH="${LD_LIBRARY_PATH:+$LD_LIBRARY_PATH:}$dir"
