@@ -1,14 +1,24 @@
-// Cross-entropy over the vocabulary with a loss mask, one block per row (CPU twin: Engine/Cpu/CrossEntropy.cs).
-// A target < 0 marks a token that does not train (prompt tokens): its loss and gradient are zero.
+// Cross-entropy over the vocabulary with per-row weights, one block per row (CPU twin: Engine/Cpu/CrossEntropy.cs, same
+// argument order). A weight of 0 masks a row (prompt tokens, a sequence's last row): its loss, lse and gradient are 0.
+// The CPU returns the weighted sum; here each row's weighted loss is written and the host sums them in row order.
 #include "common.cuh"
 
-// loss: [rows] f32 (=), logsumexp: [rows] f32 (=, saved); logits: [rows, vocab] bf16; targets: [rows].
-extern "C" __global__ void cross_entropy_fwd(float* loss, float* logsumexp, const bf16* logits, const int* targets, int rows, int vocab)
+// loss: [rows] f32 (=, weight * (lse - logit[target])); lse: [rows] f32 (=, saved); logits: [rows, vocab] bf16;
+// targets: [rows] (read only where weight != 0, validated on the host); weights: [rows] f32.
+extern "C" __global__ void cross_entropy_fwd(float* loss, float* lse, const bf16* logits, const int* targets, const float* weights,
+    int rows, int vocab)
 {
     __shared__ float scratch[32];
     int row = blockIdx.x;
     if (row >= rows)
         return;
+    float weight = weights[row];
+    if (weight == 0.0f)
+    {
+        if (threadIdx.x == 0)
+            loss[row] = lse[row] = 0.0f;
+        return;
+    }
     const bf16* lr = logits + (long long)row * vocab;
     float top = -MAFN_INFINITY;
     for (int i = threadIdx.x; i < vocab; i += blockDim.x)
@@ -20,26 +30,26 @@ extern "C" __global__ void cross_entropy_fwd(float* loss, float* logsumexp, cons
     sum = block_sum(sum, scratch);
     if (threadIdx.x == 0)
     {
-        float lse = top + logf(sum);
-        int target = targets[row];
-        logsumexp[row] = lse;
-        loss[row] = target < 0 ? 0.0f : lse - bf16_to_f32(lr[target]);
+        float row_lse = top + logf(sum);
+        lse[row] = row_lse;
+        loss[row] = weight * (row_lse - bf16_to_f32(lr[targets[row]]));
     }
 }
 
-// dlogits: [rows, vocab] bf16 (=); scale: dL/dloss per trained token (1/trained tokens for a mean).
-extern "C" __global__ void cross_entropy_bwd(bf16* dlogits, const float* logsumexp, const bf16* logits, const int* targets,
-    float scale, int rows, int vocab)
+// dlogits: [rows, vocab] bf16 (=, may be logits itself); dlogits = dloss * weight * (softmax(logits) - onehot(target)).
+extern "C" __global__ void cross_entropy_bwd(bf16* dlogits, const float* lse, const bf16* logits, const int* targets,
+    const float* weights, float dloss, int rows, int vocab)
 {
     int row = blockIdx.x;
     if (row >= rows)
         return;
     long long base = (long long)row * vocab;
-    int target = targets[row];
-    float lse = logsumexp[row];
+    float scale = dloss * weights[row];
+    int target = scale == 0.0f ? -1 : targets[row];
+    float row_lse = lse[row];
     for (int i = threadIdx.x; i < vocab; i += blockDim.x)
     {
-        float g = target < 0 ? 0.0f : scale * (expf(bf16_to_f32(logits[base + i]) - lse) - (i == target ? 1.0f : 0.0f));
+        float g = scale == 0.0f ? 0.0f : scale * (expf(bf16_to_f32(logits[base + i]) - row_lse) - (i == target ? 1.0f : 0.0f));
         dlogits[base + i] = f32_to_bf16(g);
     }
 }

@@ -5,13 +5,16 @@
 // transposes share one body:
 //   lora_shrink: out[r, i]  = scale * sum_k in[r, k] * W[i*stride_r + k*stride_k]      (x A^T, scale dy B)
 //   lora_expand: y[r, j]   += scale * sum_i s[r, i] * W[j*stride_j + i*stride_i]       (s B^T, g A)
-//   lora_grad:   G[a][u*stride_u + v*stride_v] += scale * sum_rows p[r, u] * q[r, v]   (dy^T s, g^T x)
+//   lora_grad_*: G[a][u*stride_u + v*stride_v] += scale * sum_rows p[r, u] * q[r, v]   (dy^T s, g^T x)
 // Sums run in a fixed order (no atomics), so results are deterministic.
 #include "common.cuh"
 
 #define LORA_TILE_ROWS 16
 #define LORA_K_CHUNK 64
 #define LORA_MAX_RANK 128
+#define LORA_GRAD_ROWS 128   // rows per coarse tile of the weight-gradient pass
+#define LORA_GRAD_CHUNK 32   // rows of q staged in shared memory at a time
+#define LORA_GRAD_V 16       // q columns per thread in the weight-gradient pass
 
 // Inverted dropout on the LoRA input, the same counter hash as LoraDropout.Uniform: element (row in segment, col)
 // is kept when its uniform draw is >= p, and scaled by 1/(1-p).
@@ -64,14 +67,16 @@ extern "C" __global__ void lora_shrink(float* out, const bf16* in, const float* 
 #pragma unroll
         for (int n = 0; n < (LORA_TILE_ROWS * LORA_MAX_RANK + 127) / 128; n++)
         {
+            // a guard, not a break: fully unrolled loops keep acc[] in registers
             int t = threadIdx.x + n * blockDim.x;
-            if (t >= outputs)
-                break;
-            int r = t / out_rank, i = t % out_rank;
-            float sum = acc[n];
-            for (int k = 0; k < LORA_K_CHUNK; k++)
-                sum += in_tile[r][k] * w_tile[i][k];
-            acc[n] = sum;
+            if (t < outputs)
+            {
+                int r = t / out_rank, i = t % out_rank;
+                float sum = acc[n];
+                for (int k = 0; k < LORA_K_CHUNK; k++)
+                    sum += in_tile[r][k] * w_tile[i][k];
+                acc[n] = sum;
+            }
         }
         __syncthreads();
     }
@@ -79,10 +84,8 @@ extern "C" __global__ void lora_shrink(float* out, const bf16* in, const float* 
     for (int n = 0; n < (LORA_TILE_ROWS * LORA_MAX_RANK + 127) / 128; n++)
     {
         int t = threadIdx.x + n * blockDim.x;
-        if (t >= outputs)
-            break;
         int row = row0 + t / out_rank;
-        if (row < row_end)
+        if (t < outputs && row < row_end)
             out[(long long)row * out_rank + t % out_rank] = scale * acc[n];
     }
 }
@@ -119,46 +122,83 @@ extern "C" __global__ void lora_expand(bf16* y, const float* s, const float* wei
             acc[r] += s_tile[r][i] * wi;
     }
     unsigned long long seed = seg_seed ? seg_seed[segment] : 0ULL;
-    for (int r = 0; r < LORA_TILE_ROWS && row0 + r < row_end; r++)
+#pragma unroll
+    for (int r = 0; r < LORA_TILE_ROWS; r++)
     {
+        if (row0 + r >= row_end)
+            continue;
         long long index = (long long)(row0 + r) * out_dim + j;
         float term = lora_dropout(scale * acc[r], seed, row0 + r - seg_start[segment], j, dropout_p);
         y[index] = f32_to_bf16(bf16_to_f32(y[index]) + term);
     }
 }
 
-// grads: [agents, ...] f32 (+=), G[u*stride_u + v*stride_v] += scale * sum over the segment's rows of p[row, u] * q[row, v].
-// p: [rows, p_dim] (bf16 when p_is_bf16, else f32); q: [rows, q_dim] f32 (q_dim <= LORA_MAX_RANK); dropout applies to p.
-// grid = (agents, ceil(p_dim / blockDim.x)); each thread owns one u and every v, walking the rows in order.
-extern "C" __global__ void lora_grad(float* grads, const void* p, int p_is_bf16, const float* q, const int* seg_start,
-    const unsigned long long* seg_seed, double dropout_p, int p_dim, int q_dim, long long g_agent_stride, int stride_u, int stride_v,
-    float scale)
+// Weight gradients in two deterministic passes, so rows spread over many blocks without atomics:
+//   lora_grad_partial: partial[t][u][v] = sum over the rows of coarse tile t of drop(p[row, u]) * q[row, v]
+//   lora_grad_reduce:  G[a][u*stride_u + v*stride_v] += scale * sum over agent a's coarse tiles t, in order, of partial[t][u][v]
+// Coarse tiles hold LORA_GRAD_ROWS rows of one segment (seg_tile_start[a]..seg_tile_start[a+1] are agent a's).
+
+// partial: [tiles, p_dim, q_dim] f32 (=); p: [rows, p_dim] bf16 (dropout applies to p); q: [rows, q_dim] f32, q_dim <= 128.
+// grid = (coarse tiles, ceil(p_dim / blockDim.x), ceil(q_dim / LORA_GRAD_V)); each thread owns one u and LORA_GRAD_V v's,
+// a compile-time count so the accumulators stay in registers.
+extern "C" __global__ void lora_grad_partial(float* partial, const bf16* p, const float* q, const int* seg_start,
+    const int* tile_segment, const int* tile_row, const unsigned long long* seg_seed, double dropout_p, int p_dim, int q_dim)
 {
-    __shared__ float q_row[LORA_MAX_RANK];
-    int segment = blockIdx.x;
+    __shared__ float q_tile[LORA_GRAD_CHUNK][LORA_GRAD_V];
+    int segment = tile_segment[blockIdx.x];
+    int row0 = tile_row[blockIdx.x];
+    int begin = seg_start[segment];
+    int row_end = min(row0 + LORA_GRAD_ROWS, seg_start[segment + 1]);
     int u = blockIdx.y * blockDim.x + threadIdx.x;
-    int begin = seg_start[segment], end = seg_start[segment + 1];
+    int v0 = blockIdx.z * LORA_GRAD_V;
     unsigned long long seed = seg_seed ? seg_seed[segment] : 0ULL;
-    float acc[LORA_MAX_RANK]; // todo: spills to local memory at large q_dim; tile v once profiled on a GPU
-    for (int v = 0; v < q_dim; v++)
+    float acc[LORA_GRAD_V];
+#pragma unroll
+    for (int v = 0; v < LORA_GRAD_V; v++)
         acc[v] = 0.0f;
-    for (int row = begin; row < end; row++)
+    for (int chunk = row0; chunk < row_end; chunk += LORA_GRAD_CHUNK)
     {
+        int rows = min(LORA_GRAD_CHUNK, row_end - chunk);
         __syncthreads();
-        for (int v = threadIdx.x; v < q_dim; v += blockDim.x)
-            q_row[v] = q[(long long)row * q_dim + v];
+        for (int t = threadIdx.x; t < LORA_GRAD_CHUNK * LORA_GRAD_V; t += blockDim.x)
+        {
+            int r = t / LORA_GRAD_V, v = t % LORA_GRAD_V;
+            q_tile[r][v] = r < rows && v0 + v < q_dim ? q[(long long)(chunk + r) * q_dim + v0 + v] : 0.0f;
+        }
         __syncthreads();
         if (u >= p_dim)
             continue;
-        long long index = (long long)row * p_dim + u;
-        float pu = p_is_bf16 ? bf16_to_f32(((const bf16*)p)[index]) : ((const float*)p)[index];
-        pu = lora_dropout(pu, seed, row - begin, u, dropout_p);
-        for (int v = 0; v < q_dim; v++)
-            acc[v] += pu * q_row[v];
+        for (int r = 0; r < rows; r++)
+        {
+            int row = chunk + r;
+            float pu = lora_dropout(bf16_to_f32(p[(long long)row * p_dim + u]), seed, row - begin, u, dropout_p);
+#pragma unroll
+            for (int v = 0; v < LORA_GRAD_V; v++)
+                acc[v] += pu * q_tile[r][v];
+        }
     }
-    if (u >= p_dim || end == begin)
+    if (u >= p_dim)
         return;
-    float* g = grads + segment * g_agent_stride + (long long)u * stride_u;
-    for (int v = 0; v < q_dim; v++)
-        g[(long long)v * stride_v] += scale * acc[v];
+    float* out = partial + ((long long)blockIdx.x * p_dim + u) * q_dim + v0;
+#pragma unroll
+    for (int v = 0; v < LORA_GRAD_V; v++)
+        if (v0 + v < q_dim)
+            out[v] = acc[v];
+}
+
+// grads: [agents, ...] f32 (+=); partial as lora_grad_partial wrote it. grid = (agents, ceil(p_dim * q_dim / blockDim.x)).
+extern "C" __global__ void lora_grad_reduce(float* grads, const float* partial, const int* seg_tile_start, int p_dim, int q_dim,
+    long long g_agent_stride, int stride_u, int stride_v, float scale)
+{
+    int segment = blockIdx.x;
+    long long element = (long long)blockIdx.y * blockDim.x + threadIdx.x;
+    long long per_tile = (long long)p_dim * q_dim;
+    int first = seg_tile_start[segment], last = seg_tile_start[segment + 1];
+    if (element >= per_tile || first == last)
+        return;
+    float sum = 0.0f;
+    for (int t = first; t < last; t++)
+        sum += partial[t * per_tile + element];
+    int u = (int)(element / q_dim), v = (int)(element % q_dim);
+    grads[segment * g_agent_stride + (long long)u * stride_u + (long long)v * stride_v] += scale * sum;
 }

@@ -25,9 +25,10 @@ extern "C" __global__ void rms_norm_fwd(bf16* y, float* rstd, const bf16* x, con
         yr[i] = f32_to_bf16(bf16_to_f32(xr[i]) * r * bf16_to_f32(w[i]));
 }
 
-// dx: [rows, dim] bf16 (=); dy: [rows, dim] bf16; rstd, x, w as saved/given by the forward pass.
-// dx = rstd * (w*dy - x * rstd^2 * mean(w*dy*x)). The weight is frozen here: its gradient is not formed.
-extern "C" __global__ void rms_norm_bwd(bf16* dx, const bf16* dy, const float* rstd, const bf16* x, const bf16* w, int rows, int dim)
+// dx: [rows, dim] bf16 (+=, the residual stream's gradient); dy: [rows, dim] bf16; x, w, rstd as the forward pass.
+// dx += rstd * (w*dy - x * rstd^2 * mean(w*dy*x)). Argument order as RmsNorm.Backward without its dw: the weight is
+// frozen here, so its gradient is not formed.
+extern "C" __global__ void rms_norm_bwd(bf16* dx, const bf16* dy, const bf16* x, const bf16* w, const float* rstd, int rows, int dim)
 {
     __shared__ float scratch[32];
     int row = blockIdx.x;
@@ -43,6 +44,6 @@ extern "C" __global__ void rms_norm_bwd(bf16* dx, const bf16* dy, const float* r
     for (int i = threadIdx.x; i < dim; i += blockDim.x)
     {
         float g = bf16_to_f32(w[i]) * bf16_to_f32(dy[base + i]);
-        dx[base + i] = f32_to_bf16(r * (g - bf16_to_f32(x[base + i]) * correction));
+        dx[base + i] = f32_to_bf16(bf16_to_f32(dx[base + i]) + r * (g - bf16_to_f32(x[base + i]) * correction));
     }
 }

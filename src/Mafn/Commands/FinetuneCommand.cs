@@ -3,6 +3,7 @@
 using System.CommandLine;
 using System.Globalization;
 using MultiagentNative.Engine.Adapters;
+using MultiagentNative.Engine.Cuda;
 using MultiagentNative.Engine.Model;
 using MultiagentNative.Engine.Training;
 using MultiagentNative.Interop.Llama;
@@ -28,9 +29,11 @@ public static class FinetuneCommand
         var maxTokens = new Option<int>("--max-tokens") { Description = "truncate conversations to this many tokens (0: the model's context)", DefaultValueFactory = _ => 512 };
         var template = new Option<string?>("--template") { Description = "chat template (llama.cpp name such as chatml) when the model has none or to override it" };
         var seed = new Option<int>("--seed") { Description = "seed for adapter init, shuffling and dropout", DefaultValueFactory = _ => 1 };
-        var command = new Command("finetune", "train a LoRA adapter on chat data with the CPU engine")
+        var device = new Option<string>("--device") { Description = "cpu or cuda (bf16 on the GPU; llama architecture)", DefaultValueFactory = _ => "cpu" };
+        device.AcceptOnlyFromAmong("cpu", "cuda");
+        var command = new Command("finetune", "train a LoRA adapter on chat data with the CPU or CUDA engine")
         {
-            model, data, output, format, rank, alpha, dropout, targets, learningRate, epochs, batch, maxTokens, template, seed,
+            model, data, output, format, rank, alpha, dropout, targets, learningRate, epochs, batch, maxTokens, template, seed, device,
         };
         command.SetAction(parse =>
         {
@@ -38,6 +41,8 @@ public static class FinetuneCommand
             string modelPath = parse.GetValue(model)!.FullName;
             var lora = new LoraConfig(parse.GetValue(rank), parse.GetValue(alpha), ParseTargets(parse.GetValue(targets)!), parse.GetValue(dropout));
             lora.Validate();
+            if (parse.GetValue(device) == "cuda")
+                CudaKernels.RequireDevice();
             var baseModel = GgufModelLoader.Load<float>(modelPath);
             var examples = Tokenize(modelPath, parse.GetValue(data)!.FullName, parse.GetValue(template), baseModel.Config, parse.GetValue(maxTokens), console);
             int perStep = parse.GetValue(batch);
@@ -49,7 +54,10 @@ public static class FinetuneCommand
                 Steps = steps, SequencesPerAgent = perStep, PeakLearningRate = parse.GetValue(learningRate),
                 MinLearningRate = parse.GetValue(learningRate) / 10, WarmupSteps = Math.Min(10, steps / 10), Seed = parse.GetValue(seed),
             };
-            new Trainer<float>(baseModel.CreateTransformer(), options, p => console.WriteLine(Progress(p))).TrainAdapters([adapter], [examples]);
+            if (parse.GetValue(device) == "cuda")
+                FinetuneOnCuda.Train(baseModel, lora, adapter, examples, options, p => console.WriteLine(Progress(p)));
+            else
+                new Trainer<float>(baseModel.CreateTransformer(), options, p => console.WriteLine(Progress(p))).TrainAdapters([adapter], [examples]);
             string outPath = parse.GetValue(output)!;
             if (parse.GetValue(format) == "peft")
                 PeftAdapter.Export(adapter, baseModel.Config, outPath, Path.GetFileName(modelPath));

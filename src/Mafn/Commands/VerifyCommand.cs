@@ -3,6 +3,8 @@
 using System.CommandLine;
 using System.Globalization;
 using System.Text.Json;
+using MultiagentNative.Engine.Cuda;
+using MultiagentNative.Engine.Model;
 using MultiagentNative.Engine.Verification;
 
 namespace Mafn;
@@ -16,11 +18,23 @@ public static class VerifyCommand
         var tokens = new Option<int>("--tokens") { Description = "positions to compare", DefaultValueFactory = _ => 64 };
         var threads = new Option<int>("--threads") { Description = "llama.cpp threads", DefaultValueFactory = _ => Math.Min(2, Environment.ProcessorCount) };
         var adapter = new Option<FileInfo?>("--adapter") { Description = "a llama.cpp LoRA GGUF to attach on both sides" };
-        var command = new Command("verify", "check that the training engine computes a model's logits as llama.cpp does") { model, json, tokens, threads, adapter };
+        var device = new Option<string>("--device") { Description = "cpu, or cuda to also check the CUDA engine against the CPU engine", DefaultValueFactory = _ => "cpu" };
+        device.AcceptOnlyFromAmong("cpu", "cuda");
+        var command = new Command("verify", "check that the training engine computes a model's logits as llama.cpp does") { model, json, tokens, threads, adapter, device };
         command.SetAction(parseResult =>
         {
+            bool cuda = parseResult.GetValue(device) == "cuda";
+            if (cuda && parseResult.GetValue(adapter) is not null)
+                throw new NotSupportedException("--device cuda checks the base model only; leave out --adapter");
+            if (cuda)
+                CudaKernels.RequireDevice();
             var report = ModelVerifier.Verify(parseResult.GetValue(model)!.FullName,
                 new VerifyOptions { Tokens = parseResult.GetValue(tokens), Threads = parseResult.GetValue(threads), AdapterPath = parseResult.GetValue(adapter)?.FullName });
+            if (cuda)
+            {
+                var cudaComparison = CudaVerification.CompareWithCpu(GgufModelLoader.Load<float>(parseResult.GetValue(model)!.FullName), report.Tokens);
+                report = report with { Checks = [.. report.Checks, .. CudaVerification.Checks(cudaComparison)] };
+            }
             var output = parseResult.InvocationConfiguration.Output;
             if (parseResult.GetValue(json))
                 output.WriteLine(JsonSerializer.Serialize(ToJson(report), new JsonSerializerOptions { WriteIndented = true }));

@@ -58,7 +58,7 @@ public sealed unsafe class CudaKernel
     }
 }
 
-/// <summary>Kernel parameters in declaration order: device spans, ints, floats.</summary>
+/// <summary>Kernel parameters in declaration order: device spans (or a null pointer), ints, longs, floats, doubles.</summary>
 public sealed class KernelArguments
 {
     internal const int MaxCount = 32;
@@ -70,6 +70,14 @@ public sealed class KernelArguments
     public KernelArguments Add(int value) => Push((uint)value);
     public KernelArguments Add(long value) => Push((ulong)value);
     public KernelArguments Add(float value) => Push(BitConverter.SingleToUInt32Bits(value));
+    public KernelArguments Add(double value) => Push(BitConverter.DoubleToUInt64Bits(value));
+    /// <summary>A null pointer for an optional pointer parameter (e.g. no dropout seeds).</summary>
+    public KernelArguments AddNullPointer() => Push(0);
+
+    public int Count => count;
+
+    /// <summary>The raw 8-byte slot of argument <paramref name="index"/> (for tests of the argument layout).</summary>
+    public ulong Slot(int index) => (uint)index < (uint)count ? slots[index] : throw new ArgumentOutOfRangeException(nameof(index));
 
     KernelArguments Push(ulong value)
     {

@@ -55,6 +55,17 @@ public sealed unsafe class DeviceBuffer<T> : IDisposable where T : unmanaged
         return result;
     }
 
+    /// <summary>Stream-ordered device-to-device copy of <paramref name="source"/> into elements [offset, offset + source.Length).</summary>
+    public void CopyFrom(DeviceSpan<T> source, CudaStream stream, long offset = 0)
+    {
+        if (source.Length > int.MaxValue)
+            throw new ArgumentException($"source: {source.Length} elements is more than one copy handles", nameof(source));
+        CheckRange(offset, (int)source.Length, nameof(source));
+        using var _ = context.Enter();
+        context.Driver.Check(context.Driver.cuMemcpyDtoDAsync_v2(Pointer + (ulong)(offset * sizeof(T)), source.Pointer,
+            (nuint)(source.Length * sizeof(T)), StreamPointer(stream)));
+    }
+
     public void Clear(CudaStream? stream = null)
     {
         using var _ = context.Enter();
@@ -82,4 +93,14 @@ public readonly struct DeviceSpan<T> where T : unmanaged
     internal DeviceSpan(DeviceBuffer<T> buffer, long offset, long length) => (this.buffer, Offset, Length) = (buffer, offset, length);
 
     internal unsafe ulong Pointer => buffer.Pointer + (ulong)(Offset * sizeof(T));
+
+    /// <summary>A narrower view, relative to this one.</summary>
+    public DeviceSpan<T> Slice(long offset, long length)
+    {
+        if (offset < 0 || length < 0 || offset + length > Length)
+            throw new ArgumentOutOfRangeException(nameof(offset), $"slice [{offset}, {offset + length}) outside a span of {Length}");
+        return new DeviceSpan<T>(buffer, Offset + offset, length);
+    }
+
+    public static implicit operator DeviceSpan<T>(DeviceBuffer<T> buffer) => buffer.AsSpan();
 }
