@@ -1,9 +1,11 @@
 // Reads and validates a GGUF header (magic, version, metadata, tensor infos) following gguf.h and ggml's
 // gguf_init_from_file_impl. Every count is checked against the bytes left before anything is allocated for it,
 // so a lying file ends in GgufFormatException, and what is allocated stays proportional to the file's size.
+using System.Buffers;
 using System.Buffers.Binary;
 using System.Runtime.InteropServices;
 using System.Text;
+using System.Text.Unicode;
 
 namespace MultiagentNative.Formats.Gguf;
 
@@ -315,9 +317,28 @@ internal ref struct GgufParser
         ulong length = ReadUInt64(where, leaf);
         if (length > (ulong)Remaining)
             throw Fail(offset, where, leaf, $"string length {length} exceeds the {Remaining} bytes that remain");
-        ReadOnlySpan<byte> bytes = ReadBytes((long)length, where, leaf);
-        // Invalid UTF-8 becomes U+FFFD, as ggml does not validate strings either; only such strings fail to round-trip.
-        return bytes.IsEmpty ? "" : Encoding.UTF8.GetString(bytes);
+        return DecodeUtf8(ReadBytes((long)length, where, leaf));
+    }
+
+    /// <summary>Invalid UTF-8 becomes U+FFFD (ggml does not validate strings either; only such strings change in a
+    /// round trip). Not Encoding.UTF8.GetString: on invalid input its fallback path allocates ~16 bytes per byte.</summary>
+    static string DecodeUtf8(ReadOnlySpan<byte> bytes)
+    {
+        if (bytes.IsEmpty)
+            return "";
+        if (Utf8.IsValid(bytes))
+            return Encoding.UTF8.GetString(bytes);
+        // Each byte decodes to at most one UTF-16 unit, so a buffer of bytes.Length chars always suffices.
+        char[] buffer = ArrayPool<char>.Shared.Rent(bytes.Length);
+        try
+        {
+            Utf8.ToUtf16(bytes, buffer, out _, out int charsWritten, replaceInvalidSequences: true);
+            return new string(buffer, 0, charsWritten);
+        }
+        finally
+        {
+            ArrayPool<char>.Shared.Return(buffer);
+        }
     }
 
     uint ReadUInt32(GgufFieldPath where, string leaf) => BinaryPrimitives.ReadUInt32LittleEndian(ReadBytes(4, where, leaf));

@@ -11,11 +11,12 @@ public sealed class GgufWriter
 {
     readonly List<KeyValuePair<string, GgufValue>> _metadata = [];
     readonly Dictionary<string, int> _keyIndex = new(StringComparer.Ordinal);
-    readonly List<Tensor> _tensors = [];
+    readonly List<TensorEntry> _tensors = [];
     readonly Dictionary<string, int> _tensorIndex = new(StringComparer.Ordinal);
     uint _version = GgufParser.MaxVersion;
 
-    readonly record struct Tensor(string Name, GgmlType Type, long[] Shape, ReadOnlyMemory<byte> Data);
+    /// <summary>A tensor waiting to be written; Data is referenced, not copied.</summary>
+    public readonly record struct TensorEntry(string Name, GgmlType Type, long[] Shape, ReadOnlyMemory<byte> Data);
 
     /// <summary>The version number written: 3 (default) or 2, whose layout is the same (both have 64-bit counts).</summary>
     public uint Version
@@ -39,7 +40,7 @@ public sealed class GgufWriter
 
     public IReadOnlyList<KeyValuePair<string, GgufValue>> Metadata => _metadata;
 
-    public IReadOnlyList<string> TensorNames => _tensors.ConvertAll(t => t.Name);
+    public IReadOnlyList<TensorEntry> Tensors => _tensors;
 
     /// <summary>A writer holding every key (in order, general.alignment included) and every tensor of a file we read;
     /// tensor data is referenced, not copied, so the file must stay open until the writer has written.</summary>
@@ -95,7 +96,7 @@ public sealed class GgufWriter
             throw new ArgumentException($"tensor {name}: {type} {FormatShape(shape)} takes {byteSize} bytes, got {data.Length}", nameof(data));
         if (!_tensorIndex.TryAdd(name, _tensors.Count))
             throw new ArgumentException($"tensor {name} is already added", nameof(name));
-        _tensors.Add(new Tensor(name, type, (long[])shape.Clone(), data));
+        _tensors.Add(new TensorEntry(name, type, (long[])shape.Clone(), data));
     }
 
     public void WriteTo(string path)
@@ -126,7 +127,7 @@ public sealed class GgufWriter
             WriteValue(header, value);
         }
         long offset = 0;
-        foreach (Tensor tensor in _tensors)
+        foreach (TensorEntry tensor in _tensors)
         {
             WriteString(header, tensor.Name);
             WriteUInt32(header, (uint)tensor.Shape.Length);
@@ -138,7 +139,7 @@ public sealed class GgufWriter
         }
         stream.Write(header.WrittenSpan);
         WritePadding(stream, header.WrittenCount, alignment);
-        foreach (Tensor tensor in _tensors)
+        foreach (TensorEntry tensor in _tensors)
         {
             stream.Write(tensor.Data.Span);
             WritePadding(stream, tensor.Data.Length, alignment);

@@ -1,0 +1,157 @@
+// The per-(sequence, kv head) kernels behind Attention.Forward/Backward. Each query head runs as row blocks of
+// BlockRows queries against the keys they can see (columns 0..block end), so the causal triangle costs about
+// half a square and every product goes through MatMul; sums over row blocks run in block order (deterministic).
+using System.Numerics;
+using System.Numerics.Tensors;
+
+namespace MultiagentNative.Engine.Cpu;
+
+unsafe readonly struct AttentionJob<T>(int* seqStart, int sequences, int heads, int kvHeads, int headDim,
+                                       T* q, T* k, T* v, T* lse, T* probs, T* o, T* dout, T* dq, T* dk, T* dv)
+    where T : unmanaged, IFloatingPointIeee754<T>
+{
+    const long ParallelWorkThreshold = 1L << 15;
+    const int BlockRows = 64;
+
+    int QWidth => heads * headDim;
+    int KvWidth => kvHeads * headDim;
+    int Group => heads / kvHeads;
+    T Scale => T.One / T.Sqrt(T.CreateChecked(headDim));
+
+    public void Run(bool backward)
+    {
+        int items = sequences * kvHeads;
+        long work = 0;
+        var probsOffset = new long[sequences + 1];
+        for (int s = 0; s < sequences; s++)
+        {
+            long length = seqStart[s + 1] - seqStart[s];
+            work += length * length * headDim * Group;
+            probsOffset[s + 1] = probsOffset[s] + heads * length * length;
+        }
+        var self = this;
+        if (work < ParallelWorkThreshold || items == 1)
+        {
+            for (int item = 0; item < items; item++)
+                self.RunItem(item, backward, probsOffset);
+        }
+        else
+        {
+            Parallel.For(0, items, item => self.RunItem(item, backward, probsOffset));
+        }
+    }
+
+    void RunItem(int item, bool backward, long[] probsOffset)
+    {
+        int s = item / kvHeads, kvHead = item % kvHeads;
+        int start = seqStart[s], length = seqStart[s + 1] - start;
+        if (length == 0)
+            return;
+        var block = new Buffers(length, headDim, backward);
+        Gather(block.K, k, KvWidth, start, length, kvHead);
+        Gather(block.V, v, KvWidth, start, length, kvHead);
+        for (int h = kvHead * Group; h < (kvHead + 1) * Group; h++)
+        {
+            T* headProbs = probs == null ? null : probs + probsOffset[s] + (long)h * length * length;
+            Gather(block.Q, q, QWidth, start, length, h);
+            if (backward)
+            {
+                Gather(block.DOut, dout, QWidth, start, length, h);
+                BackwardHead(block, start, length, h, headProbs);
+                Scatter(dq, QWidth, block.DQ, start, length, h);
+            }
+            else
+            {
+                ForwardHead(block, start, length, h, headProbs);
+                Scatter(o, QWidth, block.Out, start, length, h);
+            }
+        }
+        if (backward)
+        {
+            Scatter(dk, KvWidth, block.DK, start, length, kvHead);
+            Scatter(dv, KvWidth, block.DV, start, length, kvHead);
+        }
+    }
+
+    void ForwardHead(Buffers block, int start, int length, int h, T* headProbs)
+    {
+        for (int i0 = 0; i0 < length; i0 += BlockRows)
+        {
+            int rows = Math.Min(BlockRows, length - i0), visible = i0 + rows;
+            var p = block.P.AsSpan(0, rows * visible);
+            MatMul.MultiplySerial<T>(p, block.Q.AsSpan(i0 * headDim), block.K, rows, visible, headDim, false, true, false, Scale);
+            for (int r = 0; r < rows; r++)
+            {
+                int i = i0 + r;
+                var row = p.Slice(r * visible, visible);
+                lse[(long)(start + i) * heads + h] = Softmax.InPlace(row[..(i + 1)]);
+                row[(i + 1)..].Clear();
+                if (headProbs != null)
+                    row.CopyTo(new Span<T>(headProbs + (long)i * length, visible));
+            }
+            MatMul.MultiplySerial<T>(block.Out.AsSpan(i0 * headDim), p, block.V, rows, headDim, visible, false, false, false, T.One);
+        }
+    }
+
+    void BackwardHead(Buffers block, int start, int length, int h, T* headProbs)
+    {
+        T scale = Scale;
+        for (int i0 = 0; i0 < length; i0 += BlockRows)
+        {
+            int rows = Math.Min(BlockRows, length - i0), visible = i0 + rows;
+            var p = block.P.AsSpan(0, rows * visible);
+            var qBlock = block.Q.AsSpan(i0 * headDim, rows * headDim);
+            var doutBlock = block.DOut.AsSpan(i0 * headDim, rows * headDim);
+            if (headProbs != null)
+            {
+                for (int r = 0; r < rows; r++)
+                    new ReadOnlySpan<T>(headProbs + (long)(i0 + r) * length, visible).CopyTo(p.Slice(r * visible, visible));
+            }
+            else
+            {
+                MatMul.MultiplySerial<T>(p, qBlock, block.K, rows, visible, headDim, false, true, false, scale);
+                for (int r = 0; r < rows; r++)
+                {
+                    int i = i0 + r;
+                    var row = p.Slice(r * visible, visible);
+                    TensorPrimitives.Subtract(row[..(i + 1)], lse[(long)(start + i) * heads + h], row[..(i + 1)]);
+                    TensorPrimitives.Exp<T>(row[..(i + 1)], row[..(i + 1)]);
+                    row[(i + 1)..].Clear();
+                }
+            }
+            var ds = block.DS.AsSpan(0, rows * visible);
+            MatMul.MultiplySerial<T>(ds, doutBlock, block.V, rows, visible, headDim, false, true, false, T.One);
+            for (int r = 0; r < rows; r++)
+                Softmax.Backward<T>(ds.Slice(r * visible, visible), ds.Slice(r * visible, visible), p.Slice(r * visible, visible));
+            MatMul.MultiplySerial<T>(block.DQ.AsSpan(i0 * headDim), ds, block.K, rows, headDim, visible, false, false, false, scale);
+            MatMul.MultiplySerial<T>(block.DK, ds, qBlock, visible, headDim, rows, true, false, true, scale);
+            MatMul.MultiplySerial<T>(block.DV, p, doutBlock, visible, headDim, rows, true, false, true, T.One);
+        }
+    }
+
+    void Gather(T[] target, T* source, int width, int start, int length, int head)
+    {
+        for (int j = 0; j < length; j++)
+            new ReadOnlySpan<T>(source + (long)(start + j) * width + head * headDim, headDim).CopyTo(target.AsSpan(j * headDim, headDim));
+    }
+
+    void Scatter(T* target, int width, T[] block, int start, int length, int head)
+    {
+        for (int j = 0; j < length; j++)
+            block.AsSpan(j * headDim, headDim).CopyTo(new Span<T>(target + (long)(start + j) * width + head * headDim, headDim));
+    }
+
+    sealed class Buffers(int length, int headDim, bool backward)
+    {
+        public readonly T[] Q = new T[length * headDim];
+        public readonly T[] K = new T[length * headDim];
+        public readonly T[] V = new T[length * headDim];
+        public readonly T[] Out = backward ? [] : new T[length * headDim];
+        public readonly T[] P = new T[Math.Min(BlockRows, length) * length];
+        public readonly T[] DS = backward ? new T[Math.Min(BlockRows, length) * length] : [];
+        public readonly T[] DOut = backward ? new T[length * headDim] : [];
+        public readonly T[] DQ = backward ? new T[length * headDim] : [];
+        public readonly T[] DK = backward ? new T[length * headDim] : [];
+        public readonly T[] DV = backward ? new T[length * headDim] : [];
+    }
+}

@@ -1,0 +1,62 @@
+// Options that trade memory for compute must not change a single bit, and a pass repeated on shapes large
+// enough to take the multithreaded paths (MatMul row blocks, attention work items) gives identical gradients.
+using MultiagentNative.Engine.Cpu;
+using MultiagentNative.Engine.Model;
+using MultiagentNative.Engine.Training;
+using NUnit.Framework;
+
+namespace MultiagentNative.Tests.Engine;
+
+public class DeterminismTests
+{
+    static readonly LlamaConfig MidConfig = new()
+    {
+        Arch = ModelArch.Qwen2, ModelDim = 64, Heads = 4, KvHeads = 2, FfnDim = 96, Layers = 2, Vocab = 50, ContextLength = 160,
+    };
+
+    static (float Loss, float[][] Grads) Run(TransformerOptions options, int seed)
+    {
+        var weights = ModelWeights<float>.Random(MidConfig, 1, initStd: 0.1);
+        var lora = new LoraConfig(Rank: 4, Alpha: 8, LoraTargets.All, Dropout: 0.1);
+        var adapters = new[] { AdapterSet<float>.Create(MidConfig, lora, 2), AdapterSet<float>.Create(MidConfig, lora, 3) };
+        var random = new Random(seed);
+        var segments = adapters.Select(_ => (IReadOnlyList<TokenizedExample>)Enumerable.Range(0, 2)
+            .Select(_ => TinyModels.Example(random, 150, MidConfig.Vocab, promptLength: 20)).ToList()).ToList();
+        var model = new CpuTransformer<float>(weights, options);
+        var fullGradients = ModelWeights<float>.Zeros(MidConfig);
+        float loss = model.ForwardBackward(TrainingBatch.Build(segments, MidConfig.ContextLength), adapters, fullGradients, 5);
+        var grads = adapters.SelectMany(a => a.Parameters().Select(p => p.Grad))
+            .Concat(fullGradients.Shapes.Select(s => fullGradients[s.Name])).ToArray();
+        return (loss, grads);
+    }
+
+    [Test]
+    public void RecomputationAndProbabilityRecomputeChangeNoBit()
+    {
+        var reference = Run(new TransformerOptions(RecomputeActivations: false, SaveAttentionProbs: true), 9);
+        foreach (var options in new[] { new TransformerOptions(true, true), new TransformerOptions(false, false), new TransformerOptions(true, false) })
+        {
+            var other = Run(options, 9);
+            AssertIdentical(reference, other, options.ToString());
+        }
+    }
+
+    [Test]
+    public void RepeatedPassesAreBitwiseIdentical()
+    {
+        AssertIdentical(Run(new TransformerOptions(), 10), Run(new TransformerOptions(), 10), "second run");
+    }
+
+    static void AssertIdentical((float Loss, float[][] Grads) expected, (float Loss, float[][] Grads) actual, string what)
+    {
+        Assert.That(actual.Loss, Is.EqualTo(expected.Loss), $"{what}: loss");
+        for (int t = 0; t < expected.Grads.Length; t++)
+        {
+            for (int i = 0; i < expected.Grads[t].Length; i++)
+            {
+                if (BitConverter.SingleToInt32Bits(expected.Grads[t][i]) != BitConverter.SingleToInt32Bits(actual.Grads[t][i]))
+                    Assert.Fail($"{what}: gradient tensor {t} differs at [{i}]: {expected.Grads[t][i]:R} vs {actual.Grads[t][i]:R}");
+            }
+        }
+    }
+}
