@@ -10,5 +10,8 @@ static class Commands
         // one line per command, e.g. yield return InspectCommand.Create();
         yield return InspectCommand.Create();
         yield return GradeCommand.Create();
+        yield return TokenizeCommand.Create();
+        yield return GenerateCommand.Create();
+        yield return BenchCommand.Create();
     }
 }

@@ -1,0 +1,42 @@
+// The llama.cpp context of one adapter (or of the bare base model) with its reusable batch; agents sharing an adapter share it.
+// Adapters apply per context, not per sequence (llama_set_adapters_lora), hence one context per distinct adapter.
+using MultiagentNative.Interop.Llama;
+
+namespace MultiagentNative.Serving;
+
+sealed class AgentContext : IDisposable
+{
+    public AgentContext(LlamaModel model, GeneratorOptions options, LlamaLoraAdapter? adapter, float scale)
+    {
+        Adapter = adapter;
+        Scale = scale;
+        Context = model.CreateContext(new LlamaContextOptions
+        {
+            ContextLength = options.MaxSequencesPerContext * options.SequenceContextLength,
+            SequenceCount = options.MaxSequencesPerContext,
+            BatchSize = options.BatchSize,
+            MicroBatchSize = options.BatchSize,
+            Threads = options.ThreadBudget,
+            UnifiedKvCache = options.UnifiedKvCache,
+            FlashAttention = options.FlashAttention,
+            KvCacheF32 = options.KvCacheF32,
+        });
+        if (adapter is not null)
+            Context.SetAdapter(adapter, scale);
+        Batch = new LlamaBatch(options.BatchSize);
+        // The usable positions: ours, but never more than llama.cpp gives one sequence.
+        SequenceLength = Math.Min(options.SequenceContextLength, Context.SequenceContextLength);
+    }
+
+    public LlamaContext Context { get; }
+    public LlamaBatch Batch { get; }
+    public LlamaLoraAdapter? Adapter { get; }
+    public float Scale { get; }
+    public int SequenceLength { get; }
+
+    public void Dispose()
+    {
+        Batch.Dispose();
+        Context.Dispose();
+    }
+}

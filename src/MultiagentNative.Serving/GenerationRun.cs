@@ -1,0 +1,240 @@
+// Continuous batching over one context: every step decodes one token per generating slot plus pending prompt chunks,
+// samples, retires finished requests and refills their slots from the queue. Identical prompt prefixes are decoded once.
+using MultiagentNative.Interop.Llama;
+
+namespace MultiagentNative.Serving;
+
+sealed class GenerationRun
+{
+    readonly AgentContext agent;
+    readonly GeneratorOptions options;
+    readonly LlamaVocabulary vocabulary;
+    readonly Queue<PreparedRequest> queue;
+    readonly SequenceSlot[] slots;
+    readonly Completion?[] results;
+    int promptTokensDecoded, tokensGenerated, decodeCalls;
+
+    public RunStatistics Statistics => new(promptTokensDecoded, tokensGenerated, decodeCalls, 1);
+
+    public GenerationRun(AgentContext agent, GeneratorOptions options, IEnumerable<PreparedRequest> requests, Completion?[] results)
+    {
+        this.agent = agent;
+        this.options = options;
+        this.results = results;
+        vocabulary = agent.Context.Model.Vocabulary;
+        queue = new Queue<PreparedRequest>(requests);
+        slots = [.. Enumerable.Range(0, agent.Context.SequenceCount).Select(i => new SequenceSlot(new SequenceId(i)))];
+    }
+
+    public void Run(CancellationToken cancellation)
+    {
+        agent.Context.ClearMemory();
+        try
+        {
+            while (true)
+            {
+                cancellation.ThrowIfCancellationRequested();
+                Admit();
+                if (slots.All(s => s.State == SlotState.Free))
+                    return;
+                BuildBatch();
+                var outcome = agent.Context.Decode(agent.Batch);
+                decodeCalls++;
+                if (outcome != DecodeResult.Ok)
+                    throw new LlamaNativeException("llama_decode", (int)outcome, "no KV slot although every sequence stays within its share; this is a bug");
+                SampleAll();
+                CopyReadyPrefixes();
+                RetireFinished();
+            }
+        }
+        finally
+        {
+            foreach (var slot in slots)
+                slot.Reset();
+            agent.Context.ClearMemory();
+        }
+    }
+
+    void Admit()
+    {
+        foreach (var slot in slots)
+        {
+            if (slot.State != SlotState.Free)
+                continue;
+            PreparedRequest? request = NextRunnable();
+            if (request is null)
+                return;
+            Start(slot, request);
+        }
+    }
+
+    PreparedRequest? NextRunnable()
+    {
+        while (queue.TryDequeue(out var request))
+        {
+            string? error = request.Error ?? CheckFits(request);
+            if (error is null)
+                return request;
+            results[request.Index] = new Completion(request.Index, "", [], request.Prompt.Length, FinishReason.Failed, error, null);
+        }
+        return null;
+    }
+
+    string? CheckFits(PreparedRequest request)
+    {
+        if (request.Prompt.Length == 0)
+            return "the prompt has no tokens";
+        if (request.Prompt.Length >= agent.SequenceLength)
+            return new ContextOverflowException(
+                $"context overflow: the prompt has {request.Prompt.Length} tokens and a sequence holds {agent.SequenceLength} positions " +
+                "(prompt + at least one generated token); shorten the prompt or raise GeneratorOptions.SequenceContextLength").Message;
+        return null;
+    }
+
+    void Start(SequenceSlot slot, PreparedRequest request)
+    {
+        slot.Request = request;
+        slot.Sampler = new LlamaSampler(request.Source.Sampling);
+        slot.Text = new CompletionText(vocabulary, request.Source.Stop);
+        slot.Logits = request.Source.RecordLogits ? [] : null;
+        slot.State = SlotState.Prefill;
+        if (options.SharePromptPrefixes)
+            PlanPrefixShare(slot);
+    }
+
+    /// <summary>Finds the active slot sharing the longest prompt prefix; copies it now if decoded, else waits for it.</summary>
+    void PlanPrefixShare(SequenceSlot slot)
+    {
+        SequenceSlot? best = null;
+        int bestLength = 0;
+        foreach (var other in slots)
+        {
+            if (other == slot || other.State is SlotState.Free or SlotState.WaitingForPrefix)
+                continue;
+            int common = CommonPrefix(slot.Prompt, other.Prompt);
+            if (common > bestLength)
+                (best, bestLength) = (other, common);
+        }
+        // Keep at least one prompt token to decode: its logits give the first sampled token.
+        bestLength = Math.Min(bestLength, slot.Prompt.Length - 1);
+        if (best is null || bestLength < options.MinSharedPrefix)
+            return;
+        slot.PrefixSource = best;
+        slot.SharedPrefixLength = bestLength;
+        slot.State = SlotState.WaitingForPrefix;
+        if (best.PromptDecoded >= bestLength)
+            CopyPrefix(slot);
+    }
+
+    static int CommonPrefix(TokenId[] a, TokenId[] b)
+    {
+        int n = Math.Min(a.Length, b.Length);
+        int i = 0;
+        while (i < n && a[i] == b[i])
+            i++;
+        return i;
+    }
+
+    void CopyPrefix(SequenceSlot slot)
+    {
+        var context = agent.Context;
+        int length = slot.SharedPrefixLength;
+        if (context.Options.UnifiedKvCache)
+            context.CopySequence(slot.PrefixSource!.Sequence, slot.Sequence, 0, length);
+        else
+        {
+            // Separate KV streams can only be copied whole (llama_kv_cache::seq_cp); drop what lies past the prefix.
+            context.CopySequence(slot.PrefixSource!.Sequence, slot.Sequence);
+            context.RemoveSequence(slot.Sequence, length, -1);
+        }
+        slot.PromptDecoded = length;
+        slot.PrefixSource = null;
+        slot.State = SlotState.Prefill;
+    }
+
+    void BuildBatch()
+    {
+        var batch = agent.Batch;
+        batch.Clear();
+        foreach (var slot in slots)
+        {
+            slot.LogitsIndex = -1;
+            if (slot.State == SlotState.Generating)
+                slot.LogitsIndex = batch.Add(slot.LastToken, slot.NextPosition++, slot.Sequence, true);
+        }
+        foreach (var slot in slots)
+        {
+            if (slot.State != SlotState.Prefill)
+                continue;
+            int room = batch.Capacity - batch.Count;
+            if (room == 0)
+                return;
+            int end = Math.Min(slot.Prompt.Length, slot.PromptDecoded + room);
+            for (int p = slot.PromptDecoded; p < end; p++)
+            {
+                int index = batch.Add(slot.Prompt[p], p, slot.Sequence, p == slot.Prompt.Length - 1);
+                if (p == slot.Prompt.Length - 1)
+                    slot.LogitsIndex = index;
+            }
+            promptTokensDecoded += end - slot.PromptDecoded;
+            slot.PromptDecoded = end;
+        }
+    }
+
+    void SampleAll()
+    {
+        foreach (var slot in slots)
+        {
+            if (slot.LogitsIndex < 0)
+                continue;
+            if (slot.State == SlotState.Prefill)
+            {
+                slot.State = SlotState.Generating;
+                slot.NextPosition = slot.Prompt.Length;
+            }
+            slot.Logits?.Add(agent.Context.GetLogits(slot.LogitsIndex).ToArray());
+            var token = slot.Sampler!.Sample(agent.Context, slot.LogitsIndex);
+            tokensGenerated++;
+            slot.LastToken = token;
+            if (vocabulary.IsEndOfGeneration(token))
+            {
+                Finish(slot, FinishReason.EndOfGeneration, null);
+                continue;
+            }
+            slot.Generated.Add(token);
+            if (slot.Text!.Append(token))
+                Finish(slot, FinishReason.Stop, null);
+            else if (slot.Generated.Count >= slot.Request!.Source.MaxTokens)
+                Finish(slot, FinishReason.Length, null);
+            else if (slot.NextPosition >= agent.SequenceLength)
+                Finish(slot, FinishReason.ContextFull,
+                    $"context full: the sequence reached its {agent.SequenceLength} positions after {slot.Generated.Count} generated tokens");
+        }
+    }
+
+    void CopyReadyPrefixes()
+    {
+        foreach (var slot in slots)
+            if (slot.State == SlotState.WaitingForPrefix && slot.PrefixSource!.PromptDecoded >= slot.SharedPrefixLength)
+                CopyPrefix(slot);
+    }
+
+    void Finish(SequenceSlot slot, FinishReason reason, string? error)
+    {
+        var request = slot.Request!;
+        results[request.Index] = new Completion(request.Index, slot.Text!.Text, [.. slot.Generated], request.Prompt.Length,
+            reason, error, slot.Logits);
+        slot.LogitsIndex = -2; // finished: retired after prefix copies of this step
+    }
+
+    void RetireFinished()
+    {
+        foreach (var slot in slots)
+        {
+            if (slot.LogitsIndex != -2)
+                continue;
+            agent.Context.RemoveSequence(slot.Sequence);
+            slot.Reset();
+        }
+    }
+}
