@@ -13,5 +13,7 @@ static class Commands
         yield return TokenizeCommand.Create();
         yield return GenerateCommand.Create();
         yield return BenchCommand.Create();
+        yield return ForgeCommand.Create();
+        yield return EvalCommand.Create();
     }
 }

@@ -51,6 +51,24 @@ public sealed class ForgeCorpus
         return batch;
     }
 
+    /// <summary>Token counts over the first <paramref name="steps"/> steps' examples (what a step costs, for planning).</summary>
+    public CorpusStatistics Measure(int steps)
+    {
+        var lengths = new List<(string Kind, int Tokens, int Trained)>();
+        for (int step = 0; step < steps; step++)
+        {
+            foreach (var example in RawExamples(step).Take(recipe.SequencesPerStep))
+            {
+                var tokens = Tokenize(example);
+                lengths.Add((example.Kind, tokens.Length, tokens.Trained.Count(t => t)));
+            }
+        }
+        double MeanOf(Func<string, bool> kind) => lengths.Where(l => kind(l.Kind)).Select(l => (double)l.Tokens).DefaultIfEmpty(0).Average();
+        return new CorpusStatistics(lengths.Average(l => l.Tokens), lengths.Max(l => l.Tokens), MeanOf(k => k == "first-round"),
+            MeanOf(k => k != "first-round"), lengths.Sum(l => (double)l.Trained) / lengths.Sum(l => (double)l.Tokens),
+            lengths.Count(l => l.Tokens > recipe.ContextLength) / (double)lengths.Count);
+    }
+
     public static TokenizedExample Tokenize(CorpusExample example) => ChatTokens.Conversation(example.Messages, example.Trained);
 
     uint StepSeed(int step)
@@ -61,3 +79,8 @@ public sealed class ForgeCorpus
         return (uint)(z ^ (z >> 31));
     }
 }
+
+/// <param name="TrainedShare">Share of tokens that carry loss (assistant answers).</param>
+/// <param name="TooLongShare">Share of examples longer than the recipe's context (skipped in training).</param>
+public sealed record CorpusStatistics(double MeanTokens, int MaxTokens, double MeanFirstRoundTokens, double MeanCriticTokens,
+                                      double TrainedShare, double TooLongShare);

@@ -2,6 +2,7 @@
 // in one record, printed at start and stored in the GGUF (mafn.forge.recipe) so a model file says how it was made.
 // Model shape and optimizer follow builtin-model-notes.md (the PyTorch feasibility run); the rationale is on each field.
 using System.Text.Json;
+using System.Text.Json.Serialization;
 using MultiagentNative.Engine.Model;
 
 namespace MultiagentNative.Society.Builtin;
@@ -62,8 +63,10 @@ public sealed record ForgeRecipe
     public static ForgeRecipe Get(string name) => All.FirstOrDefault(r => r.Name == name)
         ?? throw new ArgumentException($"unknown forge recipe '{name}' (known: {string.Join(", ", All.Select(r => r.Name))})");
 
+    [JsonIgnore]
     public int WarmupSteps => Math.Max(1, (int)Math.Round(Steps * WarmupFraction));
 
+    [JsonIgnore]
     public LlamaConfig ModelConfig => new()
     {
         Arch = ModelArch.Llama, ModelDim = ModelDim, Heads = Heads, KvHeads = Heads, FfnDim = FfnDim, Layers = Layers,
