@@ -34,14 +34,15 @@ static class EvalCommand
         command.SetAction(parse =>
         {
             string taskName = parse.GetValue(task)!;
-            if (taskName == "arithmetic" && parse.GetValue(data) is not null)
-                throw new TaskConfigurationException("arithmetic: --data is not used (problems are generated)");
-            if (taskName != "arithmetic" && parse.GetValue(data) is null)
+            if (!taskName.StartsWith("arithmetic", StringComparison.Ordinal) && parse.GetValue(data) is null)
                 throw new TaskConfigurationException($"{taskName}: --data FILE is required");
             var theTask = TaskRegistry.Create(taskName, new TaskDataOptions { TestFile = parse.GetValue(data) });
             string modelPath = BuiltinModel.Resolve(parse.GetValue(model));
             using var loaded = LlamaModel.Load(modelPath);
             var promptSet = PromptsFor(parse.GetValue(prompts), loaded, theTask);
+            if (loaded.GetMetadata(Forge.MetadataPrefix + "recipe") is { } recipeJson && theTask is ArithmeticTask arithmetic
+                && ForgeRecipe.FromJson(recipeJson).MaxOperand is int trained && trained != arithmetic.OperandMax)
+                Console.Error.WriteLine($"warning: the model was forged on operands 0..{trained}, the task {theTask.Name} uses 0..{arithmetic.OperandMax}");
             using var lora = parse.GetValue(adapter) is { } adapterPath ? loaded.LoadAdapter(adapterPath) : null;
             var options = new EvaluationOptions
             {

@@ -27,14 +27,21 @@ static class ForgeCommand
         var resume = new Option<bool>("--resume") { Description = "continue from the checkpoint beside --out" };
         var checkpointMinutes = new Option<double>("--checkpoint-minutes") { Description = "minutes between checkpoints", DefaultValueFactory = _ => 5 };
         var stopAfter = new Option<int?>("--stop-after") { Description = "stop after this many steps in all, leaving a checkpoint (pause a run on purpose)" };
+        var range = new Option<string?>("--range") { Description = "operand range 0..29 (the paper's, default) or 0..9 (the reduced task arithmetic-small)" };
         var f16 = new Option<bool>("--f16") { Description = "store matrices as F16 (default F32)" };
         var command = new Command("forge", "pretrain the built-in tiny model on the generated Arithmetic corpus (CPU)")
         {
-            output, recipeName, seed, steps, tokens, minutes, resume, checkpointMinutes, stopAfter, f16,
+            output, recipeName, seed, steps, tokens, minutes, resume, checkpointMinutes, stopAfter, range, f16,
         };
         command.SetAction(parse =>
         {
             var recipe = ForgeRecipe.Get(parse.GetValue(recipeName)!);
+            if (parse.GetValue(range) is { } operands && ParseRange(operands) is int max && max != recipe.MaxOperand)
+            {
+                recipe = recipe == ForgeRecipe.Builtin && max == ForgeRecipe.BuiltinSmall.MaxOperand
+                    ? ForgeRecipe.BuiltinSmall
+                    : recipe with { MaxOperand = max, Name = $"{recipe.Name}-0-{max}" };
+            }
             if (parse.GetValue(seed) is uint s)
                 recipe = recipe with { Seed = s };
             int overrides = (parse.GetValue(steps) is null ? 0 : 1) + (parse.GetValue(tokens) is null ? 0 : 1) + (parse.GetValue(minutes) is null ? 0 : 1);
@@ -80,6 +87,14 @@ static class ForgeCommand
             return 0;
         });
         return command;
+    }
+
+    static int ParseRange(string text)
+    {
+        var parts = text.Split("..");
+        if (parts.Length != 2 || parts[0] != "0" || !int.TryParse(parts[1], out int max) || max < 1)
+            throw new ArgumentException($"--range: expected 0..N (0..29 or 0..9), got '{text}'");
+        return max;
     }
 
     // Times full-weight steps on a throwaway copy (the first one warms up the JIT and is not counted).

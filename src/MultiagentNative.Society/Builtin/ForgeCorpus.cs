@@ -15,11 +15,11 @@ public sealed class ForgeCorpus
     public ForgeCorpus(ForgeRecipe recipe)
     {
         this.recipe = recipe;
-        excluded = new ArithmeticTask(new TaskDataOptions { Seed = recipe.TaskSeed }).Problems(DataSplit.Test);
+        excluded = recipe.CreateTask().Problems(DataSplit.Test);
         options = new CorpusOptions
         {
             Prompts = PromptSets.Get(recipe.PromptSet), CriticShare = recipe.CriticShare, WrongShare = recipe.WrongShare,
-            OtherAgents = recipe.OtherAgents,
+            OtherAgents = recipe.OtherAgents, MaxOperand = recipe.MaxOperand,
         };
     }
 

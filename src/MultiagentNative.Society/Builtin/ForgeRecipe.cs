@@ -4,6 +4,7 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using MultiagentNative.Engine.Model;
+using MultiagentNative.Tasks;
 
 namespace MultiagentNative.Society.Builtin;
 
@@ -16,10 +17,12 @@ public sealed record ForgeRecipe
     public int Heads { get; init; } = 4;
     public int FfnDim { get; init; } = 336;
     /// <summary>
-    /// Positions trained and served (llama.context_length). A critic example (first answer, two other agents' answers,
-    /// the corrected reply) runs to ~1000 characters = tokens, so 1024 covers every one; longer examples are skipped and counted.
+    /// Positions trained and served (llama.context_length). A critic example (own first answer, two other agents' answers,
+    /// the reply) averages ~730 tokens and reaches ~1190 when several chains are digit-wise: with 1024, 2.5% of critic
+    /// examples did not fit (skipping them would bias the corpus against the digit-wise style), with 1280 none of 3,200.
+    /// Sequences are packed unpadded, so the context costs nothing in training; only served prompts use it.
     /// </summary>
-    public int ContextLength { get; init; } = 1024;
+    public int ContextLength { get; init; } = 1280;
     public double InitStd { get; init; } = 0.02;
     public double RopeTheta { get; init; } = 10000.0;
     public double RmsEps { get; init; } = 1e-5;
@@ -47,6 +50,11 @@ public sealed record ForgeRecipe
     public string PromptSet { get; init; } = "builtin-arithmetic";
     /// <summary>Seed of the Arithmetic task whose test split the corpus never shows (ArithmeticTask, 500/500).</summary>
     public uint TaskSeed { get; init; }
+    /// <summary>Operands 0..MaxOperand: 29 is the paper's range; 9 is the reduced fallback task arithmetic-small.</summary>
+    public int MaxOperand { get; init; } = ArithmeticTask.MaxOperand;
+
+    /// <summary>The task the model is trained for and evaluated on (its test split is excluded from the corpus).</summary>
+    public ArithmeticTask CreateTask() => new(new TaskDataOptions { Seed = TaskSeed }, MaxOperand);
 
     /// <summary>The built-in model: ~1M parameters; see builtin-model-notes.md for the measured accuracy trajectory.</summary>
     public static ForgeRecipe Builtin { get; } = new() { Name = "builtin" };
@@ -54,11 +62,14 @@ public sealed record ForgeRecipe
     /// <summary>A seconds-long recipe for tests and smoke runs: the same pipeline at tiny dimensions.</summary>
     public static ForgeRecipe Tiny { get; } = new()
     {
-        Name = "tiny", ModelDim = 32, Layers = 2, Heads = 2, FfnDim = 64, ContextLength = 1024, Steps = 40, SequencesPerStep = 4,
+        Name = "tiny", ModelDim = 32, Layers = 2, Heads = 2, FfnDim = 64, Steps = 40, SequencesPerStep = 4,
         PeakLearningRate = 1e-2, WarmupFraction = 0.1,
     };
 
-    public static IReadOnlyList<ForgeRecipe> All { get; } = [Builtin, Tiny];
+    /// <summary>The fallback if the full range misses the accuracy band within the budget: operands 0..9 (task arithmetic-small).</summary>
+    public static ForgeRecipe BuiltinSmall { get; } = Builtin with { Name = "builtin-small", MaxOperand = ArithmeticTask.SmallMaxOperand };
+
+    public static IReadOnlyList<ForgeRecipe> All { get; } = [Builtin, BuiltinSmall, Tiny];
 
     public static ForgeRecipe Get(string name) => All.FirstOrDefault(r => r.Name == name)
         ?? throw new ArgumentException($"unknown forge recipe '{name}' (known: {string.Join(", ", All.Select(r => r.Name))})");
@@ -86,6 +97,8 @@ public sealed record ForgeRecipe
             throw new ArgumentException($"forge recipe '{Name}': steps {Steps} and sequences per step {SequencesPerStep} must be positive");
         if (PeakLearningRate <= 0 || FinalLearningRateFraction is < 0 or > 1 || WarmupFraction is < 0 or >= 1)
             throw new ArgumentException($"forge recipe '{Name}': learning rate {PeakLearningRate}, floor {FinalLearningRateFraction}, warmup {WarmupFraction} out of range");
+        if (MaxOperand is < 1 or > 99)
+            throw new ArgumentException($"forge recipe '{Name}': operands must range over 0..N with N in 1..99, got {MaxOperand}");
         if (CriticShare is < 0 or > 1 || WrongShare is < 0 or > 1)
             throw new ArgumentException($"forge recipe '{Name}': critic share {CriticShare} and wrong share {WrongShare} must be in [0, 1]");
     }
