@@ -26,8 +26,12 @@ public sealed record ForgeRecipe
     public double InitStd { get; init; } = 0.02;
     public double RopeTheta { get; init; } = 10000.0;
     public double RmsEps { get; init; } = 1e-5;
-    /// <summary>Optimizer steps of the whole run; the cosine schedule spans exactly these.</summary>
-    public int Steps { get; init; } = 4000;
+    /// <summary>
+    /// Optimizer steps of the whole run; the cosine schedule spans exactly these. 3,000 x 32 sequences x ~319 tokens is
+    /// ~30.6M tokens, inside the 25-40M the feasibility run estimated for 10-30% single-sample accuracy; at the ~4,000
+    /// training tokens per CPU-second measured on a busy machine that is ~65-120 minutes on 2 idle cores.
+    /// </summary>
+    public int Steps { get; init; } = 3000;
     public int SequencesPerStep { get; init; } = 32;
     public double PeakLearningRate { get; init; } = 3e-3;
     /// <summary>Cosine floor as a fraction of the peak.</summary>
