@@ -24,7 +24,7 @@ public static class Attention
     /// Semantics, for row i of sequence s and head h: p = softmax_j&lt;=i(scale * q[i,h] . k[j,kv(h)]);
     /// o[i,h] = sum_j p_j v[j,kv(h)]; lse[i,h] = log-sum-exp of the scaled scores (all overwritten).
     /// probs, when not empty, receives p as [sequence][head][i][j] (ProbsSize elements) for Backward to reuse;
-    /// when empty, Backward recomputes p from q, k and lse.
+    /// when empty, Backward recomputes p from q and k with the same steps (identical bits).
     /// Shapes: o, q [rows, heads*headDim]; k, v [rows, kvHeads*headDim]; lse [rows, heads];
     /// seqStart [sequences+1] with seqStart[^1] = rows. heads must be a multiple of kvHeads.
     /// </summary>

@@ -109,13 +109,13 @@ unsafe readonly struct AttentionJob<T>(int* seqStart, int sequences, int heads, 
             }
             else
             {
+                // the forward's exact steps again, so the probabilities match the forward's bit for bit
                 MatMul.MultiplySerial<T>(p, qBlock, block.K, rows, visible, headDim, false, true, false, scale);
                 for (int r = 0; r < rows; r++)
                 {
                     int i = i0 + r;
                     var row = p.Slice(r * visible, visible);
-                    TensorPrimitives.Subtract(row[..(i + 1)], lse[(long)(start + i) * heads + h], row[..(i + 1)]);
-                    TensorPrimitives.Exp<T>(row[..(i + 1)], row[..(i + 1)]);
+                    Softmax.InPlace(row[..(i + 1)]);
                     row[(i + 1)..].Clear();
                 }
             }

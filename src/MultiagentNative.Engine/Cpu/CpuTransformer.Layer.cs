@@ -8,27 +8,44 @@ namespace MultiagentNative.Engine.Cpu;
 
 public sealed partial class CpuTransformer<T>
 {
-    sealed class LayerState(CpuTransformer<T> model, Pass pass)
+    // What one layer's backward reads: inputs of every projection (norms, attention output, activation), roped
+    // q and k, v, the attention's saved lse/probs, and each LoRA tensor's shrunk rows.
+    sealed class LayerState
     {
-        static T[] Rows(Pass pass, int width) => new T[pass.Rows * width];
-        public readonly T[] Rstd1 = Rows(pass, 1), Norm1 = Rows(pass, model.config.ModelDim);
-        public readonly T[] Q = Rows(pass, model.config.QueryWidth), K = Rows(pass, model.config.KvWidth), V = Rows(pass, model.config.KvWidth);
-        public readonly T[] Lse = Rows(pass, model.config.Heads), Attn = Rows(pass, model.config.QueryWidth);
-        public readonly T[] Probs = model.options.SaveAttentionProbs ? new T[Attention.ProbsSize(pass.Batch.SeqStart, model.config.Heads)] : [];
-        public readonly T[] Hidden = Rows(pass, model.config.ModelDim), Rstd2 = Rows(pass, 1), Norm2 = Rows(pass, model.config.ModelDim);
-        public readonly T[] Gate = Rows(pass, model.config.FfnDim), Up = Rows(pass, model.config.FfnDim), Act = Rows(pass, model.config.FfnDim);
+        public readonly T[] Rstd1, Norm1, Q, K, V, Lse, Probs, Attn, Hidden, Rstd2, Norm2, Gate, Up, Act;
         public readonly Dictionary<string, T[]> Shrunk = [];
+
+        public LayerState(CpuTransformer<T> model, Pass pass)
+        {
+            var c = model.config;
+            T[] Rows(int width) => model.Uninitialized(pass.Rows * width);
+            (Rstd1, Norm1) = (Rows(1), Rows(c.ModelDim));
+            (Q, K, V) = (Rows(c.QueryWidth), Rows(c.KvWidth), Rows(c.KvWidth));
+            (Lse, Attn) = (Rows(c.Heads), Rows(c.QueryWidth));
+            Probs = model.options.SaveAttentionProbs ? model.Uninitialized(checked((int)Attention.ProbsSize(pass.Batch.SeqStart, c.Heads))) : [];
+            (Hidden, Rstd2, Norm2) = (Rows(c.ModelDim), Rows(1), Rows(c.ModelDim));
+            (Gate, Up, Act) = (Rows(c.FfnDim), Rows(c.FfnDim), Rows(c.FfnDim));
+        }
     }
 
     void ForwardLayer(Pass pass, int layer, LayerState st, T[] input, T[] output)
     {
+        var projected = Uninitialized(pass.Rows * config.ModelDim);
+        ForwardAttention(pass, layer, st, input, projected);
+        TensorPrimitives.Add<T>(input, projected, st.Hidden);
+        ForwardMlp(pass, layer, st, projected);
+        TensorPrimitives.Add<T>(st.Hidden, projected, output);
+    }
+
+    // projected = attn_output(attention(rope(q), rope(k), v)) of attn_norm(input)
+    void ForwardAttention(Pass pass, int layer, LayerState st, T[] input, T[] projected)
+    {
         var c = config;
         int rows = pass.Rows, d = c.ModelDim;
-        T eps = T.CreateChecked(c.RmsEps);
-        RmsNorm.Forward<T>(st.Norm1, st.Rstd1, input, weights[TensorNames.AttnNorm(layer)], rows, d, eps);
+        NormRows(st.Norm1, st.Rstd1, input, weights[TensorNames.AttnNorm(layer)], rows, d, T.CreateChecked(c.RmsEps));
         if (c.FusedQkv)
         {
-            var qkv = new T[rows * (c.QueryWidth + 2 * c.KvWidth)];
+            var qkv = Uninitialized(rows * (c.QueryWidth + 2 * c.KvWidth));
             Project(pass, st, qkv, st.Norm1, TensorNames.AttnQkv(layer), null, d, c.QueryWidth + 2 * c.KvWidth);
             SplitColumns(qkv, rows, [st.Q, st.K, st.V], [c.QueryWidth, c.KvWidth, c.KvWidth]);
         }
@@ -38,16 +55,21 @@ public sealed partial class CpuTransformer<T>
             Project(pass, st, st.K, st.Norm1, TensorNames.AttnK(layer), c.AttentionBias ? TensorNames.AttnKBias(layer) : null, d, c.KvWidth);
             Project(pass, st, st.V, st.Norm1, TensorNames.AttnV(layer), c.AttentionBias ? TensorNames.AttnVBias(layer) : null, d, c.KvWidth);
         }
-        Rope.Forward<T>(st.Q, st.Q, pass.Batch.Positions, rope, rows, c.Heads, c.HeadWidth);
-        Rope.Forward<T>(st.K, st.K, pass.Batch.Positions, rope, rows, c.KvHeads, c.HeadWidth);
+        RotateRows(pass, st.Q, rows, c.Heads, backward: false);
+        RotateRows(pass, st.K, rows, c.KvHeads, backward: false);
         Attention.Forward<T>(st.Attn, st.Lse, st.Probs, st.Q, st.K, st.V, pass.Batch.SeqStart, c.Heads, c.KvHeads, c.HeadWidth);
-        var projected = new T[rows * d];
         Project(pass, st, projected, st.Attn, TensorNames.AttnOutput(layer), null, c.QueryWidth, d);
-        TensorPrimitives.Add<T>(input, projected, st.Hidden);
-        RmsNorm.Forward<T>(st.Norm2, st.Rstd2, st.Hidden, weights[TensorNames.FfnNorm(layer)], rows, d, eps);
+    }
+
+    // projected = ffn_down(silu(ffn_gate(x)) * ffn_up(x)) with x = ffn_norm(hidden)
+    void ForwardMlp(Pass pass, int layer, LayerState st, T[] projected)
+    {
+        var c = config;
+        int rows = pass.Rows, d = c.ModelDim;
+        NormRows(st.Norm2, st.Rstd2, st.Hidden, weights[TensorNames.FfnNorm(layer)], rows, d, T.CreateChecked(c.RmsEps));
         if (c.FusedGateUp)
         {
-            var gateUp = new T[rows * 2 * c.FfnDim];
+            var gateUp = Uninitialized(rows * 2 * c.FfnDim);
             Project(pass, st, gateUp, st.Norm2, TensorNames.FfnUp(layer), null, d, 2 * c.FfnDim);
             SplitColumns(gateUp, rows, [st.Gate, st.Up], [c.FfnDim, c.FfnDim]);
         }
@@ -56,22 +78,30 @@ public sealed partial class CpuTransformer<T>
             Project(pass, st, st.Gate, st.Norm2, TensorNames.FfnGate(layer), null, d, c.FfnDim);
             Project(pass, st, st.Up, st.Norm2, TensorNames.FfnUp(layer), null, d, c.FfnDim);
         }
-        SwiGlu.Forward<T>(st.Act, st.Gate, st.Up, rows * c.FfnDim);
+        RowBlocks.For(rows, c.FfnDim, (first, count) => SwiGlu.Forward<T>(
+            st.Act.AsSpan(first * c.FfnDim), st.Gate.AsSpan(first * c.FfnDim), st.Up.AsSpan(first * c.FfnDim), count * c.FfnDim));
         Project(pass, st, projected, st.Act, TensorNames.FfnDown(layer), null, c.FfnDim, d);
-        TensorPrimitives.Add<T>(st.Hidden, projected, output);
     }
 
     void BackwardLayer(Pass pass, int layer, LayerState st, T[] input, T[] dOut, T[] dInput)
     {
+        var dHidden = (T[])dOut.Clone();
+        BackwardMlp(pass, layer, st, dOut, dHidden);
+        BackwardAttention(pass, layer, st, input, dHidden, dInput);
+    }
+
+    // dHidden += the MLP branch's gradient, for upstream dOut
+    void BackwardMlp(Pass pass, int layer, LayerState st, T[] dOut, T[] dHidden)
+    {
         var c = config;
         int rows = pass.Rows, d = c.ModelDim;
         var full = pass.FullGradients;
-        var dHidden = (T[])dOut.Clone();
         var dAct = new T[rows * c.FfnDim];
         ProjectBackward(pass, st, dAct, dOut, st.Act, TensorNames.FfnDown(layer), null, c.FfnDim, d);
-        var dGate = new T[rows * c.FfnDim];
-        var dUp = new T[rows * c.FfnDim];
-        SwiGlu.Backward<T>(dGate, dUp, dAct, st.Gate, st.Up, rows * c.FfnDim);
+        var dGate = Uninitialized(rows * c.FfnDim);
+        var dUp = Uninitialized(rows * c.FfnDim);
+        RowBlocks.For(rows, c.FfnDim, (first, count) => SwiGlu.Backward<T>(dGate.AsSpan(first * c.FfnDim), dUp.AsSpan(first * c.FfnDim),
+            dAct.AsSpan(first * c.FfnDim), st.Gate.AsSpan(first * c.FfnDim), st.Up.AsSpan(first * c.FfnDim), count * c.FfnDim));
         var dNorm2 = new T[rows * d];
         if (c.FusedGateUp)
         {
@@ -85,15 +115,25 @@ public sealed partial class CpuTransformer<T>
         }
         RmsNorm.Backward<T>(dHidden, full is null ? [] : full[TensorNames.FfnNorm(layer)], dNorm2, st.Hidden,
                             weights[TensorNames.FfnNorm(layer)], st.Rstd2, rows, d);
+    }
+
+    // dInput = dHidden + the attention branch's gradient
+    void BackwardAttention(Pass pass, int layer, LayerState st, T[] input, T[] dHidden, T[] dInput)
+    {
+        var c = config;
+        int rows = pass.Rows, d = c.ModelDim;
+        var full = pass.FullGradients;
         var dAttn = new T[rows * c.QueryWidth];
         ProjectBackward(pass, st, dAttn, dHidden, st.Attn, TensorNames.AttnOutput(layer), null, c.QueryWidth, d);
-        var dQ = new T[rows * c.QueryWidth];
-        var dK = new T[rows * c.KvWidth];
-        var dV = new T[rows * c.KvWidth];
+        var dQ = Uninitialized(rows * c.QueryWidth);
+        var dK = Uninitialized(rows * c.KvWidth);
+        var dV = Uninitialized(rows * c.KvWidth);
         Attention.Backward<T>(dQ, dK, dV, dAttn, st.Lse, st.Probs, st.Q, st.K, st.V, pass.Batch.SeqStart, c.Heads, c.KvHeads, c.HeadWidth);
-        Rope.Backward<T>(dQ, dQ, pass.Batch.Positions, rope, rows, c.Heads, c.HeadWidth);
-        Rope.Backward<T>(dK, dK, pass.Batch.Positions, rope, rows, c.KvHeads, c.HeadWidth);
-        var dNorm1 = new T[rows * d];
+        RotateRows(pass, dQ, rows, c.Heads, backward: true);
+        RotateRows(pass, dK, rows, c.KvHeads, backward: true);
+        // the first layer's input gradient only feeds token_embd, which trains only in full-weight mode
+        bool needInputGradient = layer > 0 || full is not null;
+        var dNorm1 = needInputGradient ? new T[rows * d] : [];
         if (c.FusedQkv)
         {
             var dQkv = JoinColumns(rows, [dQ, dK, dV], [c.QueryWidth, c.KvWidth, c.KvWidth]);
@@ -105,6 +145,8 @@ public sealed partial class CpuTransformer<T>
             ProjectBackward(pass, st, dNorm1, dK, st.Norm1, TensorNames.AttnK(layer), c.AttentionBias ? TensorNames.AttnKBias(layer) : null, d, c.KvWidth);
             ProjectBackward(pass, st, dNorm1, dV, st.Norm1, TensorNames.AttnV(layer), c.AttentionBias ? TensorNames.AttnVBias(layer) : null, d, c.KvWidth);
         }
+        if (!needInputGradient)
+            return;
         dHidden.CopyTo(dInput, 0);
         RmsNorm.Backward<T>(dInput, full is null ? [] : full[TensorNames.AttnNorm(layer)], dNorm1, input,
                             weights[TensorNames.AttnNorm(layer)], st.Rstd1, rows, d);
@@ -118,7 +160,7 @@ public sealed partial class CpuTransformer<T>
         if (adapters is null)
             return;
         if (!st.Shrunk.TryGetValue(name, out var shrunk))
-            st.Shrunk[name] = shrunk = new T[pass.Rows * pass.Rank];
+            st.Shrunk[name] = shrunk = Uninitialized(pass.Rows * pass.Rank);
         Lora.Forward<T>(y, shrunk, pass.LoraScratch(inDim), x, adapters, pass.Batch.SegStart, pass.SegmentSeeds(name),
                         inDim, outDim, pass.Rank, pass.Scale, pass.Dropout);
     }
@@ -135,6 +177,24 @@ public sealed partial class CpuTransformer<T>
                          inDim, outDim, pass.Rank, pass.Scale, pass.Dropout);
     }
 
+    static void NormRows(T[] y, T[] rstd, T[] x, T[] w, int rows, int dim, T eps) =>
+        RowBlocks.For(rows, dim, (first, count) => RmsNorm.Forward<T>(y.AsSpan(first * dim), rstd.AsSpan(first), x.AsSpan(first * dim), w, count, dim, eps));
+
+    // in place: rows are independent, so blocks of rows rotate in parallel
+    void RotateRows(Pass pass, T[] values, int rows, int heads, bool backward)
+    {
+        int width = heads * config.HeadWidth;
+        RowBlocks.For(rows, width, (first, count) =>
+        {
+            var block = values.AsSpan(first * width, count * width);
+            var blockPositions = pass.Batch.Positions.AsSpan(first, count);
+            if (backward)
+                Rope.Backward<T>(block, block, blockPositions, pass.Rope, count, heads, config.HeadWidth);
+            else
+                Rope.Forward<T>(block, block, blockPositions, pass.Rope, count, heads, config.HeadWidth);
+        });
+    }
+
     static void SplitColumns(T[] source, int rows, T[][] parts, int[] widths)
     {
         int total = widths.Sum();
@@ -149,10 +209,10 @@ public sealed partial class CpuTransformer<T>
         }
     }
 
-    static T[] JoinColumns(int rows, T[][] parts, int[] widths)
+    T[] JoinColumns(int rows, T[][] parts, int[] widths)
     {
         int total = widths.Sum();
-        var joined = new T[rows * total];
+        var joined = Uninitialized(rows * total);
         for (int r = 0; r < rows; r++)
         {
             int offset = 0;

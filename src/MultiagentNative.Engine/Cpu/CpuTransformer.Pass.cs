@@ -25,6 +25,8 @@ public sealed partial class CpuTransformer<T>
         public T[] FinalNorm { get; set; } = [];
         public T[] Logits { get; set; } = [];
         public T[] LossLse { get; set; } = [];
+        public T[]? SegmentLosses { get; init; }
+        public RopeTable<T> Rope { get; }
         public int Rank { get; }
         public T Scale { get; }
         public LoraDropout Dropout { get; }
@@ -37,6 +39,8 @@ public sealed partial class CpuTransformer<T>
                 throw new ArgumentException($"segmentAdapters: the batch has {batch.Segments} segments but {adapters.Count} adapters were given");
             if (fullGradients is not null && !ReferenceEquals(fullGradients.Config, model.config) && fullGradients.Config != model.config)
                 throw new ArgumentException("fullGradients: built for a different model config");
+            CheckSizes(model, batch);
+            Rope = model.RopeFor(batch);
             Batch = batch;
             Adapters = adapters;
             FullGradients = fullGradients;
@@ -84,6 +88,18 @@ public sealed partial class CpuTransformer<T>
             if (loraScratch.Length < size)
                 loraScratch = new T[size];
             return loraScratch;
+        }
+
+        // every activation is one array: refuse a batch whose largest buffer would not fit, before allocating anything
+        static void CheckSizes(CpuTransformer<T> model, TrainingBatch batch)
+        {
+            var c = model.config;
+            int widest = Math.Max(c.Vocab, Math.Max(2 * c.FfnDim, c.QueryWidth + 2 * c.KvWidth));
+            if ((long)batch.Rows * widest > Array.MaxLength)
+                throw new ArgumentException($"batch: {batch.Rows} rows x width {widest} exceeds the largest array; split it into smaller batches");
+            long probs = Attention.ProbsSize(batch.SeqStart, c.Heads);
+            if (model.options.SaveAttentionProbs && probs > Array.MaxLength)
+                throw new ArgumentException($"batch: saved attention probabilities need {probs} elements per layer; use shorter sequences or SaveAttentionProbs = false");
         }
 
         static ulong Mix(ulong a, ulong b, ulong c)

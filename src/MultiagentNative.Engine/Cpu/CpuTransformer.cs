@@ -9,13 +9,18 @@ namespace MultiagentNative.Engine.Cpu;
 
 /// <param name="RecomputeActivations">Keep only each layer's input and recompute the layer in backward (less memory).</param>
 /// <param name="SaveAttentionProbs">Keep softmax probabilities for backward instead of recomputing them from q, k.</param>
-public sealed record TransformerOptions(bool RecomputeActivations = false, bool SaveAttentionProbs = true);
+/// <param name="PoisonUninitialized">Fill the buffers that skip zeroing with NaN, so a test proves none is read before written.</param>
+/// <param name="HeadChunkRows">Rows per output-head chunk (0: as many as keep a chunk's logits near 4M elements); with
+/// several chunks the logits are recomputed in backward instead of kept, so a 128k vocabulary stays bounded.</param>
+public sealed record TransformerOptions(bool RecomputeActivations = false, bool SaveAttentionProbs = true, bool PoisonUninitialized = false,
+                                        int HeadChunkRows = 0);
 
 public sealed partial class CpuTransformer<T> where T : unmanaged, IFloatingPointIeee754<T>
 {
     readonly ModelWeights<T> weights;
     readonly LlamaConfig config;
-    readonly RopeTable<T> rope;
+    readonly float[] ropeFreqFactors;
+    RopeTable<T> rope;
     readonly TransformerOptions options;
 
     public CpuTransformer(ModelWeights<T> weights, TransformerOptions? options = null, ReadOnlySpan<float> ropeFreqFactors = default)
@@ -23,8 +28,29 @@ public sealed partial class CpuTransformer<T> where T : unmanaged, IFloatingPoin
         this.weights = weights;
         config = weights.Config;
         this.options = options ?? new TransformerOptions();
-        rope = new RopeTable<T>(config.ContextLength, config.RotatedDims, config.RopeMode, config.RopeTheta, config.RopeFreqScale, ropeFreqFactors);
+        this.ropeFreqFactors = ropeFreqFactors.ToArray();
+        rope = BuildRope(Math.Min(config.ContextLength, 1024));
     }
+
+    // The table covers the longest sequence seen so far, not the whole context (128k positions of a llama 3.1
+    // would be 64 MB); a longer batch swaps in a bigger table, an atomic reference write.
+    RopeTable<T> RopeFor(TrainingBatch batch)
+    {
+        int longest = 0;
+        for (int s = 0; s + 1 < batch.SeqStart.Length; s++)
+            longest = Math.Max(longest, batch.SeqStart[s + 1] - batch.SeqStart[s]);
+        if (longest > config.ContextLength)
+            throw new ArgumentException($"batch: a sequence of {longest} tokens exceeds the context length {config.ContextLength}");
+        var current = rope;
+        if (longest <= current.Positions)
+            return current;
+        var grown = BuildRope(Math.Min(config.ContextLength, Math.Max(longest, 2 * current.Positions)));
+        rope = grown;
+        return grown;
+    }
+
+    RopeTable<T> BuildRope(int positions) =>
+        new(positions, config.RotatedDims, config.RopeMode, config.RopeTheta, config.RopeFreqScale, ropeFreqFactors);
 
     public ModelWeights<T> Weights => weights;
 
@@ -38,6 +64,16 @@ public sealed partial class CpuTransformer<T> where T : unmanaged, IFloatingPoin
         return RunForward(pass, keepStates: false);
     }
 
+    /// <summary>Output logits [rows, vocab] of every row in evaluation mode (for scoring and llama.cpp parity checks).</summary>
+    public T[] Logits(TrainingBatch batch, IReadOnlyList<AdapterSet<T>?> segmentAdapters)
+    {
+        var pass = new Pass(this, batch, segmentAdapters, fullGradients: null, dropoutSeed: 0, training: false);
+        RunForward(pass, keepStates: false);
+        var logits = new T[pass.Rows * config.Vocab];
+        Linear.Forward<T>(logits, pass.FinalNorm, weights[weights.OutputName], [], pass.Rows, config.ModelDim, config.Vocab);
+        return logits;
+    }
+
     /// <summary>The loss ForwardBackward sees for the same dropout seed (dropout on), without the backward.</summary>
     public T TrainingLoss(TrainingBatch batch, IReadOnlyList<AdapterSet<T>?> segmentAdapters, ulong dropoutSeed)
     {
@@ -47,12 +83,15 @@ public sealed partial class CpuTransformer<T> where T : unmanaged, IFloatingPoin
 
     /// <summary>
     /// Forward and backward of Loss with dropout on: gradients accumulate (+=) into each segment's adapter and,
-    /// when fullGradients is given, into it for every base tensor. Returns the loss.
+    /// when fullGradients is given, into it for every base tensor. Returns the loss; segmentLosses, when given
+    /// ([segments]), receives each segment's own mean loss.
     /// </summary>
     public T ForwardBackward(TrainingBatch batch, IReadOnlyList<AdapterSet<T>?> segmentAdapters, ModelWeights<T>? fullGradients,
-                             ulong dropoutSeed)
+                             ulong dropoutSeed, T[]? segmentLosses = null)
     {
-        var pass = new Pass(this, batch, segmentAdapters, fullGradients, dropoutSeed, training: true);
+        if (segmentLosses is not null && segmentLosses.Length < batch.Segments)
+            throw new ArgumentException($"segmentLosses: expected {batch.Segments} entries, got {segmentLosses.Length}", nameof(segmentLosses));
+        var pass = new Pass(this, batch, segmentAdapters, fullGradients, dropoutSeed, training: true) { SegmentLosses = segmentLosses };
         T loss = RunForward(pass, keepStates: true);
         RunBackward(pass);
         return loss;
@@ -61,7 +100,7 @@ public sealed partial class CpuTransformer<T> where T : unmanaged, IFloatingPoin
     T RunForward(Pass pass, bool keepStates)
     {
         int rows = pass.Rows, d = config.ModelDim;
-        var input = new T[rows * d];
+        var input = Uninitialized(rows * d);
         Embedding.Forward<T>(input, pass.Batch.Tokens, weights[TensorNames.TokenEmbedding], rows, d, config.Vocab);
         LayerState? scratch = null;
         for (int layer = 0; layer < config.Layers; layer++)
@@ -72,7 +111,7 @@ public sealed partial class CpuTransformer<T> where T : unmanaged, IFloatingPoin
             else
                 state = scratch ??= new LayerState(this, pass);
             pass.LayerInputs[layer] = input;
-            var output = new T[rows * d];
+            var output = Uninitialized(rows * d);
             ForwardLayer(pass, layer, state, input, output);
             if (keepStates && !options.RecomputeActivations)
                 pass.States[layer] = state;
@@ -82,31 +121,22 @@ public sealed partial class CpuTransformer<T> where T : unmanaged, IFloatingPoin
         return Head(pass);
     }
 
-    // output_norm, the output projection and the loss; keeps what the head's backward needs
-    T Head(Pass pass)
+    // For buffers every element of which is written before it is read (accumulators stay zeroed `new T[]`):
+    // the built-in model allocates ~200 MB of activations per step, and zeroing them is a share of the step.
+    T[] Uninitialized(int length)
     {
-        int rows = pass.Rows, d = config.ModelDim, vocab = config.Vocab;
-        pass.FinalRstd = new T[rows];
-        pass.FinalNorm = new T[rows * d];
-        RmsNorm.Forward<T>(pass.FinalNorm, pass.FinalRstd, pass.FinalHidden, weights[TensorNames.OutputNorm], rows, d, T.CreateChecked(config.RmsEps));
-        // todo: chunk the rows for 100k+ vocabularies; [rows, vocab] is the largest buffer here
-        pass.Logits = new T[rows * vocab];
-        Linear.Forward<T>(pass.Logits, pass.FinalNorm, weights[weights.OutputName], [], rows, d, vocab);
-        pass.LossLse = new T[rows];
-        return CrossEntropy.Forward<T>(pass.LossLse, pass.Logits, pass.Batch.Targets, pass.LossWeights, rows, vocab);
+        if (!options.PoisonUninitialized)
+            return GC.AllocateUninitializedArray<T>(length);
+        var poisoned = new T[length];
+        Array.Fill(poisoned, T.NaN);
+        return poisoned;
     }
 
     void RunBackward(Pass pass)
     {
-        int rows = pass.Rows, d = config.ModelDim, vocab = config.Vocab;
+        int rows = pass.Rows, d = config.ModelDim;
         var full = pass.FullGradients;
-        var dlogits = pass.Logits;
-        CrossEntropy.Backward<T>(dlogits, pass.LossLse, pass.Logits, pass.Batch.Targets, pass.LossWeights, T.One, rows, vocab);
-        var dNorm = new T[rows * d];
-        Linear.Backward<T>(dNorm, full is null ? [] : full[weights.OutputName], [], dlogits, pass.FinalNorm, weights[weights.OutputName], rows, d, vocab);
-        var dHidden = new T[rows * d];
-        RmsNorm.Backward<T>(dHidden, full is null ? [] : full[TensorNames.OutputNorm], dNorm, pass.FinalHidden,
-                            weights[TensorNames.OutputNorm], pass.FinalRstd, rows, d);
+        var dHidden = HeadBackward(pass);
         LayerState? scratch = null;
         for (int layer = config.Layers - 1; layer >= 0; layer--)
         {
@@ -114,7 +144,7 @@ public sealed partial class CpuTransformer<T> where T : unmanaged, IFloatingPoin
             if (state is null)
             {
                 state = scratch ??= new LayerState(this, pass);
-                ForwardLayer(pass, layer, state, pass.LayerInputs[layer], new T[rows * d]);
+                ForwardLayer(pass, layer, state, pass.LayerInputs[layer], Uninitialized(rows * d));
             }
             var dInput = new T[rows * d];
             BackwardLayer(pass, layer, state, pass.LayerInputs[layer], dHidden, dInput);

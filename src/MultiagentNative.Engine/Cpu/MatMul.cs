@@ -1,6 +1,7 @@
 // The one matrix-product entry point of the CPU engine: C[M,N] (+)= alpha * op(A) * op(B), row-major.
 // Every op calls this, so a faster GEMM replaces the kernel here without touching the ops. The kernel packs
 // op(A) as [m, k] and op(B) as [k, n], then runs a 4-row x 2-vector register tile summing p in order.
+// todo: route to Gemm.MultiplyGeneric (branch gemm: same semantics, alpha as double) and MultiplySerial to threads: 1.
 using System.Buffers;
 using System.Numerics;
 using System.Runtime.CompilerServices;
@@ -38,6 +39,9 @@ public static class MatMul
         ShapeCheck.AtLeast(b.Length, k, n, "b");
         if (m == 0 || n == 0)
             return;
+        ReadOnlySpan<T> cUsed = c[..(m * n)];
+        if (cUsed.Overlaps(a[..(m * k)]) || cUsed.Overlaps(b[..(k * n)]))
+            throw new ArgumentException("c: must not overlap a or b (the product reads them while writing c)", nameof(c));
         if (!accumulate)
             c[..(m * n)].Clear();
         if (k == 0)

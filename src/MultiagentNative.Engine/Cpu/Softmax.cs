@@ -8,16 +8,19 @@ namespace MultiagentNative.Engine.Cpu;
 public static class Softmax
 {
     /// <summary>
-    /// Semantics: row = exp(row - lse) in place; returns lse = log(sum exp(row)). row must be non-empty.
-    /// The probabilities are exp(s - lse) rather than exp(s - max) / sum, so a backward that recomputes them
-    /// from the saved lse gets the same bits.
+    /// Semantics: row = exp(row - max) / sum in place; returns lse = log(sum exp(row)). row must be non-empty.
+    /// One exp per element; a backward that recomputes the scores calls this again and gets the same bits.
     /// </summary>
     public static T InPlace<T>(Span<T> row) where T : unmanaged, IFloatingPointIeee754<T>
     {
-        T lse = LogSumExp<T>(row);
-        TensorPrimitives.Subtract(row, lse, row);
+        if (row.IsEmpty)
+            throw new ArgumentException("softmax: empty row", nameof(row));
+        T max = TensorPrimitives.Max<T>(row);
+        TensorPrimitives.Subtract(row, max, row);
         TensorPrimitives.Exp<T>(row, row);
-        return lse;
+        T sum = TensorPrimitives.Sum<T>(row);
+        TensorPrimitives.Multiply(row, T.One / sum, row);
+        return max + T.Log(sum);
     }
 
     /// <summary>Semantics: log(sum_i exp(row[i])), computed as max + log(sum exp(row - max)).</summary>

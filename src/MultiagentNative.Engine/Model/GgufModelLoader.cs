@@ -14,6 +14,8 @@ public sealed record GgufModel<T>(LlamaConfig Config, float[] RopeFreqFactors, M
 
 public static class GgufModelLoader
 {
+    const string RopeFreqs = "rope_freqs.weight";
+
     public static LlamaConfig ReadConfig(GgufFile file)
     {
         string archName = file.Architecture ?? throw file.ValueError("general.architecture", "missing");
@@ -50,6 +52,8 @@ public static class GgufModelLoader
             RopeFreqScale = scaling == "linear" && factor > 0 ? 1.0 / factor : 1.0,
             RopeDims = (int)(file.GetUInt32(p + "rope.dimension_count") ?? (uint)headDim),
             TiedEmbeddings = file.FindTensor(TensorNames.Output) is null,
+            // llama.cpp create_tensor_qkv: a fused attn_qkv when the file has one, else separate q, k, v
+            FusedQkv = file.FindTensor(TensorNames.AttnQkv(0)) is not null,
         };
         config.Validate();
         return config;
@@ -71,7 +75,13 @@ public static class GgufModelLoader
                 throw new GgufFormatException(file.SourceName, info.Offset, shape.Name, $"shape {info.ShapeText} (ne order) does not match [{shape.Cols}, {shape.Rows}]");
             tensors[shape.Name] = ReadFloats<T>(file, info);
         }
-        var freqFactors = file.FindTensor("rope_freqs.weight") is { } freqs ? ReadFloats<float>(file, freqs) : [];
+        // a tensor the engine would ignore is a feature it lacks (optional biases, experts, ...): refuse it by name
+        foreach (var info in file.Tensors)
+        {
+            if (!tensors.ContainsKey(info.Name) && info.Name != RopeFreqs)
+                throw new NotSupportedException($"{file.SourceName}: tensor {info.Name} is not supported by the engine's {config.GgufName} model");
+        }
+        var freqFactors = file.FindTensor(RopeFreqs) is { } freqs ? ReadFloats<float>(file, freqs) : [];
         return new GgufModel<T>(config, freqFactors, ModelWeights<T>.FromTensors(config, tensors));
     }
 

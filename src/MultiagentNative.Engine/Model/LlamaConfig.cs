@@ -39,7 +39,9 @@ public sealed record LlamaConfig
     /// <summary>llama.cpp llama_model_rope_type: llama is NORM, qwen2 and phi3 are NEOX.</summary>
     public RopeMode RopeMode => Arch == ModelArch.Llama ? RopeMode.Norm : RopeMode.Neox;
     public bool AttentionBias => Arch == ModelArch.Qwen2;
-    public bool FusedQkv => Arch == ModelArch.Phi3;
+    /// <summary>q, k and v stored as one attn_qkv tensor: phi3's usual layout, though llama.cpp accepts either for any arch.</summary>
+    public bool FusedQkv { get => fusedQkv ?? Arch == ModelArch.Phi3; init => fusedQkv = value; }
+    readonly bool? fusedQkv;
     public bool FusedGateUp => Arch == ModelArch.Phi3;
     public string GgufName => Arch switch { ModelArch.Llama => "llama", ModelArch.Qwen2 => "qwen2", _ => "phi3" };
 
@@ -63,6 +65,8 @@ public sealed record LlamaConfig
         Require(RotatedDims % 2 == 0 && RotatedDims <= HeadWidth, $"rope dims {RotatedDims} must be even and at most head dim {HeadWidth}");
         Require(FfnDim > 0 && Layers > 0 && Vocab > 0 && ContextLength > 0,
             $"ffn {FfnDim}, layers {Layers}, vocab {Vocab}, context {ContextLength} must be positive");
+        if (FusedQkv && AttentionBias)
+            throw new NotSupportedException($"model config: {GgufName} with a fused attn_qkv and q/k/v biases is not supported");
         Require(RmsEps > 0 && RopeTheta > 0 && RopeFreqScale > 0, "rms eps, rope theta and rope freq scale must be positive");
     }
 

@@ -23,8 +23,10 @@ public sealed record TrainerOptions
 }
 
 /// <param name="Loss">Mean over agents of each agent's mean training loss in this step.</param>
-public sealed record TrainingProgress(int Step, int TotalSteps, double Loss, double LearningRate, double GradNorm,
-                                      double TokensPerSecond, TimeSpan Elapsed, TimeSpan Remaining);
+/// <param name="AgentLosses">Each agent's own mean training loss in this step (one entry in full-weight mode).</param>
+/// <param name="GradNorm">The largest agent's gradient norm before clipping.</param>
+public sealed record TrainingProgress(int Step, int TotalSteps, double Loss, IReadOnlyList<double> AgentLosses, double LearningRate,
+                                      double GradNorm, double TokensPerSecond, TimeSpan Elapsed, TimeSpan Remaining);
 
 public sealed class Trainer<T> where T : unmanaged, IFloatingPointIeee754<T>
 {
@@ -47,7 +49,7 @@ public sealed class Trainer<T> where T : unmanaged, IFloatingPointIeee754<T>
         if (agents.Count != datasets.Count)
             throw new ArgumentException($"trainer: {agents.Count} agents but {datasets.Count} datasets");
         var optimizers = agents.Select(a => new AdamW<T>(a.Parameters(), options.AdamW)).ToList();
-        return Run(datasets, optimizers, (batch, seed) => model.ForwardBackward(batch, agents, null, seed));
+        return Run(datasets, optimizers, (batch, seed, losses) => model.ForwardBackward(batch, agents, null, seed, losses));
     }
 
     /// <summary>Trains every base tensor (pretraining the built-in model); gradients live in a buffer of the same shapes.</summary>
@@ -57,11 +59,11 @@ public sealed class Trainer<T> where T : unmanaged, IFloatingPointIeee754<T>
         var gradients = ModelWeights<T>.Zeros(weights.Config);
         var parameters = weights.Shapes.Select(s => (s.Name, weights[s.Name], gradients[s.Name]));
         var optimizer = new AdamW<T>(parameters, options.AdamW);
-        return Run([dataset], [optimizer], (batch, seed) => model.ForwardBackward(batch, [null], gradients, seed));
+        return Run([dataset], [optimizer], (batch, seed, losses) => model.ForwardBackward(batch, [null], gradients, seed, losses));
     }
 
     IReadOnlyList<TrainingProgress> Run(IReadOnlyList<IReadOnlyList<TokenizedExample>> datasets, List<AdamW<T>> optimizers,
-                                        Func<TrainingBatch, ulong, T> forwardBackward)
+                                        Func<TrainingBatch, ulong, T[], T> forwardBackward)
     {
         var orders = datasets.Select((data, i) => new ShuffledStream(data.Count, options.Seed * 7919 + i)).ToList();
         for (int i = 0; i < datasets.Count; i++)
@@ -75,14 +77,17 @@ public sealed class Trainer<T> where T : unmanaged, IFloatingPointIeee754<T>
         T invAccumulation = T.One / T.CreateChecked(options.AccumulationSteps);
         for (int step = 0; step < options.Steps; step++)
         {
-            double loss = 0;
+            var agentLosses = new double[datasets.Count];
+            var segmentLosses = new T[datasets.Count];
             for (int micro = 0; micro < options.AccumulationSteps; micro++)
             {
                 var segments = datasets.Select((data, i) =>
                     (IReadOnlyList<TokenizedExample>)Enumerable.Range(0, options.SequencesPerAgent).Select(_ => data[orders[i].Next()]).ToList()).ToList();
                 var batch = TrainingBatch.Build(segments, model.Weights.Config.ContextLength);
                 ulong seed = (ulong)options.Seed * 0x9E3779B97F4A7C15UL + (ulong)(step * options.AccumulationSteps + micro);
-                loss += double.CreateChecked(forwardBackward(batch, seed)) / datasets.Count / options.AccumulationSteps;
+                forwardBackward(batch, seed, segmentLosses);
+                for (int agent = 0; agent < datasets.Count; agent++)
+                    agentLosses[agent] += double.CreateChecked(segmentLosses[agent]) / options.AccumulationSteps;
                 tokens += batch.Rows;
             }
             double learningRate = LearningRateSchedule.At(step, options.Steps, options.WarmupSteps, options.PeakLearningRate, options.MinLearningRate);
@@ -96,7 +101,7 @@ public sealed class Trainer<T> where T : unmanaged, IFloatingPointIeee754<T>
                 optimizer.ClearGradients();
             }
             var elapsed = clock.Elapsed;
-            var report = new TrainingProgress(step + 1, options.Steps, loss, learningRate, gradNorm, tokens / Math.Max(elapsed.TotalSeconds, 1e-9),
+            var report = new TrainingProgress(step + 1, options.Steps, agentLosses.Average(), agentLosses, learningRate, gradNorm, tokens / Math.Max(elapsed.TotalSeconds, 1e-9),
                                               elapsed, elapsed / (step + 1) * (options.Steps - step - 1));
             history.Add(report);
             progress?.Invoke(report);

@@ -1,5 +1,5 @@
 // A GGUF file opened for reading: validated metadata (file order) and tensor infos, plus zero-copy views of tensor
-// data into a read-only memory mapping (Open) or into the caller's bytes (Parse). Dispose releases the mapping;
+// data into a read-only memory mapping (Open) or into the caller's bytes (Parse). Reads may run on many threads, but
 // spans taken before Dispose must not be used after it. Metadata is copied out, so it stays valid after Dispose.
 using System.Diagnostics.CodeAnalysis;
 
@@ -19,6 +19,8 @@ public sealed class GgufFile : IDisposable
         FileLength = fileLength;
         _mapping = mapping;
         _bytes = bytes;
+        Metadata = header.Metadata.AsReadOnly();
+        Tensors = header.Tensors.AsReadOnly();
     }
 
     /// <summary>Maps the file read-only and validates its header; tensor data is not read until asked for.</summary>
@@ -49,8 +51,8 @@ public sealed class GgufFile : IDisposable
     public long Alignment => _header.Alignment;
     /// <summary>Where the tensor data section starts; tensor offsets are relative to it.</summary>
     public long DataOffset => _header.DataOffset;
-    public IReadOnlyList<KeyValuePair<string, GgufValue>> Metadata => _header.Metadata;
-    public IReadOnlyList<GgufTensorInfo> Tensors => _header.Tensors;
+    public IReadOnlyList<KeyValuePair<string, GgufValue>> Metadata { get; }
+    public IReadOnlyList<GgufTensorInfo> Tensors { get; }
 
     /// <summary>general.architecture ("llama", "qwen2", ...), the prefix of the model's hyperparameter keys.</summary>
     public string? Architecture => GetString("general.architecture");

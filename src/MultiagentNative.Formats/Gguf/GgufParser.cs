@@ -1,11 +1,9 @@
 // Reads and validates a GGUF header (magic, version, metadata, tensor infos) following gguf.h and ggml's
 // gguf_init_from_file_impl. Every count is checked against the bytes left before anything is allocated for it,
 // so a lying file ends in GgufFormatException, and what is allocated stays proportional to the file's size.
-using System.Buffers;
 using System.Buffers.Binary;
 using System.Runtime.InteropServices;
 using System.Text;
-using System.Text.Unicode;
 
 namespace MultiagentNative.Formats.Gguf;
 
@@ -68,8 +66,9 @@ internal ref struct GgufParser
         if (tensorCount > 0 && dataOffset > _fileLength)
             throw Fail(_position, GgufFieldPath.Top, "tensor_data",
                 $"the data section would start at {dataOffset} (aligned to {alignment}), past the end of the file ({_fileLength} bytes)");
+        long expectedOffset = 0;
         for (int i = 0; i < tensors.Count; i++)
-            CheckTensorRange(tensors[i], i, offsetFields[i], alignment, _fileLength - dataOffset);
+            expectedOffset = CheckTensorRange(tensors[i], i, offsetFields[i], alignment, expectedOffset, _fileLength - dataOffset);
 
         return new GgufHeader
         {
@@ -226,11 +225,21 @@ internal ref struct GgufParser
         return GgufValue.WrapArray(GgufValueType.Bool, MemoryMarshal.Cast<byte, bool>(bytes).ToArray(), 1);
     }
 
+    /// <summary>Checks every length now, decodes later: the elements are kept as one copied block (GgufStringArray).</summary>
     GgufValue ReadStringArray(int length, GgufFieldPath where)
     {
-        var strings = length == 0 ? [] : new string[length];
-        for (int i = 0; i < strings.Length; i++)
-            strings[i] = ReadString(where.WithElement(i), "length");
+        int start = _position;
+        int[] starts = length == 0 ? [] : new int[length];
+        for (int i = 0; i < starts.Length; i++)
+        {
+            int offset = _position;
+            ulong bytes = ReadUInt64(where.WithElement(i), "length");
+            if (bytes > (ulong)Remaining)
+                throw Fail(offset, where.WithElement(i), "length", $"string length {bytes} exceeds the {Remaining} bytes that remain");
+            starts[i] = _position - start;
+            _position += (int)bytes;
+        }
+        var strings = new GgufStringArray(_bytes[start.._position].ToArray(), starts);
         return GgufValue.WrapArray(GgufValueType.String, strings, 1);
     }
 
@@ -299,16 +308,23 @@ internal ref struct GgufParser
         return shape;
     }
 
-    void CheckTensorRange(GgufTensorInfo tensor, int index, int offsetField, long alignment, long dataLength)
+    /// <summary>ggml (gguf_init_from_file_impl) requires each tensor to start where the previous one ends, padded to
+    /// the alignment, so tensors never overlap; we require the same. Returns where the next tensor must start.</summary>
+    long CheckTensorRange(GgufTensorInfo tensor, int index, int offsetField, long alignment, long expectedOffset, long dataLength)
     {
         var where = new GgufFieldPath("tensor", index, tensor.Name);
         if (tensor.Offset < 0)
             throw Fail(offsetField, where, "offset", $"{(ulong)tensor.Offset} does not fit in int64");
         if (tensor.Offset % alignment != 0)
             throw Fail(offsetField, where, "offset", $"{tensor.Offset} is not a multiple of the alignment {alignment}");
+        if (tensor.Offset != expectedOffset)
+            throw Fail(offsetField, where, "offset",
+                $"{tensor.Offset}, expected {expectedOffset}: tensors must follow each other in order, each padded to the alignment");
         if (tensor.Offset > dataLength || tensor.ByteSize > dataLength - tensor.Offset)
             throw Fail(offsetField, where, "offset",
                 $"bytes [{tensor.Offset}, {tensor.Offset} + {tensor.ByteSize}) run past the end of the data section ({dataLength} bytes)");
+        // Cannot overflow: the tensor lies inside the file, so its end is far below 2^63.
+        return AlignUp(tensor.Offset + tensor.ByteSize, alignment);
     }
 
     string ReadString(GgufFieldPath where, string leaf)
@@ -317,29 +333,9 @@ internal ref struct GgufParser
         ulong length = ReadUInt64(where, leaf);
         if (length > (ulong)Remaining)
             throw Fail(offset, where, leaf, $"string length {length} exceeds the {Remaining} bytes that remain");
-        return DecodeUtf8(ReadBytes((long)length, where, leaf));
+        return GgufStringArray.DecodeUtf8(ReadBytes((long)length, where, leaf));
     }
 
-    /// <summary>Invalid UTF-8 becomes U+FFFD (ggml does not validate strings either; only such strings change in a
-    /// round trip). Not Encoding.UTF8.GetString: on invalid input its fallback path allocates ~16 bytes per byte.</summary>
-    static string DecodeUtf8(ReadOnlySpan<byte> bytes)
-    {
-        if (bytes.IsEmpty)
-            return "";
-        if (Utf8.IsValid(bytes))
-            return Encoding.UTF8.GetString(bytes);
-        // Each byte decodes to at most one UTF-16 unit, so a buffer of bytes.Length chars always suffices.
-        char[] buffer = ArrayPool<char>.Shared.Rent(bytes.Length);
-        try
-        {
-            Utf8.ToUtf16(bytes, buffer, out _, out int charsWritten, replaceInvalidSequences: true);
-            return new string(buffer, 0, charsWritten);
-        }
-        finally
-        {
-            ArrayPool<char>.Shared.Return(buffer);
-        }
-    }
 
     uint ReadUInt32(GgufFieldPath where, string leaf) => BinaryPrimitives.ReadUInt32LittleEndian(ReadBytes(4, where, leaf));
 

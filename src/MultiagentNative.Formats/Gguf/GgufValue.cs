@@ -12,7 +12,7 @@ public sealed class GgufValue : IEquatable<GgufValue>
     public const int MaxArrayDepth = 8;
 
     readonly ulong _bits;        // every non-string scalar, as its raw little-endian bits (signed ones sign-extended)
-    readonly object? _payload;   // a string, or the elements as byte[], sbyte[], ..., string[], GgufValue[]
+    readonly object? _payload;   // a string, or the elements: byte[], ..., string[] or GgufStringArray, GgufValue[]
 
     GgufValue(GgufValueType type, ulong bits, object? payload)
     {
@@ -21,7 +21,7 @@ public sealed class GgufValue : IEquatable<GgufValue>
         _payload = payload;
     }
 
-    GgufValue(GgufValueType elementType, Array elements, int depth)
+    GgufValue(GgufValueType elementType, object elements, int depth)
     {
         Type = GgufValueType.Array;
         ArrayElementType = elementType;
@@ -39,7 +39,12 @@ public sealed class GgufValue : IEquatable<GgufValue>
 
     public bool IsArray => Type == GgufValueType.Array;
 
-    public int ArrayLength => IsArray ? ((Array)_payload!).Length : throw Mismatch("an array");
+    public int ArrayLength => _payload switch
+    {
+        Array elements when IsArray => elements.Length,
+        GgufStringArray strings => strings.Count,
+        _ => throw Mismatch("an array"),
+    };
 
     // ---- scalar factories ----
     public static GgufValue FromUInt8(byte value) => new(GgufValueType.UInt8, value, null);
@@ -98,8 +103,11 @@ public sealed class GgufValue : IEquatable<GgufValue>
         return new(GgufValueType.Array, copy, depth);
     }
 
-    /// <summary>Wraps an array the reader just built, without copying it.</summary>
-    internal static GgufValue WrapArray(GgufValueType elementType, Array elements, int depth) => new(elementType, elements, depth);
+    /// <summary>Wraps an array (or GgufStringArray) the reader just built, without copying it.</summary>
+    internal static GgufValue WrapArray(GgufValueType elementType, object elements, int depth) => new(elementType, elements, depth);
+
+    /// <summary>A string array still in its file encoding (as read), which writers copy verbatim; null otherwise.</summary>
+    internal GgufStringArray? EncodedStrings => _payload as GgufStringArray;
 
     internal static GgufValue FromBits(GgufValueType type, ulong bits) => new(type, bits, null);
 
@@ -126,7 +134,8 @@ public sealed class GgufValue : IEquatable<GgufValue>
     {
         if (!IsArray)
             throw Mismatch("an array");
-        return _payload as T[] ?? throw Mismatch($"an array of {typeof(T).Name}");
+        object? elements = _payload is GgufStringArray strings ? strings.DecodeAll() : _payload;
+        return elements as T[] ?? throw Mismatch($"an array of {typeof(T).Name}");
     }
 
     /// <summary>One element of an array as a value of its own (allocates; meant for printing, not bulk access).</summary>
@@ -134,13 +143,13 @@ public sealed class GgufValue : IEquatable<GgufValue>
     {
         if (!IsArray)
             throw Mismatch("an array");
-        var elements = (Array)_payload!;
         return _payload switch
         {
+            GgufStringArray encoded => FromString(encoded.Decode(index)),
             string[] strings => FromString(strings[index]),
             GgufValue[] arrays => arrays[index],
             bool[] bools => FromBool(bools[index]),
-            _ => FromBits(ArrayElementType, ElementBits(elements, index)),
+            _ => FromBits(ArrayElementType, ElementBits((Array)_payload!, index)),
         };
     }
 
@@ -217,7 +226,8 @@ public sealed class GgufValue : IEquatable<GgufValue>
         {
             (null, null) => true,
             (string a, string b) => string.Equals(a, b, StringComparison.Ordinal),
-            (string[] a, string[] b) => a.AsSpan().SequenceEqual(b),
+            (GgufStringArray a, GgufStringArray b) => a.Encoded.SequenceEqual(b.Encoded),
+            (GgufStringArray or string[], GgufStringArray or string[]) => GetArray<string>().SequenceEqual(other.GetArray<string>()),
             (GgufValue[] a, GgufValue[] b) => a.AsSpan().SequenceEqual(b),
             (Array a, Array b) => a.Length == b.Length && FixedElementBytes().SequenceEqual(other.FixedElementBytes()),
             _ => false,
@@ -227,7 +237,7 @@ public sealed class GgufValue : IEquatable<GgufValue>
     public override bool Equals(object? obj) => Equals(obj as GgufValue);
 
     public override int GetHashCode() => HashCode.Combine(Type, ArrayElementType, _bits,
-        _payload switch { string s => s.Length, Array a => a.Length, _ => 0 });
+        _payload switch { string s => s.Length, null => 0, _ => ArrayLength });
 
     public override string ToString() => ToDisplayString();
 

@@ -99,10 +99,21 @@ public sealed class GgufWriter
         _tensors.Add(new TensorEntry(name, type, (long[])shape.Clone(), data));
     }
 
+    /// <summary>Writes to a temporary file beside <paramref name="path"/>, then renames it over the target: a failed
+    /// write leaves no half file, and rewriting the file a GgufFile maps (and this writer reads from) is safe.</summary>
     public void WriteTo(string path)
     {
-        using var stream = new FileStream(path, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 20);
-        WriteTo(stream);
+        string temporary = path + $".{Guid.NewGuid():N}.tmp";
+        try
+        {
+            using (var stream = new FileStream(temporary, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 20))
+                WriteTo(stream);
+            File.Move(temporary, path, overwrite: true);
+        }
+        finally
+        {
+            File.Delete(temporary);
+        }
     }
 
     public byte[] ToArray()
@@ -214,6 +225,9 @@ public sealed class GgufWriter
         WriteUInt64(output, (ulong)array.ArrayLength);
         switch (array.ArrayElementType)
         {
+            case GgufValueType.String when array.EncodedStrings is { } encoded:
+                output.Write(encoded.Encoded); // as read: length prefixes and bytes, invalid UTF-8 included
+                break;
             case GgufValueType.String:
                 foreach (string text in array.GetArray<string>())
                     WriteString(output, text);

@@ -42,6 +42,29 @@ public class DeterminismTests
     }
 
     [Test]
+    public void NoBufferIsReadBeforeItIsWritten()
+    {
+        // buffers that skip zeroing are filled with NaN here; any early read would reach the loss or a gradient
+        foreach (var options in new[] { new TransformerOptions(false, true, PoisonUninitialized: true), new TransformerOptions(true, false, PoisonUninitialized: true) })
+            AssertIdentical(Run(new TransformerOptions(options.RecomputeActivations, options.SaveAttentionProbs), 11), Run(options, 11), options.ToString());
+    }
+
+    [Test]
+    public void ChunkedOutputHeadGivesTheSameLossAndGradients()
+    {
+        // chunks regroup the output weight's gradient sum over rows, so agreement is to rounding, not bits
+        var whole = Run(new TransformerOptions(), 12);
+        var chunked = Run(new TransformerOptions(HeadChunkRows: 7, PoisonUninitialized: true), 12);
+        Assert.That(chunked.Loss, Is.EqualTo(whole.Loss).Within(1e-5 * Math.Abs(whole.Loss)));
+        for (int t = 0; t < whole.Grads.Length; t++)
+        {
+            float scale = whole.Grads[t].Max(Math.Abs);
+            for (int i = 0; i < whole.Grads[t].Length; i++)
+                Assert.That(chunked.Grads[t][i], Is.EqualTo(whole.Grads[t][i]).Within(1e-4f * scale + 1e-12f), $"tensor {t} [{i}]");
+        }
+    }
+
+    [Test]
     public void RepeatedPassesAreBitwiseIdentical()
     {
         AssertIdentical(Run(new TransformerOptions(), 10), Run(new TransformerOptions(), 10), "second run");

@@ -53,9 +53,13 @@ public class GgufModelLoaderTests
     [TestCase(ModelArch.Llama, GgmlType.F32)]
     [TestCase(ModelArch.Qwen2, GgmlType.F16)]
     [TestCase(ModelArch.Phi3, GgmlType.BF16)]
-    public void ReadsEveryArchitecturesTensorsBackFromGguf(ModelArch arch, GgmlType type)
+    [TestCase(ModelArch.Phi3, GgmlType.F32, false)]
+    [TestCase(ModelArch.Llama, GgmlType.F16, true)]
+    public void ReadsEveryArchitecturesTensorsBackFromGguf(ModelArch arch, GgmlType type, bool? fusedQkv = null)
     {
         var config = TinyModels.Config(arch) with { HeadDim = 4, RopeDims = 4 };
+        if (fusedQkv is bool fused)
+            config = config with { FusedQkv = fused };
         var weights = ModelWeights<float>.Random(config, 1, initStd: 0.5);
         var writer = new GgufWriter();
         writer.AddMetadata("general.architecture", GgufValue.FromString(config.GgufName));
@@ -77,7 +81,7 @@ public class GgufModelLoaderTests
         }
         using var file = GgufFile.Parse(writer.ToArray(), $"{arch}.gguf");
         var loaded = GgufModelLoader.Load<float>(file);
-        Assert.That(loaded.Config, Is.EqualTo(config with { RopeTheta = 500000, RopeFreqScale = 0.25, RmsEps = (double)1e-6f }));
+        Assert.That(loaded.Config, Is.EqualTo(config with { RopeTheta = 500000, RopeFreqScale = 0.25, RmsEps = (double)1e-6f, FusedQkv = config.FusedQkv }));
         double tolerance = type switch { GgmlType.F32 => 0, GgmlType.F16 => 1e-3, _ => 1e-2 };
         foreach (var shape in weights.Shapes)
         {
@@ -98,6 +102,24 @@ public class GgufModelLoaderTests
         writer.AddMetadata("llama.rope.scaling.type", GgufValue.FromString("yarn"));
         using (var file = GgufFile.Parse(writer.ToArray(), "yarn.gguf"))
             Assert.That(Assert.Throws<NotSupportedException>(() => GgufModelLoader.ReadConfig(file))!.Message, Does.Contain("yarn"));
+    }
+
+    [Test]
+    public void ATensorTheEngineWouldIgnoreIsRefusedByName()
+    {
+        var config = TinyModels.Config(ModelArch.Llama);
+        var weights = ModelWeights<float>.Random(config, 1);
+        var writer = new GgufWriter();
+        writer.AddMetadata("general.architecture", GgufValue.FromString("llama"));
+        foreach (var (key, value) in new[] { ("embedding_length", 16u), ("block_count", 2u), ("feed_forward_length", 24u), ("attention.head_count", 4u),
+                                             ("attention.head_count_kv", 2u), ("context_length", 16u) })
+            writer.AddMetadata("llama." + key, GgufValue.FromUInt32(value));
+        foreach (var shape in weights.Shapes)
+            writer.AddTensor(shape.Name, GgmlType.F32, shape.Cols == 1 ? [shape.Rows] : [shape.Cols, shape.Rows], Encode(weights[shape.Name], GgmlType.F32));
+        writer.AddTensor("blk.1.attn_output.bias", GgmlType.F32, [16], new byte[64]);
+        using var file = GgufFile.Parse(writer.ToArray(), "biased.gguf");
+        var error = Assert.Throws<NotSupportedException>(() => GgufModelLoader.Load<float>(file));
+        Assert.That(error!.Message, Does.Contain("blk.1.attn_output.bias"));
     }
 
     static byte[] Encode(float[] values, GgmlType type)

@@ -13,7 +13,7 @@ public class MatMulTests
     [TestCase(3, 5, 7)]
     [TestCase(1, 1, 1)]
     [TestCase(33, 17, 65)]
-    [TestCase(70, 90, 40)]
+    [TestCase(97, 90, 41)] // 358k multiply-adds: above the parallel threshold
     public void MatchesTripleLoopForEveryTransposeCase(int m, int n, int k)
     {
         var random = new Random(m * 1000 + n * 10 + k);
@@ -44,6 +44,14 @@ public class MatMulTests
                     Assert.That(floatC[i], Is.EqualTo(expected[i]).Within(FloatTolerance * k), $"float transA {transA} transB {transB} at [{i}]");
             }
         }
+    }
+
+    [Test]
+    public void RejectsAnOutputOverlappingAnInput()
+    {
+        var buffer = new double[12];
+        var error = Assert.Throws<ArgumentException>(() => MatMul.Multiply<double>(buffer.AsSpan(0, 4), buffer.AsSpan(2, 4), new double[4], 2, 2, 2, false, false, false));
+        Assert.That(error!.Message, Does.Contain("must not overlap"));
     }
 
     [Test]

@@ -41,7 +41,7 @@ public class ModelGradientTests
     {
         var config = TinyModels.Config(arch, tiedEmbeddings);
         var weights = TinyModels.Weights(config, 5);
-        var model = new CpuTransformer<double>(weights, new TransformerOptions(RecomputeActivations: tiedEmbeddings));
+        var model = new CpuTransformer<double>(weights, new TransformerOptions(RecomputeActivations: tiedEmbeddings, HeadChunkRows: tiedEmbeddings ? 4 : 0));
         var batch = TrainingBatch.Build(TinyModels.Segments(1, 6), config.ContextLength);
         var gradients = ModelWeights<double>.Zeros(config);
         model.ForwardBackward(batch, [null], gradients, 0);
@@ -62,10 +62,15 @@ public class ModelGradientTests
         var segments = TinyModels.Segments(4, 8);
         var together = Enumerable.Range(0, 4).Select(a => TinyModels.Adapter(config, lora, 10 + a)).ToArray();
         var separate = Enumerable.Range(0, 4).Select(a => TinyModels.Adapter(config, lora, 10 + a)).ToArray();
-        double jointLoss = model.ForwardBackward(TrainingBatch.Build(segments, config.ContextLength), together, null, 99);
+        var agentLosses = new double[4];
+        double jointLoss = model.ForwardBackward(TrainingBatch.Build(segments, config.ContextLength), together, null, 99, agentLosses);
         double lossSum = 0;
         for (int agent = 0; agent < 4; agent++)
-            lossSum += model.ForwardBackward(TrainingBatch.Build([segments[agent]], config.ContextLength), [separate[agent]], null, 99);
+        {
+            double alone = model.ForwardBackward(TrainingBatch.Build([segments[agent]], config.ContextLength), [separate[agent]], null, 99);
+            Assert.That(agentLosses[agent], Is.EqualTo(alone).Within(tolerance), $"agent {agent}'s own loss");
+            lossSum += alone;
+        }
         Assert.That(jointLoss, Is.EqualTo(lossSum).Within(tolerance), "the joint loss is the sum of the agents' mean losses");
         for (int agent = 0; agent < 4; agent++)
         {
@@ -120,6 +125,32 @@ public class ModelGradientTests
         double baseLoss = model.Loss(batch, [null]);
         double adaptedLoss = model.Loss(batch, [AdapterSet<double>.Create(config, AllTargets, 18)]);
         Assert.That(adaptedLoss, Is.EqualTo(baseLoss), "B = 0 at init (PEFT), so the adapter adds exactly zero");
+    }
+
+    [Test]
+    public void LogitsGiveTheMaskedMeanLoss()
+    {
+        var config = TinyModels.Config(ModelArch.Phi3);
+        var model = new CpuTransformer<double>(TinyModels.Weights(config, 19));
+        var batch = TrainingBatch.Build(TinyModels.Segments(2, 20), config.ContextLength);
+        var adapters = new[] { TinyModels.Adapter(config, AllTargets, 21), null };
+        var logits = model.Logits(batch, adapters);
+        double expected = 0;
+        for (int seg = 0; seg < 2; seg++)
+        {
+            double sum = 0;
+            int count = 0;
+            for (int r = batch.SegStart[seg]; r < batch.SegStart[seg + 1]; r++)
+            {
+                if (!batch.LossMask[r])
+                    continue;
+                var row = logits.AsSpan(r * config.Vocab, config.Vocab).ToArray();
+                sum += Math.Log(row.Sum(Math.Exp)) - row[batch.Targets[r]];
+                count++;
+            }
+            expected += sum / count;
+        }
+        Assert.That(model.Loss(batch, adapters), Is.EqualTo(expected).Within(1e-12));
     }
 
     [Test]

@@ -165,6 +165,31 @@ public class OpGradientTests
         }
     }
 
+    [TestCase(1)]
+    [TestCase(13)]
+    [TestCase(300)]
+    public void SoftmaxMatchesFiniteDifferencesAndItsLogSumExp(int length)
+    {
+        var random = new Random(10 + length);
+        var scores = GradCheck.RandomArray(random, length, 20.0);
+        var upstream = GradCheck.RandomArray(random, length);
+        double Loss()
+        {
+            var p = (double[])scores.Clone();
+            Softmax.InPlace<double>(p);
+            return GradCheck.Contract(p, upstream);
+        }
+        var probs = (double[])scores.Clone();
+        double lse = Softmax.InPlace<double>(probs);
+        Assert.That(lse, Is.EqualTo(scores.Max() + Math.Log(scores.Sum(x => Math.Exp(x - scores.Max())))).Within(1e-12));
+        Assert.That(probs.Sum(), Is.EqualTo(1.0).Within(1e-12));
+        if (length == 1)
+            return;
+        var ds = new double[length];
+        Softmax.Backward<double>(ds, upstream, probs);
+        GradCheck.AssertClose(ds, GradCheck.Numeric(Loss, scores), "ds");
+    }
+
     [Test]
     public void SwiGluMatchesFiniteDifferences()
     {

@@ -71,6 +71,53 @@ public class TrainingTests
     }
 
     [Test]
+    public void AccumulatedMicroBatchesAverageTheirGradients()
+    {
+        var config = TinyModels.Config(ModelArch.Llama);
+        var random = new Random(30);
+        var data = new List<TokenizedExample> { TinyModels.Example(random, 6, config.Vocab, 2), TinyModels.Example(random, 4, config.Vocab, 1) };
+        var trained = TinyModels.Weights(config, 31);
+        var manual = trained.Clone();
+        var options = new TrainerOptions
+        {
+            Steps = 1, SequencesPerAgent = 1, AccumulationSteps = 2, WarmupSteps = 1, PeakLearningRate = 0.01, MaxGradNorm = 1e9,
+            // a large epsilon makes the update depend on the gradient's scale, so a missing 1/2 would show
+            AdamW = new AdamWOptions(Epsilon: 0.1, WeightDecay: 0.1),
+        };
+        new Trainer<double>(new CpuTransformer<double>(trained), options).TrainFullWeights(data);
+
+        var model = new CpuTransformer<double>(manual);
+        var gradients = ModelWeights<double>.Zeros(config);
+        foreach (var example in data)
+            model.ForwardBackward(TrainingBatch.Build([[example]], config.ContextLength), [null], gradients, 0);
+        var optimizer = new AdamW<double>(manual.Shapes.Select(sh => (sh.Name, manual[sh.Name], gradients[sh.Name])), options.AdamW);
+        foreach (var grad in optimizer.Gradients)
+            System.Numerics.Tensors.TensorPrimitives.Multiply(grad, 0.5, grad);
+        optimizer.Step(0.01);
+        foreach (var shape in manual.Shapes)
+            Assert.That(trained[shape.Name], Is.EqualTo(manual[shape.Name]).Within(1e-12), shape.Name);
+    }
+
+    [Test]
+    public void SameSeedSameWeights()
+    {
+        int[] permutation = [1, 2, 3, 4, 5, 6, 7, 8, 9, 0];
+        var data = MappingTask(64, 40, permutation);
+        float[] Train(int seed)
+        {
+            var model = new CpuTransformer<float>(ModelWeights<float>.Random(ToyConfig, 41));
+            var lora = new LoraConfig(4, 8, LoraTargets.All, Dropout: 0.1);
+            var agent = AdapterSet<float>.Create(ToyConfig, lora, 42);
+            new Trainer<float>(model, new TrainerOptions { Steps = 5, SequencesPerAgent = 8, Seed = seed }).TrainAdapters([agent], [data]);
+            return agent.Parameters().SelectMany(p => p.Value).ToArray();
+        }
+        var first = Train(1);
+        var again = Train(1);
+        Assert.That(again, Is.EqualTo(first), "same seed");
+        Assert.That(Train(2), Is.Not.EqualTo(first), "another seed shuffles and drops out differently");
+    }
+
+    [Test]
     public void AdamWStepMatchesTheFormula()
     {
         // PyTorch AdamW: w <- w(1 - lr wd); m, v moments; w <- w - lr * mhat / (sqrt(vhat) + eps)

@@ -169,18 +169,8 @@ public class GgufFuzzTests
                 }
                 case 3:
                 case 4: // structural fields are where the lies that matter go
-                {
-                    FieldMap.Field field = sample.Fields[random.Next(sample.Fields.Count)];
-                    if (field.Offset + field.Size > length)
-                        break;
-                    ulong value = HostileValue(random, field, bytes, length);
-                    if (field.Size == 8)
-                        BinaryPrimitives.WriteUInt64LittleEndian(bytes.AsSpan(field.Offset), value);
-                    else
-                        BinaryPrimitives.WriteUInt32LittleEndian(bytes.AsSpan(field.Offset), (uint)value);
-                    steps.Add($"set {field.What} at {field.Offset} to {value}");
+                    OverwriteField(sample.Fields[random.Next(sample.Fields.Count)], bytes, length, random, steps);
                     break;
-                }
                 case 5: // copy a run of bytes elsewhere: duplicate keys, names, shifted structures
                 {
                     int from = random.Next(end), to = random.Next(end), count = Math.Min(1 + random.Next(32), Math.Min(end - from, end - to));
@@ -188,22 +178,41 @@ public class GgufFuzzTests
                     steps.Add($"copy {count} bytes from {from} to {to}");
                     break;
                 }
-                default: // insert or delete bytes (small files: this copies)
-                {
-                    if (bytes.Length > MaxSplicedFileBytes)
-                        break;
-                    int at = random.Next(end), count = 1 + random.Next(16);
-                    byte[] spliced = random.Next(2) == 0
-                        ? [.. bytes.AsSpan(0, at), .. RandomBytes(random, count), .. bytes.AsSpan(at, length - at)]
-                        : [.. bytes.AsSpan(0, at), .. bytes.AsSpan(Math.Min(length, at + count), length - Math.Min(length, at + count))];
-                    steps.Add($"{(spliced.Length > length ? "insert" : "delete")} {count} bytes at {at}");
-                    bytes = spliced;
-                    length = spliced.Length;
+                default: // insert or delete bytes (small files only: this copies the file)
+                    if (bytes.Length <= MaxSplicedFileBytes)
+                    {
+                        bytes = Splice(bytes, length, random.Next(end), random, steps);
+                        length = bytes.Length;
+                    }
                     break;
-                }
             }
         }
         return bytes.AsMemory(0, length);
+    }
+
+    static void OverwriteField(FieldMap.Field field, byte[] bytes, int length, Random random, List<string> steps)
+    {
+        if (field.Offset + field.Size > length)
+            return;
+        ulong value = HostileValue(random, field, bytes, length);
+        if (field.Size == 8)
+            BinaryPrimitives.WriteUInt64LittleEndian(bytes.AsSpan(field.Offset), value);
+        else
+            BinaryPrimitives.WriteUInt32LittleEndian(bytes.AsSpan(field.Offset), (uint)value);
+        steps.Add($"set {field.What} at {field.Offset} to {value}");
+    }
+
+    static byte[] Splice(byte[] bytes, int length, int at, Random random, List<string> steps)
+    {
+        int count = 1 + random.Next(16);
+        if (random.Next(2) == 0)
+        {
+            steps.Add($"insert {count} bytes at {at}");
+            return [.. bytes.AsSpan(0, at), .. RandomBytes(random, count), .. bytes.AsSpan(at, length - at)];
+        }
+        int resume = Math.Min(length, at + count);
+        steps.Add($"delete {resume - at} bytes at {at}");
+        return [.. bytes.AsSpan(0, at), .. bytes.AsSpan(resume, length - resume)];
     }
 
     static ulong HostileValue(Random random, FieldMap.Field field, byte[] bytes, int length)

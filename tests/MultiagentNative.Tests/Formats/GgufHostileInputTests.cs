@@ -107,7 +107,10 @@ public class GgufHostileInputTests
             "run past the end of the data section (64 bytes)");
         AssertError(Fails(OneTensor(f => f.TensorInfo("t", GgmlType.F32, [4], ulong.MaxValue - 31))), NDimsAt + 16,
             "tensor[0](t).offset", "does not fit in int64");
-        AssertError(Fails(OneTensor(f => f.TensorInfo("t", GgmlType.F32, [4], 64))), NDimsAt + 16, "tensor[0](t).offset", "run past");
+        AssertError(Fails(OneTensor(f => f.TensorInfo("t", GgmlType.F32, [4], 64))), NDimsAt + 16, "tensor[0](t).offset", "64, expected 0");
+        var overlapping = new SpecBytes().Header(3, 2, 0).TensorInfo("t", GgmlType.F32, [16], 0).TensorInfo("u", GgmlType.F32, [4], 32)
+            .PadTo(32).Raw(new byte[128]).ToArray();
+        AssertError(Fails(overlapping), 24 + 33 + 25, "tensor[1](u).offset", "32, expected 64");
     }
 
     [Test]

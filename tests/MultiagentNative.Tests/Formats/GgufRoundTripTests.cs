@@ -157,6 +157,46 @@ public class GgufRoundTripTests
     }
 
     [Test]
+    public void InvalidUtf8ReadsAsReplacementCharactersAndArraysKeepTheirBytes()
+    {
+        var bytes = new SpecBytes().Header(3, 0, 2)
+            .Key("arr", GgufValueType.Array).U32((uint)GgufValueType.String).U64(2).U64(2).U8(0xFF).U8((byte)'A').U64(0)
+            .Key("one", GgufValueType.String).U64(1).U8(0xC3).ToArray();
+        using GgufFile file = GgufFile.Parse(bytes);
+        Assert.That(file.GetStringArray("arr"), Is.EqualTo(new[] { "\uFFFDA", "" }));
+        Assert.That(file.GetString("one"), Is.EqualTo("\uFFFD"));
+        byte[] rewritten = GgufWriter.From(file).ToArray();
+        // The array is copied as read; the lone string is re-encoded from .NET text, so 0xC3 becomes EF BF BD.
+        byte[] expected = new SpecBytes().Header(3, 0, 2)
+            .Key("arr", GgufValueType.Array).U32((uint)GgufValueType.String).U64(2).U64(2).U8(0xFF).U8((byte)'A').U64(0)
+            .Key("one", GgufValueType.String).U64(3).U8(0xEF).U8(0xBF).U8(0xBD).PadTo(32).ToArray();
+        Assert.That(rewritten, Is.EqualTo(expected));
+    }
+
+    [Test]
+    public void RewritingTheFileBeingReadInPlaceIsSafe()
+    {
+        string dir = TestPaths.NewScratch("gguf-in-place");
+        string path = Path.Combine(dir, "model.gguf");
+        GgufWriter original = SampleFiles.SmallTensors(32);
+        original.WriteTo(path);
+        using (GgufFile file = GgufFile.Open(path))
+        {
+            GgufWriter edited = GgufWriter.From(file);
+            edited.SetMetadata("general.name", GgufValue.FromString("edited"));
+            edited.WriteTo(path); // reads tensor data from the mapping of the file it replaces
+            AssertSameTensors(file, original);
+        }
+        using (GgufFile file = GgufFile.Open(path))
+        {
+            Assert.That(file.GetString("general.name"), Is.EqualTo("edited"));
+            AssertSameTensors(file, original);
+        }
+        Assert.That(Directory.GetFiles(dir), Is.EqualTo(new[] { path }), "no temporary file left");
+        Directory.Delete(dir, recursive: true);
+    }
+
+    [Test]
     public void WriterRefusesWhatNoReaderWouldAccept()
     {
         var writer = new GgufWriter();

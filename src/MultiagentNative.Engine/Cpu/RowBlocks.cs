@@ -1,0 +1,24 @@
+// Runs a row-wise op over fixed blocks of rows on the thread pool. Blocks depend only on the row count, never on
+// timing or thread count, and row-wise ops write disjoint rows, so results are bitwise identical to one call.
+namespace MultiagentNative.Engine.Cpu;
+
+static class RowBlocks
+{
+    /// <summary>body(firstRow, rowCount) for consecutive blocks covering [0, rows); serial when the work is small.</summary>
+    public static void For(int rows, int elementsPerRow, Action<int, int> body)
+    {
+        const long minElementsPerBlock = 1 << 15;
+        int rowsPerBlock = (int)Math.Max(1, minElementsPerBlock / Math.Max(1, elementsPerRow));
+        int blocks = (rows + rowsPerBlock - 1) / rowsPerBlock;
+        if (blocks <= 1 || Environment.ProcessorCount == 1)
+        {
+            body(0, rows);
+            return;
+        }
+        Parallel.For(0, blocks, block =>
+        {
+            int first = block * rowsPerBlock;
+            body(first, Math.Min(rowsPerBlock, rows - first));
+        });
+    }
+}
