@@ -16,7 +16,7 @@ sealed class AgentContext : IDisposable
             SequenceCount = options.MaxSequencesPerContext,
             BatchSize = options.BatchSize,
             MicroBatchSize = options.BatchSize,
-            Threads = options.ThreadBudget,
+            Threads = Math.Max(1, options.ThreadsPerContext),
             UnifiedKvCache = options.UnifiedKvCache,
             FlashAttention = options.FlashAttention,
             KvCacheF32 = options.KvCacheF32,

@@ -10,9 +10,18 @@ public sealed class UnknownAgentException(AgentId agent) : Exception($"unknown a
 public sealed class BatchedGenerator : IDisposable
 {
     readonly LlamaModel model;
-    readonly Dictionary<AgentId, AgentContext> agents = [];
-    readonly List<AgentContext> contexts = [];
+    readonly Dictionary<AgentId, AdapterGroup> agents = [];
+    readonly List<AdapterGroup> groups = [];
     readonly Lock gate = new();
+    readonly Lock running = new();
+
+    /// <summary>The contexts (replicas) serving one adapter, or the bare base model.</summary>
+    sealed class AdapterGroup(LlamaLoraAdapter? adapter, float scale)
+    {
+        public LlamaLoraAdapter? Adapter { get; } = adapter;
+        public float Scale { get; } = scale;
+        public List<AgentContext> Replicas { get; } = [];
+    }
 
     public BatchedGenerator(LlamaModel model, GeneratorOptions? options = null)
     {
@@ -22,47 +31,61 @@ public sealed class BatchedGenerator : IDisposable
             throw new ArgumentOutOfRangeException(nameof(options), $"MaxSequencesPerContext: expected 1..256, got {Options.MaxSequencesPerContext}");
         if (Options.ThreadBudget < 1)
             throw new ArgumentOutOfRangeException(nameof(options), $"ThreadBudget: expected >= 1, got {Options.ThreadBudget}");
+        if (Options.BatchSize < Options.MaxSequencesPerContext)
+            throw new ArgumentOutOfRangeException(nameof(options), $"BatchSize ({Options.BatchSize}) must hold one token of each of the {Options.MaxSequencesPerContext} sequences of a context");
+        if (Options.ThreadsPerContext < 0 || Options.ThreadsPerContext > Options.ThreadBudget)
+            throw new ArgumentOutOfRangeException(nameof(options), $"ThreadsPerContext: expected 0..{Options.ThreadBudget} (the budget), got {Options.ThreadsPerContext}");
+        ContextsPerAdapter = Options.ContextsPerAdapter > 0 ? Options.ContextsPerAdapter
+            : Math.Max(1, Options.ThreadBudget / Math.Max(1, Options.ThreadsPerContext));
         AddAgent(AgentId.Base);
     }
 
     public GeneratorOptions Options { get; }
-
-    /// <summary>Counters of the last Generate call.</summary>
-    public RunStatistics LastRun { get; private set; } = RunStatistics.Empty;
     public LlamaModel Model => model;
+    public int ContextsPerAdapter { get; }
 
-    /// <summary>Registers an agent. Agents with the same adapter and scale (or none) share one context.</summary>
+    /// <summary>Counters of the last Generate or Score call.</summary>
+    public RunStatistics LastRun { get; private set; } = RunStatistics.Empty;
+
+    /// <summary>Registers an agent. Agents with the same adapter and scale (or none) share their contexts.</summary>
     public void AddAgent(AgentId agent, LlamaLoraAdapter? adapter = null, float scale = 1f)
     {
         lock (gate)
         {
             if (agents.ContainsKey(agent))
                 throw new ArgumentException($"agent '{agent}' is already added", nameof(agent));
-            var shared = contexts.FirstOrDefault(c => c.Adapter == adapter && c.Scale == scale);
-            if (shared is null)
+            var group = groups.FirstOrDefault(g => g.Adapter == adapter && g.Scale == scale);
+            if (group is null)
             {
-                shared = new AgentContext(model, Options, adapter, scale);
-                contexts.Add(shared);
+                group = new AdapterGroup(adapter, scale);
+                groups.Add(group);
             }
-            agents[agent] = shared;
+            agents[agent] = group;
         }
     }
 
     /// <summary>Generates all requests; completions come back in request order. Cancellation throws OperationCanceledException.</summary>
     public IReadOnlyList<Completion> Generate(IReadOnlyList<GenerationRequest> requests, CancellationToken cancellation = default)
     {
+        // The contexts hold one call's sequences: calls from several threads take turns.
+        lock (running)
+            return GenerateLocked(requests, cancellation);
+    }
+
+    IReadOnlyList<Completion> GenerateLocked(IReadOnlyList<GenerationRequest> requests, CancellationToken cancellation)
+    {
         var results = new Completion?[requests.Count];
         var prepared = requests.Select((r, i) => Prepare(i, r.Agent, r.Prompt, r.Messages, r)).ToList();
-        var groups = prepared.GroupBy(p => agents[p.Source.Agent]).ToList();
-        var runs = groups.Select(g => new GenerationRun(g.Key, Options, g, results)).ToList();
+        var runs = Deal(prepared, p => p.Source.Agent).Select(job => new GenerationRun(job.Context, Options, job.Items, results)).ToList();
         LastRun = RunStatistics.Empty;
+        int threads = 0;
         try
         {
-            RunParallel([.. groups.Zip(runs, (g, run) => (g.Key, (Action<CancellationToken>)run.Run))], cancellation);
+            threads = RunParallel([.. runs.Select(run => (Action<CancellationToken>)run.Run)], cancellation);
         }
         finally
         {
-            LastRun = runs.Aggregate(RunStatistics.Empty, (sum, run) => sum.Add(run.Statistics));
+            LastRun = runs.Aggregate(RunStatistics.Empty, (sum, run) => sum.Add(run.Statistics)) with { NativeThreadsAtOnce = threads };
         }
         return [.. results.Select((c, i) => c ?? throw new InvalidOperationException($"request {i} got no completion; this is a bug"))];
     }
@@ -70,12 +93,44 @@ public sealed class BatchedGenerator : IDisposable
     /// <summary>Log-likelihood of each completion given its prompt under its agent, batched like generation.</summary>
     public IReadOnlyList<ScoreResult> Score(IReadOnlyList<ScoreRequest> requests, CancellationToken cancellation = default)
     {
+        lock (running)
+            return ScoreLocked(requests, cancellation);
+    }
+
+    IReadOnlyList<ScoreResult> ScoreLocked(IReadOnlyList<ScoreRequest> requests, CancellationToken cancellation)
+    {
         var results = new ScoreResult?[requests.Count];
         var prepared = requests.Select((r, i) => ScoringRun.Prepare(this, i, r)).ToList();
-        var groups = prepared.GroupBy(p => agents[p.Source.Agent]).ToList();
-        RunParallel(groups.Select(g => (g.Key, (Action<CancellationToken>)(ct => new ScoringRun(g.Key, g, results).Run(ct)))).ToList(),
-            cancellation);
+        var runs = Deal(prepared, p => p.Source.Agent).Select(job => new ScoringRun(job.Context, job.Items, results)).ToList();
+        LastRun = RunStatistics.Empty;
+        int threads = RunParallel([.. runs.Select(run => (Action<CancellationToken>)run.Run)], cancellation);
+        LastRun = new RunStatistics(0, 0, 0, runs.Count, 0, threads);
         return [.. results.Select((c, i) => c ?? throw new InvalidOperationException($"score request {i} got no result; this is a bug"))];
+    }
+
+    /// <summary>Groups items by adapter and deals each group's items round-robin over its replicas (as many as it can use).</summary>
+    List<(AgentContext Context, List<T> Items)> Deal<T>(List<T> items, Func<T, AgentId> agentOf)
+    {
+        var jobs = new List<(AgentContext, List<T>)>();
+        foreach (var byGroup in items.GroupBy(item => agents[agentOf(item)]))
+        {
+            var list = byGroup.ToList();
+            int replicas = Math.Min(ContextsPerAdapter, list.Count);
+            var contexts = ReplicasOf(byGroup.Key, replicas);
+            for (int r = 0; r < replicas; r++)
+                jobs.Add((contexts[r], [.. list.Where((_, i) => i % replicas == r)]));
+        }
+        return jobs;
+    }
+
+    List<AgentContext> ReplicasOf(AdapterGroup group, int count)
+    {
+        lock (gate)
+        {
+            while (group.Replicas.Count < count)
+                group.Replicas.Add(new AgentContext(model, Options, group.Adapter, group.Scale));
+            return group.Replicas;
+        }
     }
 
     PreparedRequest Prepare(int index, AgentId agent, string? prompt, IReadOnlyList<ChatMessage>? messages, GenerationRequest source)
@@ -109,42 +164,50 @@ public sealed class BatchedGenerator : IDisposable
         }
     }
 
-    internal AgentContext ContextOf(AgentId agent) =>
-        agents.TryGetValue(agent, out var context) ? context : throw new UnknownAgentException(agent);
+    internal void CheckAgent(AgentId agent)
+    {
+        if (!agents.ContainsKey(agent))
+            throw new UnknownAgentException(agent);
+    }
 
-    /// <summary>Runs one job per context, at most ThreadBudget at once, and splits the native threads between them.</summary>
-    void RunParallel(List<(AgentContext Context, Action<CancellationToken> Job)> jobs, CancellationToken cancellation)
+    /// <summary>Runs the jobs (one per context) on parallel .NET threads so that their native threads stay within the budget;
+    /// returns the most native threads decoding at once.</summary>
+    int RunParallel(List<Action<CancellationToken>> jobs, CancellationToken cancellation)
     {
         if (jobs.Count == 0)
-            return;
-        int parallel = Math.Min(jobs.Count, Options.ThreadBudget);
-        int threadsEach = Math.Max(1, Options.ThreadBudget / parallel);
-        foreach (var (context, _) in jobs)
-            if (context.Context.Threads != threadsEach)
-                context.Context.Threads = threadsEach;
+            return 0;
+        int threadsEach = Options.ThreadsPerContext > 0 ? Options.ThreadsPerContext
+            : Math.Max(1, Options.ThreadBudget / Math.Min(jobs.Count, Options.ThreadBudget));
+        int parallel = Math.Max(1, Math.Min(jobs.Count, Options.ThreadBudget / threadsEach));
+        foreach (var group in groups)
+            foreach (var replica in group.Replicas)
+                if (replica.Context.Threads != threadsEach)
+                    replica.Context.Threads = threadsEach;
         if (parallel == 1)
         {
-            foreach (var (_, job) in jobs)
+            foreach (var job in jobs)
                 job(cancellation);
-            return;
+            return threadsEach;
         }
         try
         {
             Parallel.ForEach(jobs, new ParallelOptions { MaxDegreeOfParallelism = parallel, CancellationToken = cancellation },
-                j => j.Job(cancellation));
+                job => job(cancellation));
         }
         catch (AggregateException e) when (e.InnerExceptions.Count > 0)
         {
             var first = e.InnerExceptions.FirstOrDefault(x => x is not OperationCanceledException) ?? e.InnerExceptions[0];
             System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(first).Throw();
         }
+        return parallel * threadsEach;
     }
 
     public void Dispose()
     {
-        foreach (var context in contexts)
-            context.Dispose();
-        contexts.Clear();
+        foreach (var group in groups)
+            foreach (var replica in group.Replicas)
+                replica.Dispose();
+        groups.Clear();
         agents.Clear();
     }
 }

@@ -13,8 +13,10 @@ sealed class GenerationRun
     readonly SequenceSlot[] slots;
     readonly Completion?[] results;
     int promptTokensDecoded, tokensGenerated, decodeCalls;
+    long decodeTicks;
 
-    public RunStatistics Statistics => new(promptTokensDecoded, tokensGenerated, decodeCalls, 1);
+    public RunStatistics Statistics => new(promptTokensDecoded, tokensGenerated, decodeCalls, 1,
+        (double)decodeTicks / System.Diagnostics.Stopwatch.Frequency);
 
     public GenerationRun(AgentContext agent, GeneratorOptions options, IEnumerable<PreparedRequest> requests, Completion?[] results)
     {
@@ -28,7 +30,7 @@ sealed class GenerationRun
 
     public void Run(CancellationToken cancellation)
     {
-        agent.Context.ClearMemory();
+        agent.Context.ClearMemory(zeroData: false);
         try
         {
             while (true)
@@ -38,7 +40,9 @@ sealed class GenerationRun
                 if (slots.All(s => s.State == SlotState.Free))
                     return;
                 BuildBatch();
+                long start = System.Diagnostics.Stopwatch.GetTimestamp();
                 var outcome = agent.Context.Decode(agent.Batch);
+                decodeTicks += System.Diagnostics.Stopwatch.GetTimestamp() - start;
                 decodeCalls++;
                 if (outcome != DecodeResult.Ok)
                     throw new LlamaNativeException("llama_decode", (int)outcome, "no KV slot although every sequence stays within its share; this is a bug");
@@ -51,7 +55,7 @@ sealed class GenerationRun
         {
             foreach (var slot in slots)
                 slot.Reset();
-            agent.Context.ClearMemory();
+            agent.Context.ClearMemory(zeroData: false);
         }
     }
 
@@ -94,7 +98,7 @@ sealed class GenerationRun
     void Start(SequenceSlot slot, PreparedRequest request)
     {
         slot.Request = request;
-        slot.Sampler = new LlamaSampler(request.Source.Sampling);
+        slot.Sampler = new TokenSampler(request.Source.Sampling, agent.Context.VocabularySize);
         slot.Text = new CompletionText(vocabulary, request.Source.Stop);
         slot.Logits = request.Source.RecordLogits ? [] : null;
         slot.State = SlotState.Prefill;
@@ -192,8 +196,9 @@ sealed class GenerationRun
                 slot.State = SlotState.Generating;
                 slot.NextPosition = slot.Prompt.Length;
             }
-            slot.Logits?.Add(agent.Context.GetLogits(slot.LogitsIndex).ToArray());
-            var token = slot.Sampler!.Sample(agent.Context, slot.LogitsIndex);
+            var row = agent.Context.GetLogits(slot.LogitsIndex);
+            slot.Logits?.Add(row.ToArray());
+            var token = slot.Sampler!.Sample(row);
             tokensGenerated++;
             slot.LastToken = token;
             if (vocabulary.IsEndOfGeneration(token))

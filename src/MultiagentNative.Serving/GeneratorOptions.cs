@@ -19,6 +19,19 @@ public sealed record GeneratorOptions
     public int ThreadBudget { get; init; } = Environment.ProcessorCount;
 
     /// <summary>
+    /// Native threads of each context. 1 (default): parallelism comes from several contexts decoding at once on their own
+    /// .NET threads. ggml's threads meet at a spin barrier after every op, so when another process takes a core one stalled
+    /// thread holds up the rest: on the shared 2-core machine (load ~14) 2 threads in one context gave 4-80 tokens/s where
+    /// two 1-thread contexts gave 900-18000. 0 gives each running context ThreadBudget / (contexts running).
+    /// </summary>
+    public int ThreadsPerContext { get; init; } = 1;
+
+    /// <summary>Contexts (replicas) per distinct adapter; the requests of its agents are dealt round-robin over them, so
+    /// one agent's batch also fills every core. Default: ThreadBudget / ThreadsPerContext. 1 keeps all of an agent's
+    /// sequences in one context.</summary>
+    public int ContextsPerAdapter { get; init; }
+
+    /// <summary>
     /// False (default): each sequence has its own KV stream, so attention cost and results do not depend on the other
     /// sequences in the batch (logits alone and in a batch agree to float rounding). True: one shared buffer, where every
     /// token attends over all sequences' cells behind a mask: ~10x slower at 64 sequences here.

@@ -47,6 +47,9 @@ public enum FinishReason
     Failed,
 }
 
+/// <param name="Text">The generated text as its pieces join (a SentencePiece first piece keeps its leading space), cut before a stop string.</param>
+/// <param name="Tokens">Generated tokens, the end-of-generation token excluded.</param>
+/// <param name="Logits">With RecordLogits: the logits row each token was sampled from (one more than Tokens when generation ended on EOG).</param>
 public sealed record Completion(
     int RequestIndex,
     string Text,
@@ -78,10 +81,14 @@ public sealed record ScoreResult(
 
 /// <summary>What the last Generate or Score call did, summed over its contexts.</summary>
 /// <param name="PromptTokensDecoded">Prompt tokens fed to llama_decode (shared prefixes count once).</param>
-public sealed record RunStatistics(int PromptTokensDecoded, int TokensGenerated, int DecodeCalls, int Contexts)
+/// <param name="DecodeSeconds">Time inside llama_decode, summed over contexts (the rest of a run is our own overhead).</param>
+/// <param name="NativeThreadsAtOnce">Contexts decoding at once times native threads each: never above the thread budget.</param>
+public sealed record RunStatistics(int PromptTokensDecoded, int TokensGenerated, int DecodeCalls, int Contexts, double DecodeSeconds,
+    int NativeThreadsAtOnce = 0)
 {
-    public static RunStatistics Empty { get; } = new(0, 0, 0, 0);
+    public static RunStatistics Empty { get; } = new(0, 0, 0, 0, 0);
 
     public RunStatistics Add(RunStatistics other) => new(PromptTokensDecoded + other.PromptTokensDecoded,
-        TokensGenerated + other.TokensGenerated, DecodeCalls + other.DecodeCalls, Contexts + other.Contexts);
+        TokensGenerated + other.TokensGenerated, DecodeCalls + other.DecodeCalls, Contexts + other.Contexts,
+        DecodeSeconds + other.DecodeSeconds, Math.Max(NativeThreadsAtOnce, other.NativeThreadsAtOnce));
 }

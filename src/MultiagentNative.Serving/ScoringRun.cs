@@ -14,7 +14,7 @@ sealed class ScoringRun(AgentContext agent, IEnumerable<PreparedScore> requests,
     /// if joint tokenization merges across the boundary, the completion is tokenized alone instead.</summary>
     internal static PreparedScore Prepare(BatchedGenerator generator, int index, ScoreRequest request)
     {
-        generator.ContextOf(request.Agent);
+        generator.CheckAgent(request.Agent);
         var (prompt, error) = generator.TokenizePrompt(request.Prompt, request.Messages);
         if (error is not null)
             return new PreparedScore(index, request, [], 0, error);
@@ -46,7 +46,7 @@ sealed class ScoringRun(AgentContext agent, IEnumerable<PreparedScore> requests,
         var context = agent.Context;
         var free = new Stack<SequenceId>(Enumerable.Range(0, context.SequenceCount).Reverse().Select(i => new SequenceId(i)));
         var active = new List<Active>();
-        context.ClearMemory();
+        context.ClearMemory(zeroData: false);
         try
         {
             while (true)
@@ -73,7 +73,7 @@ sealed class ScoringRun(AgentContext agent, IEnumerable<PreparedScore> requests,
         }
         finally
         {
-            context.ClearMemory();
+            context.ClearMemory(zeroData: false);
         }
     }
 

@@ -24,7 +24,7 @@ sealed class SequenceSlot(SequenceId sequence)
 
     public int NextPosition { get; set; }
     public TokenId LastToken { get; set; }
-    public LlamaSampler? Sampler { get; set; }
+    public TokenSampler? Sampler { get; set; }
     public CompletionText? Text { get; set; }
     public List<TokenId> Generated { get; } = [];
     public List<float[]>? Logits { get; set; }
@@ -40,7 +40,6 @@ sealed class SequenceSlot(SequenceId sequence)
         SharedPrefixLength = 0;
         LogitsIndex = -1;
         NextPosition = 0;
-        Sampler?.Dispose();
         Sampler = null;
         Text = null;
         Generated.Clear();

@@ -22,13 +22,14 @@ static class BenchCommand
         var json = new Option<bool>("--json") { Description = "print the figures as JSON" };
         var maxTokens = new Option<int>("--max-tokens") { Description = "tokens per request", DefaultValueFactory = _ => 64 };
         var threads = new Option<int>("--threads") { Description = "native thread budget (default: core count)" };
-        var command = new Command("generate", "generation throughput: one at a time vs batched vs raw llama_decode") { model, json, maxTokens, threads };
+        var repeats = new Option<int>("--repeats") { Description = "runs per figure; the best is reported", DefaultValueFactory = _ => 3 };
+        var command = new Command("generate", "generation throughput: one at a time vs batched vs raw llama_decode") { model, json, maxTokens, threads, repeats };
         command.SetAction(parse =>
         {
             string path = ModelOption.Require(parse.GetValue(model));
             using var loaded = LlamaModel.Load(path);
             bool asJson = parse.GetValue(json);
-            var benchmark = new GenerationBenchmark(loaded, parse.GetValue(maxTokens), parse.GetValue(threads));
+            var benchmark = new GenerationBenchmark(loaded, parse.GetValue(maxTokens), parse.GetValue(threads), Math.Max(1, parse.GetValue(repeats)));
             var report = benchmark.Run([1, 4, 16, 64], asJson ? null : line => Console.Error.WriteLine($"  {line}"));
             Console.WriteLine(asJson ? JsonSerializer.Serialize(report, new JsonSerializerOptions { WriteIndented = true }) : Format(report));
             return 0;
@@ -38,15 +39,21 @@ static class BenchCommand
 
     static string Format(BenchmarkReport report)
     {
+        var one = report.OneAtATime;
         var lines = new List<string>
         {
-            $"model {report.Model}, {report.Threads} threads, {report.MaxTokens} tokens per request",
-            $"one request at a time: {report.OneAtATimeTokensPerSecond,9:F0} tokens/s",
-            $"{"concurrent",10} {"batched tok/s",14} {"raw decode tok/s",17} {"batched/one-at-a-time",22} {"batched/raw",12}",
+            $"model {report.Model}: {report.Threads} threads (one per context), {report.MaxTokens} tokens per request, best of {report.Repeats} runs",
+            "tokens/s per wall second, and per CPU second of this process (robust to other processes on the cores)",
+            $"one request at a time: {one.PerWallSecond,8:F0} tok/s {one.PerCpuSecond,8:F0} tok/CPU-s",
+            $"{"concurrent",10} {"ctx",4} {"batched",9} {"raw",9} {"vs 1-at-a-time",15} {"vs raw",8} | {"batched",9} {"raw",9} {"vs 1-at-a-time",15} {"vs raw",8} | decode share",
+            $"{"",10} {"",4} {"--- per wall second ---",44} | {"--- per CPU second ---",44} |",
         };
         foreach (var row in report.Rows)
-            lines.Add($"{row.Concurrency,10} {row.BatchedTokensPerSecond,14:F0} {row.RawDecodeTokensPerSecond,17:F0} " +
-                      $"{row.BatchedTokensPerSecond / report.OneAtATimeTokensPerSecond,21:F2}x {row.BatchedOverRaw,11:F2}x");
+        {
+            var (b, r) = (row.Batched, row.RawDecode);
+            lines.Add($"{row.Concurrency,10} {row.Contexts,4} {b.PerWallSecond,9:F0} {r.PerWallSecond,9:F0} {b.PerWallSecond / one.PerWallSecond,14:F2}x {b.PerWallSecond / r.PerWallSecond,7:F2}x" +
+                      $" | {b.PerCpuSecond,9:F0} {r.PerCpuSecond,9:F0} {b.PerCpuSecond / one.PerCpuSecond,14:F2}x {b.PerCpuSecond / r.PerCpuSecond,7:F2}x | {row.DecodeShare,6:P0}");
+        }
         return string.Join(Environment.NewLine, lines);
     }
 }

@@ -6,8 +6,11 @@ using MultiagentNative.Serving;
 
 namespace Mafn;
 
-static class GenerateCommand
+public static class GenerateCommand
 {
+    public sealed record Settings(string? Model, string? Adapter, string Prompt, int Count = 1, uint Seed = 42,
+        float Temperature = 0.8f, int MaxTokens = 128);
+
     public static Command Create()
     {
         var model = new Option<string?>("--model") { Description = "GGUF model" };
@@ -18,37 +21,36 @@ static class GenerateCommand
         var temperature = new Option<float>("--temp") { Description = "temperature (0 = greedy)", DefaultValueFactory = _ => 0.8f };
         var maxTokens = new Option<int>("--max-tokens") { Description = "most tokens per completion", DefaultValueFactory = _ => 128 };
         var command = new Command("generate", "generate completions of a prompt") { model, adapter, prompt, count, seed, temperature, maxTokens };
-        command.SetAction(parse =>
-        {
-            int n = parse.GetValue(count);
-            if (n < 1)
-                throw new ArgumentException($"--n must be at least 1, got {n}");
-            using var loaded = LlamaModel.Load(ModelOption.Require(parse.GetValue(model)));
-            using var generator = new BatchedGenerator(loaded, new GeneratorOptions { MaxSequencesPerContext = Math.Min(n, 64) });
-            var agent = AgentId.Base;
-            LlamaLoraAdapter? lora = null;
-            if (parse.GetValue(adapter) is { } adapterPath)
-            {
-                lora = loaded.LoadAdapter(adapterPath);
-                agent = new AgentId("adapter");
-                generator.AddAgent(agent, lora);
-            }
-            var requests = Enumerable.Range(0, n).Select(i => new GenerationRequest
-            {
-                Agent = agent, Prompt = parse.GetValue(prompt), MaxTokens = parse.GetValue(maxTokens),
-                Sampling = new SamplingOptions { Temperature = parse.GetValue(temperature), Seed = parse.GetValue(seed) + (uint)i },
-            }).ToList();
-            var completions = generator.Generate(requests);
-            foreach (var c in completions)
-            {
-                if (n > 1)
-                    Console.WriteLine($"--- completion {c.RequestIndex + 1}: {c.CompletionTokenCount} tokens, {c.FinishReason}");
-                Console.WriteLine(c.FinishReason == FinishReason.Failed ? $"(failed: {c.Error})" : parse.GetValue(prompt) + c.Text);
-            }
-            generator.Dispose();
-            lora?.Dispose();
-            return completions.All(c => c.FinishReason != FinishReason.Failed) ? 0 : 1;
-        });
+        command.SetAction(parse => Run(new Settings(parse.GetValue(model), parse.GetValue(adapter), parse.GetValue(prompt) ?? "",
+            parse.GetValue(count), parse.GetValue(seed), parse.GetValue(temperature), parse.GetValue(maxTokens)), Console.Out));
         return command;
+    }
+
+    public static int Run(Settings settings, TextWriter output)
+    {
+        if (settings.Count < 1)
+            throw new ArgumentException($"--n must be at least 1, got {settings.Count}");
+        using var loaded = LlamaModel.Load(ModelOption.Require(settings.Model));
+        using var lora = settings.Adapter is null ? null : loaded.LoadAdapter(settings.Adapter);
+        using var generator = new BatchedGenerator(loaded, new GeneratorOptions { MaxSequencesPerContext = Math.Min(settings.Count, 64) });
+        var agent = AgentId.Base;
+        if (lora is not null)
+        {
+            agent = new AgentId("adapter");
+            generator.AddAgent(agent, lora);
+        }
+        var requests = Enumerable.Range(0, settings.Count).Select(i => new GenerationRequest
+        {
+            Agent = agent, Prompt = settings.Prompt, MaxTokens = settings.MaxTokens,
+            Sampling = new SamplingOptions { Temperature = settings.Temperature, Seed = settings.Seed + (uint)i },
+        }).ToList();
+        var completions = generator.Generate(requests);
+        foreach (var c in completions)
+        {
+            if (settings.Count > 1)
+                output.WriteLine($"--- completion {c.RequestIndex + 1}: {c.CompletionTokenCount} tokens, {c.FinishReason}");
+            output.WriteLine(c.FinishReason == FinishReason.Failed ? $"(failed: {c.Error})" : settings.Prompt + c.Text);
+        }
+        return completions.All(c => c.FinishReason != FinishReason.Failed) ? 0 : 1;
     }
 }

@@ -5,7 +5,7 @@ using MultiagentNative.Interop.Llama;
 
 namespace Mafn;
 
-static class TokenizeCommand
+public static class TokenizeCommand
 {
     static readonly JsonSerializerOptions Relaxed = new() { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
 
@@ -15,20 +15,22 @@ static class TokenizeCommand
         var pieces = new Option<bool>("--pieces") { Description = "print each token's text beside its id, one per line" };
         var text = new Argument<string>("TEXT") { Description = "the text to tokenize" };
         var command = new Command("tokenize", "print the token ids of a text") { model, pieces, text };
-        command.SetAction(parse =>
-        {
-            using var loaded = LlamaModel.LoadVocabulary(ModelOption.Require(parse.GetValue(model)));
-            var vocabulary = loaded.Vocabulary;
-            var tokens = vocabulary.Tokenize(parse.GetValue(text) ?? "");
-            if (!parse.GetValue(pieces))
-            {
-                Console.WriteLine(string.Join(' ', tokens));
-                return 0;
-            }
-            foreach (var token in tokens)
-                Console.WriteLine($"{token.Value}\t{JsonSerializer.Serialize(vocabulary.TokenToPiece(token, special: true), Relaxed)}");
-            return 0;
-        });
+        command.SetAction(parse => Run(parse.GetValue(model), parse.GetValue(text) ?? "", parse.GetValue(pieces), Console.Out));
         return command;
+    }
+
+    public static int Run(string? modelPath, string text, bool pieces, TextWriter output)
+    {
+        using var loaded = LlamaModel.LoadVocabulary(ModelOption.Require(modelPath));
+        var vocabulary = loaded.Vocabulary;
+        var tokens = vocabulary.Tokenize(text);
+        if (!pieces)
+        {
+            output.WriteLine(string.Join(' ', tokens));
+            return 0;
+        }
+        foreach (var token in tokens)
+            output.WriteLine($"{token.Value}\t{JsonSerializer.Serialize(vocabulary.TokenToPiece(token, special: true), Relaxed)}");
+        return 0;
     }
 }

@@ -128,7 +128,8 @@ public sealed unsafe class LlamaContext : IDisposable
     /// <summary>The largest position stored for the sequence, or -1 when it is empty.</summary>
     public int SequenceMaxPosition(SequenceId sequence) => LlamaNative.llama_memory_seq_pos_max(memory, sequence.Value);
 
-    public void ClearMemory() => LlamaNative.llama_memory_clear(memory, 1);
+    /// <summary>Empties every sequence; with <paramref name="zeroData"/> false only the cell metadata is reset (cells are rewritten on use).</summary>
+    public void ClearMemory(bool zeroData = true) => LlamaNative.llama_memory_clear(memory, zeroData ? (byte)1 : (byte)0);
 
     /// <summary>Applies one LoRA adapter to every later decode of this context (scale x alpha/rank, llama.cpp llama-adapter.cpp).</summary>
     public void SetAdapter(LlamaLoraAdapter adapter, float scale = 1f)

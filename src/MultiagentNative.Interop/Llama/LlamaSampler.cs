@@ -44,12 +44,49 @@ public sealed unsafe class LlamaSampler : IDisposable
         LlamaNative.llama_sampler_chain_add(chain, LlamaNative.llama_sampler_init_dist(options.Seed));
     }
 
+    /// <summary>
+    /// Runs llama.cpp's filters of <paramref name="options"/> (top-k, top-p, min-p, temperature; no draw) over one logits row
+    /// and returns the surviving tokens with their temperature-scaled logits, best first. A reference for other samplers.
+    /// </summary>
+    public static (TokenId Token, float Logit)[] Filter(SamplingOptions options, ReadOnlySpan<float> logits)
+    {
+        if (options.Temperature <= 0)
+            throw new ArgumentException("greedy sampling has no candidate set to filter", nameof(options));
+        LlamaBackend.EnsureInitialized();
+        var parameters = LlamaNative.llama_sampler_chain_default_params();
+        parameters.no_perf = 1;
+        using var chain = new SafeLlamaSamplerHandle(LlamaNative.llama_sampler_chain_init(parameters));
+        if (options.TopK > 0)
+            LlamaNative.llama_sampler_chain_add(chain.Pointer, LlamaNative.llama_sampler_init_top_k(options.TopK));
+        if (options.TopP < 1)
+            LlamaNative.llama_sampler_chain_add(chain.Pointer, LlamaNative.llama_sampler_init_top_p(options.TopP, 1));
+        if (options.MinP > 0)
+            LlamaNative.llama_sampler_chain_add(chain.Pointer, LlamaNative.llama_sampler_init_min_p(options.MinP, 1));
+        LlamaNative.llama_sampler_chain_add(chain.Pointer, LlamaNative.llama_sampler_init_temp(options.Temperature));
+        var data = new llama_token_data[logits.Length];
+        for (int i = 0; i < logits.Length; i++)
+            data[i] = new llama_token_data { id = i, logit = logits[i] };
+        fixed (llama_token_data* d = data)
+        {
+            var array = new llama_token_data_array { data = d, size = (nuint)data.Length, selected = -1, sorted = 0 };
+            LlamaNative.llama_sampler_apply(chain, &array);
+            var result = new (TokenId, float)[(int)array.size];
+            for (int i = 0; i < result.Length; i++)
+                result[i] = (new TokenId(array.data[i].id), array.data[i].logit);
+            return [.. result.OrderByDescending(r => r.Item2)];
+        }
+    }
+
     public SafeLlamaSamplerHandle Handle { get; }
     public SamplingOptions Options { get; }
 
     /// <summary>Draws the next token from the logits of batch entry <paramref name="batchIndex"/> of the last decode, and records it in the chain.</summary>
-    public TokenId Sample(LlamaContext context, int batchIndex) =>
-        new(LlamaNative.llama_sampler_sample(Handle, context.Handle, batchIndex));
+    public TokenId Sample(LlamaContext context, int batchIndex)
+    {
+        // llama_sampler_sample GGML_ASSERTs (aborts the process) on an index without logits: check it here first.
+        context.GetLogits(batchIndex);
+        return new(LlamaNative.llama_sampler_sample(Handle, context.Handle, batchIndex));
+    }
 
     /// <summary>Back to the start state (RNG reseeded with the original seed).</summary>
     public void Reset() => LlamaNative.llama_sampler_reset(Handle);

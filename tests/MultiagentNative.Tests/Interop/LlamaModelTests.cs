@@ -70,6 +70,36 @@ public class LlamaModelTests
     }
 
     [Test]
+    public void SamplingAnEntryWithoutLogitsIsAnExceptionNotAnAbort()
+    {
+        using var context = LlamaTestModel.SingleSequenceContext(LlamaTestModel.Model);
+        using var batch = new LlamaBatch(2);
+        batch.Add(new TokenId(1), 0, new SequenceId(0), false);
+        batch.Add(new TokenId(5), 1, new SequenceId(0), true);
+        Assert.That(context.Decode(batch), Is.EqualTo(DecodeResult.Ok));
+        using var sampler = new LlamaSampler(SamplingOptions.Greedy);
+        Assert.Throws<LlamaNativeException>(() => sampler.Sample(context, 0));
+        Assert.That(sampler.Sample(context, 1).Value, Is.EqualTo(LlamaTestModel.ArgMax(context.GetLogits(1))));
+    }
+
+    [Test]
+    public void SeededLlamaSamplerRepeatsAfterReset()
+    {
+        using var context = LlamaTestModel.SingleSequenceContext(LlamaTestModel.Model);
+        using var batch = new LlamaBatch(8);
+        var prompt = LlamaTestModel.Model.Vocabulary.Tokenize("Once upon a time");
+        for (int p = 0; p < prompt.Length; p++)
+            batch.Add(prompt[p], p, new SequenceId(0), p == prompt.Length - 1);
+        Assert.That(context.Decode(batch), Is.EqualTo(DecodeResult.Ok));
+        using var sampler = new LlamaSampler(new SamplingOptions { Temperature = 1.5f, TopK = 0, TopP = 1, MinP = 0, Seed = 9 });
+        var first = Enumerable.Range(0, 30).Select(_ => sampler.Sample(context, prompt.Length - 1)).ToArray();
+        sampler.Reset();
+        var again = Enumerable.Range(0, 30).Select(_ => sampler.Sample(context, prompt.Length - 1)).ToArray();
+        Assert.That(again, Is.EqualTo(first));
+        Assert.That(first.Distinct().Count(), Is.GreaterThan(1), "temperature 1.5 over the full vocabulary must vary");
+    }
+
+    [Test]
     public void FullSequenceShareGivesNoKvSlot()
     {
         using var context = LlamaTestModel.Model.CreateContext(new LlamaContextOptions { ContextLength = 256, BatchSize = 256, Threads = 2 });

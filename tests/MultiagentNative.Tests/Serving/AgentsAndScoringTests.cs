@@ -22,7 +22,7 @@ public class AgentsAndScoringTests
         string dir = TestPaths.NewScratch("agents");
         using var adapterA = Model.LoadAdapter(LlamaAdapterTests.WriteAdapter(dir, "a.gguf", seed: 11, alpha: 4, magnitude: 0.3f));
         using var adapterB = Model.LoadAdapter(LlamaAdapterTests.WriteAdapter(dir, "b.gguf", seed: 12, alpha: 4, magnitude: 0.3f));
-        using var generator = new BatchedGenerator(Model, new GeneratorOptions { MaxSequencesPerContext = 4, ThreadBudget = 2 });
+        using var generator = new BatchedGenerator(Model, new GeneratorOptions { MaxSequencesPerContext = 4, ThreadBudget = 2, ContextsPerAdapter = 1 });
         AgentId a = new("a"), b = new("b"), alsoBase = new("critic-without-adapter");
         generator.AddAgent(a, adapterA);
         generator.AddAgent(b, adapterB);
@@ -33,6 +33,7 @@ public class AgentsAndScoringTests
             requests.AddRange(prompts.Select(p => Greedy(agent, p)));
         var completions = generator.Generate(requests);
         Assert.That(generator.LastRun.Contexts, Is.EqualTo(3), "base and the adapter-less critic share one context");
+        Assert.That(generator.LastRun.NativeThreadsAtOnce, Is.EqualTo(2), "three contexts, two at a time, one native thread each");
 
         var adapters = new Dictionary<AgentId, LlamaLoraAdapter?> { [a] = adapterA, [b] = adapterB, [AgentId.Base] = null, [alsoBase] = null };
         using var context = LlamaTestModel.SingleSequenceContext(Model);
@@ -51,6 +52,21 @@ public class AgentsAndScoringTests
         }
         Assert.That(completions[0].Text, Is.Not.EqualTo(completions[6].Text), "adapter a must change what is generated");
         Directory.Delete(dir, true);
+    }
+
+    [Test]
+    public void ThreadBudgetIsNeverExceeded()
+    {
+        foreach (var (budget, perContext, replicas) in new[] { (2, 1, 2), (2, 2, 1), (2, 0, 2), (1, 1, 3), (3, 1, 3) })
+        {
+            using var generator = new BatchedGenerator(Model, new GeneratorOptions
+            {
+                MaxSequencesPerContext = 2, ThreadBudget = budget, ThreadsPerContext = perContext, ContextsPerAdapter = replicas,
+            });
+            generator.Generate([.. Enumerable.Range(0, 6).Select(i => Greedy(AgentId.Base, "Once upon a time", 3))]);
+            Assert.That(generator.LastRun.NativeThreadsAtOnce, Is.InRange(1, budget), $"budget {budget}, {perContext} per context, {replicas} replicas");
+        }
+        Assert.Throws<ArgumentOutOfRangeException>(() => new BatchedGenerator(Model, new GeneratorOptions { ThreadBudget = 2, ThreadsPerContext = 3 }));
     }
 
     [Test]

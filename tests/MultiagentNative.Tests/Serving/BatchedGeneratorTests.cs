@@ -70,8 +70,8 @@ public class BatchedGeneratorTests
         string prompt = "Once upon a time there was a little girl named Lily. She liked to";
         int promptTokens = Model.Vocabulary.Tokenize(prompt).Length;
         var requests = Enumerable.Range(0, 8).Select(_ => Greedy(prompt, maxTokens: 10)).ToList();
-        using var shared = new BatchedGenerator(Model, new GeneratorOptions { MaxSequencesPerContext = 8 });
-        using var unshared = new BatchedGenerator(Model, new GeneratorOptions { MaxSequencesPerContext = 8, SharePromptPrefixes = false });
+        using var shared = new BatchedGenerator(Model, new GeneratorOptions { MaxSequencesPerContext = 8, ContextsPerAdapter = 1 });
+        using var unshared = new BatchedGenerator(Model, new GeneratorOptions { MaxSequencesPerContext = 8, ContextsPerAdapter = 1, SharePromptPrefixes = false });
         var withSharing = shared.Generate(requests);
         var without = unshared.Generate(requests);
         Assert.That(shared.LastRun.PromptTokensDecoded, Is.EqualTo(promptTokens + 7), "the prompt once, then one token per copy for its logits");
@@ -82,6 +82,40 @@ public class BatchedGeneratorTests
             for (int s = 0; s < without[0].Logits!.Count; s++)
                 LlamaTestModel.AssertClose(withSharing[i].Logits![s], without[0].Logits![s], LlamaTestModel.LogitsRelativeTolerance, $"request {i} step {s}");
         }
+    }
+
+    [Test]
+    public void LongPromptsFedInChunksShareTheirPrefixAndMatchPlainDecoding()
+    {
+        // Batches of 16 tokens: 40-token prompts take several steps, and the copies wait for their source across them.
+        string stem = "Once upon a time there was a little girl named Lily. She liked to play outside with her friends";
+        string[] prompts = [stem, stem + " and", stem, stem + " in the", stem];
+        using var generator = new BatchedGenerator(Model, new GeneratorOptions { MaxSequencesPerContext = 4, BatchSize = 16, ContextsPerAdapter = 1 });
+        var completions = generator.Generate([.. prompts.Select(p => Greedy(p, 10))]);
+        int stemTokens = Model.Vocabulary.Tokenize(stem).Length;
+        Assert.That(stemTokens, Is.GreaterThan(16));
+        Assert.That(generator.LastRun.PromptTokensDecoded, Is.LessThan(2 * stemTokens), "the shared stem is decoded about once, not five times");
+        using var context = LlamaTestModel.SingleSequenceContext(Model);
+        for (int i = 0; i < prompts.Length; i++)
+            AssertMatchesReference(completions[i], LlamaTestModel.GreedyReference(context, Model.Vocabulary.Tokenize(prompts[i]), 10), $"request {i}");
+    }
+
+    [Test]
+    public void UnifiedKvCacheCopiesPrefixRangesAndMatchesPlainDecoding()
+    {
+        // One shared KV buffer: prefixes are shared by copying a position range (llama_memory_seq_cp with p1).
+        string stem = "Once upon a time there was a little girl named Lily.";
+        string[] prompts = [stem, stem + " She", stem + " One day", stem];
+        using var generator = new BatchedGenerator(Model, new GeneratorOptions
+        {
+            MaxSequencesPerContext = 4, ContextsPerAdapter = 1, UnifiedKvCache = true, SequenceContextLength = 128,
+        });
+        var completions = generator.Generate([.. prompts.Select(p => Greedy(p, 12))]);
+        int stemTokens = Model.Vocabulary.Tokenize(stem).Length;
+        Assert.That(generator.LastRun.PromptTokensDecoded, Is.LessThan(stemTokens + 10));
+        using var context = LlamaTestModel.SingleSequenceContext(Model);
+        for (int i = 0; i < prompts.Length; i++)
+            AssertMatchesReference(completions[i], LlamaTestModel.GreedyReference(context, Model.Vocabulary.Tokenize(prompts[i]), 12), $"request {i}");
     }
 
     [Test]
@@ -160,6 +194,18 @@ public class BatchedGeneratorTests
         var chatted = fallback.Generate([new GenerationRequest { Agent = AgentId.Base, Messages = chat, MaxTokens = 5, Sampling = SamplingOptions.Greedy }])[0];
         string formatted = "<|im_start|>user\nTell me a story<|im_end|>\n<|im_start|>assistant\n"; // the ChatML format
         Assert.That(chatted.PromptTokenCount, Is.EqualTo(Model.Vocabulary.Tokenize(formatted, parseSpecial: true).Length));
+    }
+
+    [Test]
+    public void CallsFromTwoThreadsTakeTurnsAndAgree()
+    {
+        using var generator = new BatchedGenerator(Model, new GeneratorOptions { MaxSequencesPerContext = 4 });
+        var requests = Prompts.Select(p => Greedy(p, 12, record: false)).ToList();
+        var expected = generator.Generate(requests).Select(c => c.Text).ToList();
+        var results = new List<string>[2];
+        Parallel.For(0, 2, new ParallelOptions { MaxDegreeOfParallelism = 2 }, t => results[t] = [.. generator.Generate(requests).Select(c => c.Text)]);
+        Assert.That(results[0], Is.EqualTo(expected));
+        Assert.That(results[1], Is.EqualTo(expected));
     }
 
     [Test]

@@ -1,0 +1,70 @@
+// The generator's managed sampler against llama.cpp's own sampler chain: the same candidates survive top-k, top-p and
+// min-p with the same temperature-scaled logits; draws follow the seed and the candidate probabilities.
+using MultiagentNative.Interop.Llama;
+using MultiagentNative.Serving;
+using MultiagentNative.Tests.Interop;
+using NUnit.Framework;
+
+namespace MultiagentNative.Tests.Serving;
+
+public class TokenSamplerTests
+{
+    static IEnumerable<SamplingOptions> Settings()
+    {
+        yield return new SamplingOptions();
+        yield return new SamplingOptions { Temperature = 1.0f, TopK = 0, TopP = 1, MinP = 0 };
+        yield return new SamplingOptions { Temperature = 0.5f, TopK = 10, TopP = 1, MinP = 0 };
+        yield return new SamplingOptions { Temperature = 1.3f, TopK = 0, TopP = 0.8f, MinP = 0 };
+        yield return new SamplingOptions { Temperature = 0.7f, TopK = 0, TopP = 1, MinP = 0.1f };
+        yield return new SamplingOptions { Temperature = 0.9f, TopK = 100, TopP = 0.9f, MinP = 0.02f };
+    }
+
+    static float[] RandomLogits(int seed, int size = 512, float spread = 4)
+    {
+        var random = new Random(seed);
+        return [.. Enumerable.Range(0, size).Select(_ => (float)(random.NextDouble() * 2 - 1) * spread)];
+    }
+
+    [TestCaseSource(nameof(Settings))]
+    public void CandidatesMatchLlamaCppFilters(SamplingOptions options)
+    {
+        for (int seed = 0; seed < 20; seed++)
+        {
+            var logits = RandomLogits(seed, spread: 1 + seed % 5);
+            var expected = LlamaSampler.Filter(options, logits);
+            var sampler = new TokenSampler(options, logits.Length);
+            int count = sampler.Candidates(logits);
+            Assert.That(sampler.CandidateIds(count).ToArray(), Is.EqualTo(expected.Select(e => e.Token.Value).ToArray()), $"logits seed {seed}");
+            Assert.That(sampler.CandidateLogits(count).ToArray(), Is.EqualTo(expected.Select(e => e.Logit).ToArray()).Within(1e-5f), $"logits seed {seed}");
+        }
+    }
+
+    [Test]
+    public void DrawsAreSeededAndFollowTheProbabilities()
+    {
+        var options = new SamplingOptions { Temperature = 1, TopK = 0, TopP = 1, MinP = 0, Seed = 5 };
+        float[] logits = [0, MathF.Log(3), float.NegativeInfinity, MathF.Log(6)]; // p = 0.1, 0.3, 0, 0.6
+        var first = new TokenSampler(options, 4);
+        var second = new TokenSampler(options, 4);
+        var counts = new int[4];
+        for (int i = 0; i < 20000; i++)
+        {
+            var token = first.Sample(logits);
+            Assert.That(second.Sample(logits), Is.EqualTo(token), "same seed, same draws");
+            counts[token.Value]++;
+        }
+        Assert.That(counts[2], Is.Zero);
+        Assert.That(counts[0] / 20000.0, Is.EqualTo(0.1).Within(0.015));
+        Assert.That(counts[1] / 20000.0, Is.EqualTo(0.3).Within(0.015));
+        Assert.That(counts[3] / 20000.0, Is.EqualTo(0.6).Within(0.015));
+        var other = new TokenSampler(options with { Seed = 6 }, 4);
+        Assert.That(Enumerable.Range(0, 50).Select(_ => other.Sample(logits)), Is.Not.EqualTo(Enumerable.Range(0, 50).Select(_ => new TokenSampler(options, 4).Sample(logits))));
+    }
+
+    [Test]
+    public void GreedyIsArgMax()
+    {
+        var logits = RandomLogits(3);
+        Assert.That(new TokenSampler(SamplingOptions.Greedy, logits.Length).Sample(logits).Value, Is.EqualTo(LlamaTestModel.ArgMax(logits)));
+    }
+}
