@@ -28,10 +28,11 @@ static class ForgeCommand
         var checkpointMinutes = new Option<double>("--checkpoint-minutes") { Description = "minutes between checkpoints", DefaultValueFactory = _ => 5 };
         var stopAfter = new Option<int?>("--stop-after") { Description = "stop after this many steps in all, leaving a checkpoint (pause a run on purpose)" };
         var range = new Option<string?>("--range") { Description = "operand range 0..29 (the paper's, default) or 0..9 (the reduced task arithmetic-small)" };
+        var force = new Option<bool>("--force") { Description = "overwrite an existing model file" };
         var f16 = new Option<bool>("--f16") { Description = "store matrices as F16 (default F32)" };
         var command = new Command("forge", "pretrain the built-in tiny model on the generated Arithmetic corpus (CPU)")
         {
-            output, recipeName, seed, steps, tokens, minutes, resume, checkpointMinutes, stopAfter, range, f16,
+            output, recipeName, seed, steps, tokens, minutes, resume, checkpointMinutes, stopAfter, range, force, f16,
         };
         command.SetAction(parse =>
         {
@@ -52,7 +53,7 @@ static class ForgeCommand
             var options = new ForgeOptions
             {
                 OutputPath = outPath, Resume = parse.GetValue(resume), StopAfterSteps = parse.GetValue(stopAfter),
-                CheckpointInterval = TimeSpan.FromMinutes(parse.GetValue(checkpointMinutes)), F16 = parse.GetValue(f16),
+                CheckpointInterval = TimeSpan.FromMinutes(parse.GetValue(checkpointMinutes)), F16 = parse.GetValue(f16), Overwrite = parse.GetValue(force),
             };
             bool resuming = options.Resume && File.Exists(options.Checkpoint);
             var corpus = new ForgeCorpus(recipe);

@@ -21,6 +21,8 @@ public sealed record ForgeOptions
     /// <summary>Print a progress line every this many steps (and on the first and last).</summary>
     public int ProgressEvery { get; init; } = 10;
     public bool F16 { get; init; }
+    /// <summary>Replace an existing model file (otherwise forge refuses to start over it).</summary>
+    public bool Overwrite { get; init; }
 
     public string Checkpoint => CheckpointPath ?? OutputPath + ".checkpoint";
 }
@@ -84,6 +86,7 @@ public sealed class Forge(ForgeRecipe recipe, ForgeOptions options, TextWriter? 
             return new ForgeResult(false, stepsDone, tokens, finalLoss, throughput, losses, state.Weights);
         }
         WriteModel(Snapshot(), finalLoss);
+        File.Delete(options.Checkpoint); // the model holds the finished run; a stale checkpoint would block the next forge
         if (skipped > 0)
             log?.WriteLine($"warning: {skipped} examples were longer than the context {r.ContextLength} and skipped");
         log?.WriteLine($"wrote {options.OutputPath} ({new FileInfo(options.OutputPath).Length / 1e6:F1} MB): {stepsDone} steps, {tokens / 1e6:F2}M tokens");
@@ -103,6 +106,8 @@ public sealed class Forge(ForgeRecipe recipe, ForgeOptions options, TextWriter? 
             log?.WriteLine($"resuming from {options.Checkpoint} at step {loaded.State.StepsDone}/{saved.Steps}");
             return loaded;
         }
+        if (File.Exists(options.OutputPath) && !options.Overwrite)
+            throw new ArgumentException($"{options.OutputPath} exists: pass --force to forge it again (a run takes up to two hours)");
         if (options.Resume)
             log?.WriteLine($"--resume: no checkpoint at {options.Checkpoint}; starting from scratch");
         else if (File.Exists(options.Checkpoint))

@@ -50,7 +50,11 @@ public class ForgeTests
     [Test]
     public void PausedAndResumedRunEqualsTheStraightRunBitForBit()
     {
-        var options = new ForgeOptions { OutputPath = Path.Combine(scratch!, "resumed.gguf"), StopAfterSteps = Recipe.Steps / 2 };
+        // A checkpoint after every step: the periodic writes must not disturb the run either.
+        var options = new ForgeOptions
+        {
+            OutputPath = Path.Combine(scratch!, "resumed.gguf"), StopAfterSteps = Recipe.Steps / 2, CheckpointInterval = TimeSpan.Zero,
+        };
         var paused = new Forge(Recipe, options).Run();
         Assert.That(paused.Completed, Is.False);
         Assert.That(File.Exists(options.Checkpoint), Is.True);
@@ -58,6 +62,8 @@ public class ForgeTests
         Assert.Throws<ArgumentException>(() => new Forge(Recipe with { Seed = 7 }, options with { Resume = true }).Run(), "another seed");
         var resumed = new Forge(Recipe, options with { StopAfterSteps = null, Resume = true }).Run();
         Assert.That(resumed.Completed, Is.True);
+        Assert.That(File.Exists(options.Checkpoint), Is.False, "the finished model replaces the checkpoint");
+        Assert.Throws<ArgumentException>(() => new Forge(Recipe, options with { StopAfterSteps = null }).Run(), "an existing model without --force");
         Assert.That(paused.Losses.Concat(resumed.Losses), Is.EqualTo(straight!.Losses));
         foreach (var shape in straight.Weights.Shapes)
             Assert.That(resumed.Weights[shape.Name], Is.EqualTo(straight.Weights[shape.Name]), shape.Name);
