@@ -10,7 +10,7 @@ using MultiagentNative.Tasks;
 
 namespace Mafn;
 
-static class EvalCommand
+public static class EvalCommand
 {
     public static Command Create()
     {
