@@ -54,22 +54,15 @@ public sealed class Forge(ForgeRecipe recipe, ForgeOptions options, TextWriter? 
         };
         while (stepsDone < stopAt && !cancellation.IsCancellationRequested)
         {
-            int step = stepsDone;
-            corpus.SkippedTooLong = 0;
-            var batch = TrainingBatch.Build([corpus.Step(step)], r.ContextLength);
-            skipped += corpus.SkippedTooLong;
-            double loss = model.ForwardBackward(batch, [null], gradients, 0);
-            double learningRate = LearningRateSchedule.At(step, r.Steps, r.WarmupSteps, r.PeakLearningRate, r.PeakLearningRate * r.FinalLearningRateFraction);
-            double norm = GradientClipping.ClipGlobalNorm(state.Optimizer.Gradients, r.MaxGradNorm);
-            state.Optimizer.Step(learningRate);
-            state.Optimizer.ClearGradients();
+            var done = TrainStep(r, corpus, model, state.Optimizer, gradients, stepsDone);
             stepsDone++;
-            tokens += batch.Rows;
-            tokensThisRun += batch.Rows;
-            losses.Add(loss);
-            smoothed = double.IsNaN(smoothed) ? loss : 0.9 * smoothed + 0.1 * loss;
+            tokens += done.Tokens;
+            tokensThisRun += done.Tokens;
+            skipped += done.Skipped;
+            losses.Add(done.Loss);
+            smoothed = double.IsNaN(smoothed) ? done.Loss : 0.9 * smoothed + 0.1 * done.Loss;
             if (stepsDone == 1 || stepsDone % options.ProgressEvery == 0 || stepsDone == stopAt)
-                Progress(stepsDone, r.Steps, smoothed, learningRate, norm, tokens, tokensThisRun / clock.Elapsed.TotalSeconds, clock.Elapsed, stepsDone - state.StepsDone, stopAt - stepsDone);
+                Progress(stepsDone, r.Steps, smoothed, done.LearningRate, done.GradNorm, tokens, tokensThisRun / clock.Elapsed.TotalSeconds, clock.Elapsed, stepsDone - state.StepsDone, stopAt - stepsDone);
             if (sinceCheckpoint.Elapsed >= options.CheckpointInterval && stepsDone < r.Steps)
             {
                 ForgeCheckpoint.Save(options.Checkpoint, Snapshot());
@@ -91,6 +84,25 @@ public sealed class Forge(ForgeRecipe recipe, ForgeOptions options, TextWriter? 
             log?.WriteLine($"warning: {skipped} examples were longer than the context {r.ContextLength} and skipped");
         log?.WriteLine($"wrote {options.OutputPath} ({new FileInfo(options.OutputPath).Length / 1e6:F1} MB): {stepsDone} steps, {tokens / 1e6:F2}M tokens");
         return new ForgeResult(true, stepsDone, tokens, finalLoss, throughput, losses, state.Weights);
+    }
+
+    sealed record StepDone(double Loss, double LearningRate, double GradNorm, int Tokens, long Skipped);
+
+    // One optimizer step on step's own batch. A non-finite loss stops the run before the update, so the last
+    // checkpoint on disk stays the last good state.
+    StepDone TrainStep(ForgeRecipe r, ForgeCorpus corpus, CpuTransformer<float> model, AdamW<float> optimizer, ModelWeights<float> gradients,
+                       int step)
+    {
+        corpus.SkippedTooLong = 0;
+        var batch = TrainingBatch.Build([corpus.Step(step)], r.ContextLength);
+        double loss = model.ForwardBackward(batch, [null], gradients, 0);
+        if (!double.IsFinite(loss))
+            throw new InvalidOperationException($"forge: the loss is {loss} at step {step + 1}; the last checkpoint ({options.Checkpoint}) is kept");
+        double learningRate = LearningRateSchedule.At(step, r.Steps, r.WarmupSteps, r.PeakLearningRate, r.PeakLearningRate * r.FinalLearningRateFraction);
+        double norm = GradientClipping.ClipGlobalNorm(optimizer.Gradients, r.MaxGradNorm);
+        optimizer.Step(learningRate);
+        optimizer.ClearGradients();
+        return new StepDone(loss, learningRate, norm, batch.Rows, corpus.SkippedTooLong);
     }
 
     (ForgeState State, ModelWeights<float> Gradients) Start()

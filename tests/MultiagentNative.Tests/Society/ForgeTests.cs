@@ -60,7 +60,8 @@ public class ForgeTests
         Assert.That(File.Exists(options.Checkpoint), Is.True);
         Assert.Throws<ArgumentException>(() => new Forge(Recipe, options with { StopAfterSteps = null }).Run(), "a checkpoint without --resume");
         Assert.Throws<ArgumentException>(() => new Forge(Recipe with { Seed = 7 }, options with { Resume = true }).Run(), "another seed");
-        var resumed = new Forge(Recipe, options with { StopAfterSteps = null, Resume = true }).Run();
+        // The checkpoint's recipe rules its step count (a --minutes run sets it), whatever the resuming command says.
+        var resumed = new Forge(Recipe with { Steps = 999 }, options with { StopAfterSteps = null, Resume = true }).Run();
         Assert.That(resumed.Completed, Is.True);
         Assert.That(File.Exists(options.Checkpoint), Is.False, "the finished model replaces the checkpoint");
         Assert.Throws<ArgumentException>(() => new Forge(Recipe, options with { StopAfterSteps = null }).Run(), "an existing model without --force");
