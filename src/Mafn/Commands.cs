@@ -15,5 +15,7 @@ static class Commands
         yield return BenchCommand.Create();
         yield return VerifyCommand.Create();
         yield return FinetuneCommand.Create();
+        yield return ForgeCommand.Create();
+        yield return EvalCommand.Create();
     }
 }

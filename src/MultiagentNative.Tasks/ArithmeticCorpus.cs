@@ -16,6 +16,8 @@ public sealed record CorpusOptions
     public double WrongShare { get; init; } = 0.5;
     public int OtherAgents { get; init; } = 2;
     public IReadOnlyList<ChainStyle> Styles { get; init; } = [ChainStyle.ProductsFirst, ChainStyle.Rewrite, ChainStyle.DigitWise];
+    /// <summary>Operands are uniform in 0..MaxOperand (9 for the reduced arithmetic-small task).</summary>
+    public int MaxOperand { get; init; } = ArithmeticTask.MaxOperand;
 }
 
 /// <summary>One example: messages, and per message whether its tokens are trained (false: a deliberately wrong answer).</summary>
@@ -66,7 +68,7 @@ public sealed class ArithmeticCorpus
         while (true)
         {
             var operands = new int[6];
-            for (int k = 0; k < 6; k++) operands[k] = (int)_random.NextMasked(ArithmeticTask.MaxOperand);
+            for (int k = 0; k < 6; k++) operands[k] = (int)_random.NextMasked((uint)_options.MaxOperand);
             var problem = ArithmeticTask.FromOperands(operands, "arithmetic corpus");
             if (!_excludedIds.Contains(problem.Id)) return (problem, operands);
         }

@@ -12,8 +12,12 @@ public sealed partial class ArithmeticTask : ITask
     public const int MaxOperand = 29;
     private readonly IReadOnlyList<Problem> _train, _test;
 
-    public ArithmeticTask(TaskDataOptions? options = null)
+    /// <param name="maxOperand">Largest operand: 29 is the paper's task ("arithmetic"); 9 is the reduced "arithmetic-small".</param>
+    public ArithmeticTask(TaskDataOptions? options = null, int maxOperand = MaxOperand)
     {
+        if (maxOperand is < 1 or > 1000)
+            throw new TaskConfigurationException($"arithmetic: the largest operand must be in 1..1000, got {maxOperand}");
+        OperandMax = maxOperand;
         options ??= new TaskDataOptions();
         if (options.TrainFile is not null || options.TestFile is not null)
             throw new TaskConfigurationException("arithmetic: problems are generated, not read from a file (no --data)");
@@ -21,13 +25,16 @@ public sealed partial class ArithmeticTask : ITask
         if (trainCount < 0 || testCount < 0)
             throw new TaskConfigurationException($"arithmetic: counts must be >= 0, got train {trainCount}, test {testCount}");
         Seed = options.Seed;
-        var all = Generate(Seed, trainCount + testCount);
+        var all = Generate(Seed, trainCount + testCount, maxOperand);
         _train = all.Take(trainCount).ToList();
         _test = all.Skip(trainCount).ToList();
         ProblemSplits.AssertDisjoint(Name, _train, _test);
     }
 
-    public string Name => "arithmetic";
+    public string Name => OperandMax switch { MaxOperand => "arithmetic", SmallMaxOperand => "arithmetic-small", _ => $"arithmetic-0-{OperandMax}" };
+    public const int SmallMaxOperand = 9;
+    /// <summary>Operands are uniform in 0..OperandMax.</summary>
+    public int OperandMax { get; }
     public uint Seed { get; }
     public PromptSet DefaultPrompts => PromptSets.DuArithmetic;
     public bool KeyDecidesEquivalence => true;
@@ -35,7 +42,7 @@ public sealed partial class ArithmeticTask : ITask
     public IReadOnlyList<Problem> Problems(DataSplit split) => split == DataSplit.Train ? _train : _test;
 
     /// <summary>Distinct operand tuples in draw order (a repeated tuple is skipped, so splits cannot share one).</summary>
-    public static List<Problem> Generate(uint seed, int count)
+    public static List<Problem> Generate(uint seed, int count, int maxOperand = MaxOperand)
     {
         var random = new Mt19937(seed);
         var seen = new HashSet<string>(StringComparer.Ordinal);
@@ -43,7 +50,7 @@ public sealed partial class ArithmeticTask : ITask
         while (problems.Count < count)
         {
             var operands = new int[6];
-            for (int k = 0; k < 6; k++) operands[k] = (int)random.NextMasked(MaxOperand);
+            for (int k = 0; k < 6; k++) operands[k] = (int)random.NextMasked((uint)maxOperand);
             var problem = FromOperands(operands, $"mt19937 seed {seed}, draw {seen.Count}");
             if (seen.Add(problem.Id)) problems.Add(problem);
         }

@@ -3,11 +3,12 @@ namespace MultiagentNative.Tasks;
 
 public static class TaskRegistry
 {
-    public static IReadOnlyList<string> Names { get; } = ["arithmetic", "gsm8k", "math", "mmlu"];
+    public static IReadOnlyList<string> Names { get; } = ["arithmetic", "arithmetic-small", "gsm8k", "math", "mmlu"];
 
     public static ITask Create(string name, TaskDataOptions options) => name.ToLowerInvariant() switch
     {
         "arithmetic" => new ArithmeticTask(options),
+        "arithmetic-small" => new ArithmeticTask(options, ArithmeticTask.SmallMaxOperand),
         "gsm8k" or "gsm" => new Gsm8kTask(options),
         "math" => new MathTask(options),
         "mmlu" or "multiple-choice" => new MultipleChoiceTask(options),

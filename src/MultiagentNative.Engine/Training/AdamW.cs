@@ -27,6 +27,16 @@ public sealed class AdamW<T> where T : unmanaged, IFloatingPointIeee754<T>
 
     public IEnumerable<T[]> Gradients => slots.Select(s => s.Grad);
 
+    /// <summary>Each parameter's first and second moments (updated in place by Step), for checkpoints.</summary>
+    public IEnumerable<(string Name, T[] M, T[] V)> Moments => slots.Select(s => (s.Name, s.M, s.V));
+
+    /// <summary>Sets the step count of a restored checkpoint (the bias corrections depend on it).</summary>
+    public void RestoreStepCount(int stepCount)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(stepCount);
+        StepCount = stepCount;
+    }
+
     /// <summary>One update from the current gradients (which it leaves in place; the caller clears them).</summary>
     public void Step(double learningRate)
     {

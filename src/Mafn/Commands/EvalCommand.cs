@@ -1,0 +1,104 @@
+// mafn eval: single-agent accuracy of a model (default: the built-in one) on a task's test split, K samples per problem
+// through the batched generator; prints accuracy ± standard error, majority-of-K and pass@K, parse rate, tokens and time.
+// The prompt set is the model's own (a forged model names it in mafn.forge.recipe), else the task's default.
+using System.CommandLine;
+using System.Text.Json;
+using MultiagentNative.Interop.Llama;
+using MultiagentNative.Society.Builtin;
+using MultiagentNative.Society.Evaluation;
+using MultiagentNative.Tasks;
+
+namespace Mafn;
+
+public static class EvalCommand
+{
+    public static Command Create()
+    {
+        var task = new Option<string>("--task") { Description = $"task: {string.Join(", ", TaskRegistry.Names)}", Required = true };
+        var data = new Option<string?>("--data") { Description = "test problems JSONL (every task but arithmetic)" };
+        var model = new Option<string?>("--model") { Description = $"GGUF model (default: the built-in {BuiltinModel.RelativePath})" };
+        var adapter = new Option<string?>("--adapter") { Description = "llama.cpp LoRA adapter GGUF for the model" };
+        var samples = new Option<int>("--samples") { Description = "answers per problem (K); K > 1 adds majority-of-K and pass@K", DefaultValueFactory = _ => 1 };
+        var count = new Option<int?>("--count") { Description = "evaluate only the first N test problems" };
+        var temperature = new Option<float>("--temp") { Description = "sampling temperature (pure sampling; 0 = greedy)", DefaultValueFactory = _ => 1f };
+        var seed = new Option<uint>("--seed") { Description = "seed of the first sample (sample i uses seed + i)", DefaultValueFactory = _ => 1 };
+        var maxTokens = new Option<int>("--max-tokens") { Description = "most tokens per answer", DefaultValueFactory = _ => 512 };
+        var prompts = new Option<string?>("--prompts") { Description = $"prompt set: {string.Join(", ", PromptSets.All.Select(p => p.Name))}" };
+        var threads = new Option<int>("--threads") { Description = "native decode threads (2 only on an idle 2-core machine; busy cores make ggml thread barriers stall)", DefaultValueFactory = _ => 1 };
+        var json = new Option<bool>("--json") { Description = "print the report as one JSON object" };
+        var responsesOut = new Option<string?>("--responses-out") { Description = "write every response as JSONL (id, sample, response, answer, correct)" };
+        var command = new Command("eval", "accuracy of a model on a task's test split (single agent, K samples)")
+        {
+            task, data, model, adapter, samples, count, temperature, seed, maxTokens, prompts, threads, json, responsesOut,
+        };
+        command.SetAction(parse =>
+        {
+            string taskName = parse.GetValue(task)!;
+            if (!taskName.StartsWith("arithmetic", StringComparison.Ordinal) && parse.GetValue(data) is null)
+                throw new TaskConfigurationException($"{taskName}: --data FILE is required");
+            var theTask = TaskRegistry.Create(taskName, new TaskDataOptions { TestFile = parse.GetValue(data) });
+            string modelPath = BuiltinModel.Resolve(parse.GetValue(model));
+            using var loaded = LlamaModel.Load(modelPath);
+            var promptSet = PromptsFor(parse.GetValue(prompts), loaded, theTask);
+            if (loaded.GetMetadata(Forge.MetadataPrefix + "recipe") is { } recipeJson && theTask is ArithmeticTask arithmetic
+                && ForgeRecipe.FromJson(recipeJson).MaxOperand is int trained && trained != arithmetic.OperandMax)
+                Console.Error.WriteLine($"warning: the model was forged on operands 0..{trained}, the task {theTask.Name} uses 0..{arithmetic.OperandMax}");
+            using var lora = parse.GetValue(adapter) is { } adapterPath ? loaded.LoadAdapter(adapterPath) : null;
+            var options = new EvaluationOptions
+            {
+                Samples = parse.GetValue(samples), Count = parse.GetValue(count), Temperature = parse.GetValue(temperature),
+                Seed = parse.GetValue(seed), MaxTokens = parse.GetValue(maxTokens), Threads = parse.GetValue(threads),
+            };
+            bool asJson = parse.GetValue(json);
+            var report = TaskEvaluation.Run(loaded, theTask, promptSet, options, lora, asJson ? null : line => Console.Error.WriteLine(line));
+            if (parse.GetValue(responsesOut) is { } responsesPath)
+                WriteResponses(responsesPath, report);
+            if (asJson)
+                Console.WriteLine(JsonSerializer.Serialize(report with { Outcomes = [] }));
+            else
+                WriteText(report);
+            return 0;
+        });
+        return command;
+    }
+
+    static PromptSet PromptsFor(string? name, LlamaModel model, ITask task)
+    {
+        if (name is not null)
+            return PromptSets.Get(name);
+        if (model.GetMetadata(Forge.MetadataPrefix + "recipe") is { } recipeJson && task is ArithmeticTask)
+            return PromptSets.Get(ForgeRecipe.FromJson(recipeJson).PromptSet);
+        return task.DefaultPrompts;
+    }
+
+    static void WriteText(EvaluationReport r)
+    {
+        Console.WriteLine($"task {r.Task}: {r.Problems} test problems x {r.Samples} samples at temperature {r.Temperature}, prompts {r.PromptSet}");
+        Console.WriteLine($"model {r.Model}{(r.Adapter is null ? "" : $" + adapter {r.Adapter}")}");
+        Console.WriteLine($"accuracy        {r.Accuracy:P1} ± {r.StandardError:P1}  (single sample, mean over problems)");
+        if (r.Samples > 1)
+        {
+            Console.WriteLine($"majority of {r.Samples,-3} {r.MajorityAccuracy:P1} ± {r.MajorityStandardError:P1}");
+            Console.WriteLine($"pass@{r.Samples,-10} {r.PassAtK:P1}");
+            Console.WriteLine($"distinct chains {r.DistinctChainRate:P1} of problems");
+        }
+        Console.WriteLine($"parse rate      {r.ParseRate:P1}");
+        Console.WriteLine($"tokens          {r.TokensGenerated} generated in {r.Seconds:F1} s ({r.TokensPerSecond:F0} tokens/s)");
+    }
+
+    static void WriteResponses(string path, EvaluationReport report)
+    {
+        using var writer = new StreamWriter(path);
+        foreach (var outcome in report.Outcomes)
+        {
+            for (int k = 0; k < outcome.Responses.Count; k++)
+            {
+                writer.WriteLine(JsonSerializer.Serialize(new
+                {
+                    id = outcome.Problem.Id, sample = k, response = outcome.Responses[k], answer = outcome.Answers[k].Value,
+                    reference = outcome.Problem.ReferenceAnswer, correct = outcome.Correct[k],
+                }));
+            }
+        }
+    }
+}
