@@ -52,23 +52,4 @@ public sealed class CudaTrainer(CudaTransformer model, TrainerOptions options, A
         model.GetAdapters(agents);
         return history;
     }
-
-    // Trainer.ShuffledStream: a fresh seeded permutation each epoch, so both devices see the same batches
-    sealed class ShuffledStream(int count, int seed)
-    {
-        readonly Random random = new(seed);
-        int[] order = [];
-        int position;
-
-        public int Next()
-        {
-            if (position == order.Length)
-            {
-                order = Enumerable.Range(0, count).ToArray();
-                random.Shuffle(order);
-                position = 0;
-            }
-            return order[position++];
-        }
-    }
 }

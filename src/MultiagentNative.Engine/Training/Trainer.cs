@@ -126,23 +126,4 @@ public sealed class Trainer<T> where T : unmanaged, IFloatingPointIeee754<T>
         }
         return trained == 0 ? 0 : weighted / trained;
     }
-
-    /// <summary>An endless stream of indices: a fresh seeded permutation each epoch.</summary>
-    sealed class ShuffledStream(int count, int seed)
-    {
-        readonly Random random = new(seed);
-        int[] order = [];
-        int position;
-
-        public int Next()
-        {
-            if (position == order.Length)
-            {
-                order = Enumerable.Range(0, count).ToArray();
-                random.Shuffle(order);
-                position = 0;
-            }
-            return order[position++];
-        }
-    }
 }
