@@ -19,5 +19,6 @@ static class BenchCommand
     {
         yield return BenchGenerateCommand.Create();
         yield return BenchGemmCommand.Create();
+        yield return BenchTrainCommand.Create();
     }
 }
