@@ -110,6 +110,9 @@ print(json.dumps({"status": "ok", "torch": torch.__version__, "tokens_per_second
             {
                 RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false,
             };
+            // OpenMP's spinning workers and OpenBLAS's own threads fight over 2 cores: measured 1,970 tokens/s with
+            // the default wait policy against 7,290 with passive waiting, so PyTorch gets its better configuration.
+            start.Environment["OMP_WAIT_POLICY"] = "PASSIVE";
             using var process = Process.Start(start);
             if (process is null)
                 return null;
@@ -124,7 +127,7 @@ print(json.dumps({"status": "ok", "torch": torch.__version__, "tokens_per_second
             string status = root.GetProperty("status").GetString() ?? "?";
             if (status != "ok")
                 return new Result(null, status);
-            return new Result(root.GetProperty("tokens_per_second").GetDouble(), $"torch {root.GetProperty("torch").GetString()}");
+            return new Result(root.GetProperty("tokens_per_second").GetDouble(), $"torch {root.GetProperty("torch").GetString()}, OMP_WAIT_POLICY=PASSIVE");
         }
         catch (System.ComponentModel.Win32Exception)
         {
