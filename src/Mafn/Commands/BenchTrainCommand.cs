@@ -10,10 +10,10 @@ using MultiagentNative.Interop.Blas;
 
 namespace Mafn;
 
-static class BenchTrainCommand
+public static class BenchTrainCommand
 {
     /// <summary>What one run measures: the model shape, tokens per step, and the multi-agent workload.</summary>
-    internal sealed record Settings(string Shape, int Steps, double GemmSeconds, bool Peers)
+    public sealed record Settings(string Shape, int Steps, double GemmSeconds, bool Peers)
     {
         public LlamaConfig Config => Shape == "tiny" ? TrainingBenchmark.TinyShape : TrainingBenchmark.BuiltInShape;
         // the PyTorch reference's 32 sequences of ~197 tokens per step (builtin-model-notes.md)
@@ -59,7 +59,7 @@ static class BenchTrainCommand
         return command;
     }
 
-    internal static int Run(Settings settings, bool asJson, TextWriter output)
+    public static int Run(Settings settings, bool asJson, TextWriter output)
     {
         var report = Measure(settings);
         if (asJson)

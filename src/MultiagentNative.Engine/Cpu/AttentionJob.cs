@@ -37,7 +37,15 @@ unsafe readonly struct AttentionJob<T>(int* seqStart, int sequences, int heads, 
         }
         else
         {
-            Parallel.For(0, items, item => self.RunItem(item, backward, probsOffset));
+            // The engine's own workers (at most MaxThreads, like every op), each claiming the next item: Parallel.For's
+            // pool threads joined the caller as a third thread on 2 cores (attention ran ~1.5x slower in CPU time).
+            int next = 0;
+            CpuParallel.For(Math.Min(items, CpuParallel.MaxThreads), _ =>
+            {
+                int item;
+                while ((item = Interlocked.Increment(ref next) - 1) < items)
+                    self.RunItem(item, backward, probsOffset);
+            });
         }
     }
 
