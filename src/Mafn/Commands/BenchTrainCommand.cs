@@ -26,7 +26,7 @@ public static class BenchTrainCommand
     }
 
     internal sealed record Report(Settings Settings, double PeakOneCore, double PeakAllCores, int Threads,
-                                  TrainingThroughput Saved, TrainingThroughput Recompute, MultiAgentThroughput Agents,
+                                  TrainingThroughput Saved, TrainingThroughput Recompute, MultiAgentThroughput Agents, MultiAgentThroughput SmallAgents,
                                   List<BenchGemmCommand.GemmResult> Gemms, string? OpenBlasConfig, BenchTrainPyTorch.Result PyTorch);
 
     public static Command Create()
@@ -88,6 +88,8 @@ public static class BenchTrainCommand
         var recompute = TrainingBenchmark.FullWeight(config, s.Sequences, s.SequenceLength, s.Steps, recompute: true);
         SamplePeak();
         var agents = TrainingBenchmark.MultiAgentLora(config, s.Lora, s.Agents, s.SequencesPerAgent, s.SequenceLength, s.Steps);
+        // one sequence per agent: where per-pass costs (fork-joins, small GEMMs below the parallel threshold) show
+        var smallAgents = TrainingBenchmark.MultiAgentLora(config, s.Lora, s.Agents, 1, s.SequenceLength, 2 * s.Steps);
         SamplePeak();
         var gemms = new List<BenchGemmCommand.GemmResult>();
         string? openBlasConfig = null;
@@ -106,7 +108,7 @@ public static class BenchTrainCommand
             pyTorch = BenchTrainPyTorch.Run(config.ModelDim, config.Layers, config.Heads, config.FfnDim, config.Vocab,
                                             s.SequenceLength, s.Sequences, Math.Max(s.Steps, 3), threads);
         }
-        return new Report(s, peakOne, peakAll, threads, saved, recompute, agents, gemms, openBlasConfig, pyTorch);
+        return new Report(s, peakOne, peakAll, threads, saved, recompute, agents, smallAgents, gemms, openBlasConfig, pyTorch);
     }
 
     /// <summary>The dense products of one full-weight step (forward y = x W^T, backward dx = dy W and dW += dy^T x).</summary>
@@ -141,12 +143,14 @@ public static class BenchTrainCommand
         }
         o.WriteLine($"  model GF/s = 6 x {r.Saved.Parameters:N0} parameters x tokens/s; GEMM GF/s = 2mnk of the multi-threaded GEMM calls inside the timed steps / their wall time");
         o.WriteLine($"  GEMM time = those calls' share of the step's wall time; vs PyTorch = tokens/s / {ReferencePyTorchLabel(r)}");
-        var a = r.Agents;
-        o.WriteLine($"LoRA r{s.Lora.Rank} on q,k,v,o,gate,up,down (base frozen), {a.Agents} agents x {s.SequencesPerAgent} x {s.SequenceLength} tokens, forward+backward:");
-        o.WriteLine($"  one pass        {a.OnePassTokensPerSecond,8:F0} tokens/s {a.OnePassTokensPerCpuSecond,8:F0} per CPU-second");
-        o.WriteLine($"  {a.Agents} passes        {a.SeparatePassesTokensPerSecond,8:F0} tokens/s {a.SeparatePassesTokensPerCpuSecond,8:F0} per CPU-second");
-        o.WriteLine($"  one pass / {a.Agents} passes: {a.Speedup:F2}x wall, {a.CpuSpeedup:F2}x CPU; same numerics: max loss difference {a.MaxLossDifference:G3}, " +
-                    $"max gradient difference {a.MaxGradientDifference:G3} (relative)");
+        foreach (var a in new[] { r.Agents, r.SmallAgents })
+        {
+            o.WriteLine($"LoRA r{s.Lora.Rank} on q,k,v,o,gate,up,down (base frozen), {a.Agents} agents x {a.RowsPerAgent / s.SequenceLength} x {s.SequenceLength} tokens, forward+backward:");
+            o.WriteLine($"  one pass        {a.OnePassTokensPerSecond,8:F0} tokens/s {a.OnePassTokensPerCpuSecond,8:F0} per CPU-second");
+            o.WriteLine($"  {a.Agents} passes        {a.SeparatePassesTokensPerSecond,8:F0} tokens/s {a.SeparatePassesTokensPerCpuSecond,8:F0} per CPU-second");
+            o.WriteLine($"  one pass / {a.Agents} passes: {a.Speedup:F2}x wall, {a.CpuSpeedup:F2}x CPU; same numerics: max loss difference {a.MaxLossDifference:G3}, " +
+                        $"max gradient difference {a.MaxGradientDifference:G3} (relative)");
+        }
         if (!s.Peers)
             return;
         o.WriteLine($"the step's GEMM shapes ({s.Sequences * s.SequenceLength} rows), best of interleaved calls; OpenBLAS: {r.OpenBlasConfig ?? "not installed (apt-get install libopenblas0-pthread)"}");
@@ -197,20 +201,22 @@ public static class BenchTrainCommand
                 w.WriteNumber("final_loss", Math.Round(t.FinalLoss, 4));
                 w.WriteEndObject();
             }
-            var a = r.Agents;
-            w.WriteStartObject("lora_agents");
-            w.WriteNumber("agents", a.Agents);
-            w.WriteNumber("rank", s.Lora.Rank);
-            w.WriteNumber("rows_per_agent", a.RowsPerAgent);
-            w.WriteNumber("one_pass_tokens_per_second", Math.Round(a.OnePassTokensPerSecond, 1));
-            w.WriteNumber("separate_passes_tokens_per_second", Math.Round(a.SeparatePassesTokensPerSecond, 1));
-            w.WriteNumber("one_pass_tokens_per_cpu_second", Math.Round(a.OnePassTokensPerCpuSecond, 1));
-            w.WriteNumber("separate_passes_tokens_per_cpu_second", Math.Round(a.SeparatePassesTokensPerCpuSecond, 1));
-            w.WriteNumber("speedup", Math.Round(a.Speedup, 3));
-            w.WriteNumber("cpu_speedup", Math.Round(a.CpuSpeedup, 3));
-            w.WriteNumber("max_loss_difference", a.MaxLossDifference);
-            w.WriteNumber("max_relative_gradient_difference", a.MaxGradientDifference);
-            w.WriteEndObject();
+            foreach (var (name, a) in new[] { ("lora_agents", r.Agents), ("lora_agents_one_sequence", r.SmallAgents) })
+            {
+                w.WriteStartObject(name);
+                w.WriteNumber("agents", a.Agents);
+                w.WriteNumber("rank", s.Lora.Rank);
+                w.WriteNumber("rows_per_agent", a.RowsPerAgent);
+                w.WriteNumber("one_pass_tokens_per_second", Math.Round(a.OnePassTokensPerSecond, 1));
+                w.WriteNumber("separate_passes_tokens_per_second", Math.Round(a.SeparatePassesTokensPerSecond, 1));
+                w.WriteNumber("one_pass_tokens_per_cpu_second", Math.Round(a.OnePassTokensPerCpuSecond, 1));
+                w.WriteNumber("separate_passes_tokens_per_cpu_second", Math.Round(a.SeparatePassesTokensPerCpuSecond, 1));
+                w.WriteNumber("speedup", Math.Round(a.Speedup, 3));
+                w.WriteNumber("cpu_speedup", Math.Round(a.CpuSpeedup, 3));
+                w.WriteNumber("max_loss_difference", a.MaxLossDifference);
+                w.WriteNumber("max_relative_gradient_difference", a.MaxGradientDifference);
+                w.WriteEndObject();
+            }
             w.WriteString("openblas", r.OpenBlasConfig);
             w.WriteStartArray("gemm_shapes");
             foreach (var g in r.Gemms)
