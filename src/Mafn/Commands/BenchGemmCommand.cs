@@ -11,13 +11,13 @@ namespace Mafn;
 static class BenchGemmCommand
 {
     /// <summary>One product: C[m, n] (+)= op(A) op(B) with inner dimension k.</summary>
-    sealed record GemmCase(string Name, int M, int N, int K, bool TransA, bool TransB, bool Accumulate)
+    internal sealed record GemmCase(string Name, int M, int N, int K, bool TransA, bool TransB, bool Accumulate)
     {
         public string Op => $"{(TransA ? 'T' : 'N')}{(TransB ? 'T' : 'N')}";
         public double Flops => 2.0 * M * N * K;
     }
 
-    sealed record GemmResult(GemmCase Case, double OursGflops, double? OpenBlasGflops);
+    internal sealed record GemmResult(GemmCase Case, double OursGflops, double? OpenBlasGflops);
 
     // The built-in model's linear layers (d_model 128, ffn 336) at 8192 tokens per step, and the reference shape.
     const int TokensPerStep = 8192;
@@ -82,7 +82,7 @@ static class BenchGemmCommand
             PrintTable(kernel, peakOne, peakAll, threads, results);
     }
 
-    static GemmResult Measure(GemmCase c, GemmKernel kernel, int threads, bool withOpenBlas, double budget)
+    internal static GemmResult Measure(GemmCase c, GemmKernel kernel, int threads, bool withOpenBlas, double budget)
     {
         var random = new Random(1234);
         float[] a = RandomMatrix(random, c.M * c.K), b = RandomMatrix(random, c.K * c.N);

@@ -1,72 +1,252 @@
-// mafn bench train [--device cpu|cuda]: LoRA training throughput for several agents, all agents in one pass against one
-// pass per agent on the same rows. On cuda: a generated ~1B llama-shaped model at sequence 512, with tokens/s, achieved
-// TFLOP/s and MFU against the GPU's bf16 dense peak (GpuPeak states the formula). On cpu: the built-in model's shape.
+// `mafn bench train`: training throughput on the built-in model's shape next to the measured 2-core FMA peak:
+// full-weight tokens/s and GFLOP/s (with the GEMM calls timed inside the step), N LoRA agents in one pass against
+// N separate passes, and, where installed, OpenBLAS on the step's GEMM shapes and PyTorch training the same shape.
 using System.CommandLine;
-using System.Globalization;
 using System.Text.Json;
-using MultiagentNative.Engine.Cuda;
+using MultiagentNative.Engine.Cpu;
 using MultiagentNative.Engine.Model;
 using MultiagentNative.Engine.Training;
+using MultiagentNative.Interop.Blas;
 
 namespace Mafn;
 
 public static class BenchTrainCommand
 {
+    /// <summary>What one run measures: the model shape, tokens per step, and the multi-agent workload.</summary>
+    public sealed record Settings(string Shape, int Steps, double GemmSeconds, bool Peers)
+    {
+        public LlamaConfig Config => Shape == "tiny" ? TrainingBenchmark.TinyShape : TrainingBenchmark.BuiltInShape;
+        // the PyTorch reference's 32 sequences of ~197 tokens per step (builtin-model-notes.md)
+        public int Sequences => Shape == "tiny" ? 4 : 32;
+        public int SequenceLength => Shape == "tiny" ? 24 : 197;
+        // a realistic multiagent-finetuning step: a few sequences per agent, rank 8 on every projection
+        public int Agents => 3;
+        public int SequencesPerAgent => Shape == "tiny" ? 2 : 6;
+        public LoraConfig Lora => new(Rank: 8, Alpha: 16, LoraTargets.All);
+    }
+
+    internal sealed record Report(Settings Settings, double PeakOneCore, double PeakAllCores, int Threads,
+                                  TrainingThroughput Saved, TrainingThroughput Recompute, MultiAgentThroughput Agents, MultiAgentThroughput SmallAgents,
+                                  List<BenchGemmCommand.GemmResult> Gemms, string? OpenBlasConfig, BenchTrainPyTorch.Result PyTorch);
+
     public static Command Create()
     {
+        var json = new Option<bool>("--json") { Description = "print one JSON object instead of a table" };
+        var steps = new Option<int>("--steps") { Description = "timed training steps per measurement (after one warm-up step)", DefaultValueFactory = _ => 3 };
+        var seconds = new Option<double>("--seconds") { Description = "timing budget per GEMM shape and library, in seconds", DefaultValueFactory = _ => 0.3 };
+        var shape = new Option<string>("--shape") { Description = "builtin (the built-in model) or tiny (a seconds-long smoke run)", DefaultValueFactory = _ => "builtin" };
+        shape.AcceptOnlyFromAmong("builtin", "tiny");
         var device = new Option<string>("--device") { Description = "cpu or cuda", DefaultValueFactory = _ => "cpu" };
         device.AcceptOnlyFromAmong("cpu", "cuda");
-        var json = new Option<bool>("--json") { Description = "print the figures as JSON" };
-        var agents = new Option<int>("--agents") { Description = "agents (LoRA adapters) trained together", DefaultValueFactory = _ => 4 };
-        var sequences = new Option<int>("--sequences") { Description = "sequences per agent per step", DefaultValueFactory = _ => 4 };
-        var length = new Option<int>("--seq-len") { Description = "tokens per sequence", DefaultValueFactory = _ => 512 };
-        var steps = new Option<int>("--steps") { Description = "timed steps after one warm-up step", DefaultValueFactory = _ => 5 };
-        var rank = new Option<int>("--rank") { Description = "LoRA rank (all projections adapted)", DefaultValueFactory = _ => 16 };
+        var noPeers = new Option<bool>("--no-peers") { Description = "skip OpenBLAS and PyTorch" };
+        var agents = new Option<int>("--agents") { Description = "cuda: agents (LoRA adapters) trained together", DefaultValueFactory = _ => 4 };
+        var sequences = new Option<int>("--sequences") { Description = "cuda: sequences per agent per step", DefaultValueFactory = _ => 4 };
+        var length = new Option<int>("--seq-len") { Description = "cuda: tokens per sequence", DefaultValueFactory = _ => 512 };
+        var rank = new Option<int>("--rank") { Description = "cuda: LoRA rank (all projections adapted)", DefaultValueFactory = _ => 16 };
         var layers = new Option<int>("--layers") { Description = "cuda: override the 1B model's 22 layers (smaller, quicker runs)" };
-        var command = new Command("train", "LoRA training throughput: all agents in one pass vs one pass per agent; on cuda MFU of a ~1B model")
+        var command = new Command("train", "training tokens/s and GEMM GFLOP/s vs the measured peak; N agents in one pass vs N passes; OpenBLAS and PyTorch where installed; on cuda the MFU of a ~1B model")
         {
-            device, json, agents, sequences, length, steps, rank, layers,
+            json, steps, seconds, shape, device, noPeers, agents, sequences, length, rank, layers,
         };
-        command.SetAction(parse =>
+        command.SetAction(parseResult =>
         {
-            var output = parse.InvocationConfiguration.Output;
-            var lora = new LoraConfig(parse.GetValue(rank), 2.0 * parse.GetValue(rank), LoraTargets.All);
-            bool asJson = parse.GetValue(json);
-            if (parse.GetValue(device) == "cpu")
-            {
-                var shape = TrainingBenchmark.BuiltInShape;
-                var cpu = TrainingBenchmark.MultiAgentLora(shape, lora, parse.GetValue(agents), parse.GetValue(sequences), Math.Max(1, parse.GetValue(steps)));
-                output.WriteLine(asJson
-                    ? JsonSerializer.Serialize(new { device = "cpu", one_pass_tokens_per_second = cpu.OnePassTokensPerSecond,
-                        separate_passes_tokens_per_second = cpu.SeparatePassesTokensPerSecond, one_pass_speedup = cpu.Speedup })
-                    : Invariant($"cpu, built-in shape: one pass {cpu.OnePassTokensPerSecond:F0} tokens/s, separate passes {cpu.SeparatePassesTokensPerSecond:F0} tokens/s, speedup {cpu.Speedup:F2}x"));
-                return 0;
-            }
-            var config = CudaTrainingBenchmark.Llama1B;
-            if (parse.GetValue(layers) > 0)
-                config = config with { Layers = parse.GetValue(layers) };
-            using var kernels = CudaKernels.Open();
-            var result = CudaTrainingBenchmark.Run(kernels, config, lora, parse.GetValue(agents), parse.GetValue(sequences), parse.GetValue(length),
-                Math.Max(1, parse.GetValue(steps)), asJson ? null : Console.Error);
-            output.WriteLine(asJson ? JsonSerializer.Serialize(ToJson(result), new JsonSerializerOptions { WriteIndented = true }) : Text(result));
-            return 0;
+            if (parseResult.GetValue(device) == "cuda")
+                return BenchTrainCuda.Run(new BenchTrainCuda.Settings(parseResult.GetValue(agents), parseResult.GetValue(sequences),
+                    parseResult.GetValue(length), parseResult.GetValue(steps), parseResult.GetValue(rank), parseResult.GetValue(layers)),
+                    parseResult.GetValue(json), Console.Out);
+            int stepCount = parseResult.GetValue(steps);
+            if (stepCount < 1 || stepCount > 1000)
+                throw new ArgumentOutOfRangeException("--steps", stepCount, $"--steps: expected 1..1000, got {stepCount}");
+            double budget = parseResult.GetValue(seconds);
+            if (budget <= 0 || budget > 60)
+                throw new ArgumentOutOfRangeException("--seconds", budget, $"--seconds: expected a value in (0, 60], got {budget}");
+            var settings = new Settings(parseResult.GetValue(shape)!, stepCount, budget, !parseResult.GetValue(noPeers));
+            return Run(settings, parseResult.GetValue(json), Console.Out);
         });
         return command;
     }
 
-    static string Text(CudaTrainingThroughput r) => string.Join(Environment.NewLine,
-        Invariant($"{r.Device}: {r.Parameters / 1e9:F2}B-parameter llama shape, {r.Agents} agents x {r.SequencesPerAgent} x {r.SequenceLength} tokens, GEMMs on {r.GemmBackend}"),
-        Invariant($"  one pass        {r.OnePassTokensPerSecond,10:F0} tokens/s   {r.AchievedFlops / 1e12:F1} TFLOP/s   MFU {r.Mfu:P1} of {r.PeakFlops / 1e12:F0} TFLOP/s bf16 peak"),
-        Invariant($"  separate passes {r.SeparatePassesTokensPerSecond,10:F0} tokens/s   one pass is {r.OnePassSpeedup:F2}x"),
-        Invariant($"  model FLOPs per token {r.ModelFlopsPerToken / 1e9:F2} G (4N + LoRA + causal attention); final loss {r.FinalLoss:F4}"));
-
-    static object ToJson(CudaTrainingThroughput r) => new
+    public static int Run(Settings settings, bool asJson, TextWriter output)
     {
-        device = r.Device, parameters = r.Parameters, agents = r.Agents, sequences_per_agent = r.SequencesPerAgent, sequence_length = r.SequenceLength,
-        one_pass_tokens_per_second = r.OnePassTokensPerSecond, separate_passes_tokens_per_second = r.SeparatePassesTokensPerSecond,
-        one_pass_speedup = r.OnePassSpeedup, model_flops_per_token = r.ModelFlopsPerToken, achieved_tflops = r.AchievedFlops / 1e12,
-        peak_tflops = r.PeakFlops / 1e12, mfu = r.Mfu, gemm_backend = r.GemmBackend, final_loss = r.FinalLoss,
-    };
+        var report = Measure(settings);
+        if (asJson)
+            PrintJson(report, output);
+        else
+            PrintTable(report, output);
+        return 0;
+    }
 
-    static string Invariant(FormattableString text) => text.ToString(CultureInfo.InvariantCulture);
+    static Report Measure(Settings s)
+    {
+        int threads = CpuParallel.MaxThreads;
+        var burst = TimeSpan.FromSeconds(0.002);
+        int peakRepeats = s.Shape == "tiny" ? 5 : 100;
+        double peakOne = 0, peakAll = 0;
+        void SamplePeak()
+        {
+            // other work only lowers a sample: the best of bursts spread over the run
+            peakOne = Math.Max(peakOne, GemmPeak.MeasureGflops(1, burst, peakRepeats));
+            peakAll = Math.Max(peakAll, GemmPeak.MeasureGflops(threads, burst, peakRepeats));
+        }
+        SamplePeak();
+        var config = s.Config;
+        var saved = TrainingBenchmark.FullWeight(config, s.Sequences, s.SequenceLength, s.Steps, recompute: false);
+        SamplePeak();
+        var recompute = TrainingBenchmark.FullWeight(config, s.Sequences, s.SequenceLength, s.Steps, recompute: true);
+        SamplePeak();
+        var agents = TrainingBenchmark.MultiAgentLora(config, s.Lora, s.Agents, s.SequencesPerAgent, s.SequenceLength, s.Steps);
+        // one sequence per agent: where per-pass costs (fork-joins, small GEMMs below the parallel threshold) show
+        var smallAgents = TrainingBenchmark.MultiAgentLora(config, s.Lora, s.Agents, 1, s.SequenceLength, 2 * s.Steps);
+        SamplePeak();
+        var gemms = new List<BenchGemmCommand.GemmResult>();
+        string? openBlasConfig = null;
+        var pyTorch = new BenchTrainPyTorch.Result(null, "skipped (--no-peers)");
+        if (s.Peers)
+        {
+            bool openBlas = OpenBlas.IsAvailable;
+            if (openBlas)
+            {
+                OpenBlas.SetThreads(threads);
+                openBlasConfig = OpenBlas.Config;
+            }
+            foreach (var gemmCase in StepGemms(config, s.Sequences * s.SequenceLength))
+                gemms.Add(BenchGemmCommand.Measure(gemmCase, Gemm.BestKernel, threads, openBlas, s.GemmSeconds));
+            SamplePeak();
+            pyTorch = BenchTrainPyTorch.Run(config.ModelDim, config.Layers, config.Heads, config.FfnDim, config.Vocab,
+                                            s.SequenceLength, s.Sequences, Math.Max(s.Steps, 3), threads);
+        }
+        return new Report(s, peakOne, peakAll, threads, saved, recompute, agents, smallAgents, gemms, openBlasConfig, pyTorch);
+    }
+
+    /// <summary>The dense products of one full-weight step (forward y = x W^T, backward dx = dy W and dW += dy^T x).</summary>
+    static IEnumerable<BenchGemmCommand.GemmCase> StepGemms(LlamaConfig c, int rows)
+    {
+        var layers = new (string Name, int In, int Out)[]
+        {
+            ("qkv", c.ModelDim, c.QueryWidth + 2 * c.KvWidth), ("o", c.QueryWidth, c.ModelDim), ("gate/up", c.ModelDim, 2 * c.FfnDim),
+            ("down", c.FfnDim, c.ModelDim), ("head", c.ModelDim, c.Vocab),
+        };
+        foreach (var (name, dIn, dOut) in layers)
+        {
+            yield return new BenchGemmCommand.GemmCase($"{name} y=x*W^T", rows, dOut, dIn, false, true, false);
+            yield return new BenchGemmCommand.GemmCase($"{name} dx=dy*W", rows, dIn, dOut, false, false, false);
+            yield return new BenchGemmCommand.GemmCase($"{name} dW+=dy^T*x", dOut, dIn, rows, true, false, true);
+        }
+    }
+
+    static void PrintTable(Report r, TextWriter o)
+    {
+        var s = r.Settings;
+        var c = s.Config;
+        o.WriteLine($"training benchmark, shape {s.Shape} (d {c.ModelDim}, {c.Layers} layers, {c.Heads} heads, ffn {c.FfnDim}, vocab {c.Vocab}, context {c.ContextLength}), " +
+                    $"{r.Saved.Parameters:N0} parameters, {r.Threads} threads, {s.Steps} timed steps after 1 warm-up");
+        o.WriteLine($"measured FMA peak: 1 core {r.PeakOneCore:F1} GFLOP/s, {r.Threads} cores {r.PeakAllCores:F1} GFLOP/s (best of bursts through the run)");
+        o.WriteLine($"full-weight training, {s.Sequences} x {s.SequenceLength} tokens per step, AdamW:");
+        o.WriteLine($"  {"activations",-11} {"tokens/s",9} {"tok/CPU-s",10} {"model GF/s",10} {"GEMM GF/s",10} {"%peak",6} {"GEMM time",9} {"vs PyTorch",10}");
+        foreach (var (name, t) in new[] { ("saved", r.Saved), ("recomputed", r.Recompute) })
+        {
+            o.WriteLine($"  {name,-11} {t.TokensPerSecond,9:F0} {t.TokensPerCpuSecond,10:F0} {t.ModelGflops,10:F1} {t.Gemm.Gflops,10:F1} {100 * t.Gemm.Gflops / r.PeakAllCores,5:F0}% " +
+                        $"{100 * t.GemmShareOfTime,8:F0}% {t.TokensPerSecond / ReferencePyTorch(r),9:F2}x");
+        }
+        o.WriteLine($"  model GF/s = 6 x {r.Saved.Parameters:N0} parameters x tokens/s; GEMM GF/s = 2mnk of the multi-threaded GEMM calls inside the timed steps / their wall time");
+        o.WriteLine($"  GEMM time = those calls' share of the step's wall time; vs PyTorch = tokens/s / {ReferencePyTorchLabel(r)}");
+        foreach (var a in new[] { r.Agents, r.SmallAgents })
+        {
+            o.WriteLine($"LoRA r{s.Lora.Rank} on q,k,v,o,gate,up,down (base frozen), {a.Agents} agents x {a.RowsPerAgent / s.SequenceLength} x {s.SequenceLength} tokens, forward+backward:");
+            o.WriteLine($"  one pass        {a.OnePassTokensPerSecond,8:F0} tokens/s {a.OnePassTokensPerCpuSecond,8:F0} per CPU-second");
+            o.WriteLine($"  {a.Agents} passes        {a.SeparatePassesTokensPerSecond,8:F0} tokens/s {a.SeparatePassesTokensPerCpuSecond,8:F0} per CPU-second");
+            o.WriteLine($"  one pass / {a.Agents} passes: {a.Speedup:F2}x wall, {a.CpuSpeedup:F2}x CPU; same numerics: max loss difference {a.MaxLossDifference:G3}, " +
+                        $"max gradient difference {a.MaxGradientDifference:G3} (relative)");
+        }
+        if (!s.Peers)
+            return;
+        o.WriteLine($"the step's GEMM shapes ({s.Sequences * s.SequenceLength} rows), best of interleaved calls; OpenBLAS: {r.OpenBlasConfig ?? "not installed (apt-get install libopenblas0-pthread)"}");
+        o.WriteLine($"  {"shape",-18} {"op",-3} {"m",6} {"n",6} {"k",6} {"ours GF/s",10} {"%peak",6} {"OpenBLAS",9} {"ours/OB",8}");
+        foreach (var g in r.Gemms)
+        {
+            string theirs = g.OpenBlasGflops is double t ? $"{t,9:F1} {g.OursGflops / t,8:F2}" : $"{"-",9} {"-",8}";
+            o.WriteLine($"  {g.Case.Name,-18} {g.Case.Op,-3} {g.Case.M,6} {g.Case.N,6} {g.Case.K,6} {g.OursGflops,10:F1} {100 * g.OursGflops / r.PeakAllCores,5:F0}% {theirs}");
+        }
+        o.WriteLine(r.PyTorch.TokensPerSecond is double p
+            ? $"PyTorch ({r.PyTorch.Status}, {r.Threads} threads, same shape and batch, measured now): {p:F0} tokens/s; engine/PyTorch {r.Saved.TokensPerSecond / p:F2}x saved, {r.Recompute.TokensPerSecond / p:F2}x recomputed"
+            : $"PyTorch: {r.PyTorch.Status} (apt-get install python3-torch); reference figure {TrainingBenchmark.PyTorchTokensPerSecond:F0} tokens/s from builtin-model-notes.md");
+    }
+
+    // PyTorch measured in this run where it ran, else the figure recorded in builtin-model-notes.md
+    static double ReferencePyTorch(Report r) => r.PyTorch.TokensPerSecond ?? TrainingBenchmark.PyTorchTokensPerSecond;
+    static string ReferencePyTorchLabel(Report r) => r.PyTorch.TokensPerSecond is double p
+        ? $"PyTorch measured in this run ({p:F0})" : $"PyTorch's recorded {TrainingBenchmark.PyTorchTokensPerSecond:F0}";
+
+    static void PrintJson(Report r, TextWriter output)
+    {
+        var s = r.Settings;
+        var c = s.Config;
+        var stream = new MemoryStream();
+        using (var w = new Utf8JsonWriter(stream, new JsonWriterOptions { Indented = true }))
+        {
+            w.WriteStartObject();
+            w.WriteString("shape", s.Shape);
+            w.WriteNumber("d_model", c.ModelDim);
+            w.WriteNumber("layers", c.Layers);
+            w.WriteNumber("parameters", r.Saved.Parameters);
+            w.WriteNumber("threads", r.Threads);
+            w.WriteNumber("steps", s.Steps);
+            w.WriteNumber("peak_gflops_1_core", Math.Round(r.PeakOneCore, 1));
+            w.WriteNumber("peak_gflops_all_cores", Math.Round(r.PeakAllCores, 1));
+            w.WriteString("model_flops_formula", "6 x parameters x tokens");
+            foreach (var (name, t) in new[] { ("full_weight", r.Saved), ("full_weight_recompute", r.Recompute) })
+            {
+                w.WriteStartObject(name);
+                w.WriteNumber("tokens_per_step", s.Sequences * s.SequenceLength);
+                w.WriteNumber("tokens_per_second", Math.Round(t.TokensPerSecond, 1));
+                w.WriteNumber("tokens_per_cpu_second", Math.Round(t.TokensPerCpuSecond, 1));
+                w.WriteNumber("model_gflops", Math.Round(t.ModelGflops, 2));
+                w.WriteNumber("gemm_gflops", Math.Round(t.Gemm.Gflops, 2));
+                w.WriteNumber("gemm_fraction_of_peak", Math.Round(t.Gemm.Gflops / r.PeakAllCores, 3));
+                w.WriteNumber("gemm_fraction_of_time", Math.Round(t.GemmShareOfTime, 3));
+                w.WriteNumber("gemm_calls", t.Gemm.Calls);
+                w.WriteNumber("final_loss", Math.Round(t.FinalLoss, 4));
+                w.WriteEndObject();
+            }
+            foreach (var (name, a) in new[] { ("lora_agents", r.Agents), ("lora_agents_one_sequence", r.SmallAgents) })
+            {
+                w.WriteStartObject(name);
+                w.WriteNumber("agents", a.Agents);
+                w.WriteNumber("rank", s.Lora.Rank);
+                w.WriteNumber("rows_per_agent", a.RowsPerAgent);
+                w.WriteNumber("one_pass_tokens_per_second", Math.Round(a.OnePassTokensPerSecond, 1));
+                w.WriteNumber("separate_passes_tokens_per_second", Math.Round(a.SeparatePassesTokensPerSecond, 1));
+                w.WriteNumber("one_pass_tokens_per_cpu_second", Math.Round(a.OnePassTokensPerCpuSecond, 1));
+                w.WriteNumber("separate_passes_tokens_per_cpu_second", Math.Round(a.SeparatePassesTokensPerCpuSecond, 1));
+                w.WriteNumber("speedup", Math.Round(a.Speedup, 3));
+                w.WriteNumber("cpu_speedup", Math.Round(a.CpuSpeedup, 3));
+                w.WriteNumber("max_loss_difference", a.MaxLossDifference);
+                w.WriteNumber("max_relative_gradient_difference", a.MaxGradientDifference);
+                w.WriteEndObject();
+            }
+            w.WriteString("openblas", r.OpenBlasConfig);
+            w.WriteStartArray("gemm_shapes");
+            foreach (var g in r.Gemms)
+            {
+                w.WriteStartObject();
+                w.WriteString("name", g.Case.Name);
+                w.WriteNumber("m", g.Case.M);
+                w.WriteNumber("n", g.Case.N);
+                w.WriteNumber("k", g.Case.K);
+                w.WriteNumber("ours_gflops", Math.Round(g.OursGflops, 1));
+                if (g.OpenBlasGflops is double t)
+                    w.WriteNumber("openblas_gflops", Math.Round(t, 1));
+                w.WriteEndObject();
+            }
+            w.WriteEndArray();
+            w.WriteStartObject("pytorch");
+            w.WriteString("status", r.PyTorch.Status);
+            if (r.PyTorch.TokensPerSecond is double p)
+                w.WriteNumber("tokens_per_second", Math.Round(p, 1));
+            w.WriteNumber("reference_tokens_per_second", TrainingBenchmark.PyTorchTokensPerSecond);
+            w.WriteEndObject();
+            w.WriteEndObject();
+        }
+        output.WriteLine(System.Text.Encoding.UTF8.GetString(stream.ToArray()));
+    }
 }

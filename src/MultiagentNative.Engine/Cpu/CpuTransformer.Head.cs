@@ -17,13 +17,13 @@ public sealed partial class CpuTransformer<T>
     T Head(Pass pass)
     {
         int rows = pass.Rows, d = config.ModelDim, vocab = config.Vocab, chunkRows = HeadChunkRows(rows);
-        pass.FinalRstd = new T[rows];
-        pass.FinalNorm = Uninitialized(rows * d);
+        pass.FinalRstd = pass.Zeroed(rows);
+        pass.FinalNorm = pass.Uninitialized(rows * d);
         RmsNorm.Forward<T>(pass.FinalNorm, pass.FinalRstd, pass.FinalHidden, weights[TensorNames.OutputNorm], rows, d, T.CreateChecked(config.RmsEps));
-        pass.LossLse = new T[rows];
+        pass.LossLse = pass.Zeroed(rows);
         var segStart = pass.Batch.SegStart;
         var segmentLosses = new T[segStart.Length - 1];
-        var logits = Uninitialized(Math.Min(rows, chunkRows) * vocab);
+        var logits = pass.Uninitialized(Math.Min(rows, chunkRows) * vocab);
         for (int first = 0; first < rows; first += chunkRows)
         {
             int count = Math.Min(chunkRows, rows - first);
@@ -52,8 +52,8 @@ public sealed partial class CpuTransformer<T>
         int rows = pass.Rows, d = config.ModelDim, vocab = config.Vocab, chunkRows = HeadChunkRows(rows);
         var full = pass.FullGradients;
         var output = weights[weights.OutputName];
-        var dNorm = new T[rows * d];
-        var logits = pass.Logits.Length > 0 ? pass.Logits : Uninitialized(Math.Min(rows, chunkRows) * vocab);
+        var dNorm = pass.Zeroed(rows * d);
+        var logits = pass.Logits.Length > 0 ? pass.Logits : pass.Uninitialized(Math.Min(rows, chunkRows) * vocab);
         for (int first = 0; first < rows; first += chunkRows)
         {
             int count = Math.Min(chunkRows, rows - first);
@@ -64,7 +64,7 @@ public sealed partial class CpuTransformer<T>
                                      pass.LossWeights.AsSpan(first), T.One, count, vocab);
             Linear.Backward<T>(dNorm.AsSpan(first * d), full is null ? [] : full[weights.OutputName], [], logits, normChunk, output, count, d, vocab);
         }
-        var dHidden = new T[rows * d];
+        var dHidden = pass.Zeroed(rows * d);
         RmsNorm.Backward<T>(dHidden, full is null ? [] : full[TensorNames.OutputNorm], dNorm, pass.FinalHidden,
                             weights[TensorNames.OutputNorm], pass.FinalRstd, rows, d);
         return dHidden;

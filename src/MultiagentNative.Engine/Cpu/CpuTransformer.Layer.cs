@@ -18,11 +18,11 @@ public sealed partial class CpuTransformer<T>
         public LayerState(CpuTransformer<T> model, Pass pass)
         {
             var c = model.config;
-            T[] Rows(int width) => model.Uninitialized(pass.Rows * width);
+            T[] Rows(int width) => pass.Uninitialized(pass.Rows * width);
             (Rstd1, Norm1) = (Rows(1), Rows(c.ModelDim));
             (Q, K, V) = (Rows(c.QueryWidth), Rows(c.KvWidth), Rows(c.KvWidth));
             (Lse, Attn) = (Rows(c.Heads), Rows(c.QueryWidth));
-            Probs = model.options.SaveAttentionProbs ? model.Uninitialized(checked((int)Attention.ProbsSize(pass.Batch.SeqStart, c.Heads))) : [];
+            Probs = model.options.SaveAttentionProbs ? pass.Uninitialized(checked((int)Attention.ProbsSize(pass.Batch.SeqStart, c.Heads))) : [];
             (Hidden, Rstd2, Norm2) = (Rows(c.ModelDim), Rows(1), Rows(c.ModelDim));
             (Gate, Up, Act) = (Rows(c.FfnDim), Rows(c.FfnDim), Rows(c.FfnDim));
         }
@@ -30,7 +30,7 @@ public sealed partial class CpuTransformer<T>
 
     void ForwardLayer(Pass pass, int layer, LayerState st, T[] input, T[] output)
     {
-        var projected = Uninitialized(pass.Rows * config.ModelDim);
+        var projected = pass.Uninitialized(pass.Rows * config.ModelDim);
         ForwardAttention(pass, layer, st, input, projected);
         TensorPrimitives.Add<T>(input, projected, st.Hidden);
         ForwardMlp(pass, layer, st, projected);
@@ -45,7 +45,7 @@ public sealed partial class CpuTransformer<T>
         NormRows(st.Norm1, st.Rstd1, input, weights[TensorNames.AttnNorm(layer)], rows, d, T.CreateChecked(c.RmsEps));
         if (c.FusedQkv)
         {
-            var qkv = Uninitialized(rows * (c.QueryWidth + 2 * c.KvWidth));
+            var qkv = pass.Uninitialized(rows * (c.QueryWidth + 2 * c.KvWidth));
             Project(pass, st, qkv, st.Norm1, TensorNames.AttnQkv(layer), null, d, c.QueryWidth + 2 * c.KvWidth);
             SplitColumns(qkv, rows, [st.Q, st.K, st.V], [c.QueryWidth, c.KvWidth, c.KvWidth]);
         }
@@ -69,7 +69,7 @@ public sealed partial class CpuTransformer<T>
         NormRows(st.Norm2, st.Rstd2, st.Hidden, weights[TensorNames.FfnNorm(layer)], rows, d, T.CreateChecked(c.RmsEps));
         if (c.FusedGateUp)
         {
-            var gateUp = Uninitialized(rows * 2 * c.FfnDim);
+            var gateUp = pass.Uninitialized(rows * 2 * c.FfnDim);
             Project(pass, st, gateUp, st.Norm2, TensorNames.FfnUp(layer), null, d, 2 * c.FfnDim);
             SplitColumns(gateUp, rows, [st.Gate, st.Up], [c.FfnDim, c.FfnDim]);
         }
@@ -96,16 +96,16 @@ public sealed partial class CpuTransformer<T>
         var c = config;
         int rows = pass.Rows, d = c.ModelDim;
         var full = pass.FullGradients;
-        var dAct = new T[rows * c.FfnDim];
+        var dAct = pass.Zeroed(rows * c.FfnDim);
         ProjectBackward(pass, st, dAct, dOut, st.Act, TensorNames.FfnDown(layer), null, c.FfnDim, d);
-        var dGate = Uninitialized(rows * c.FfnDim);
-        var dUp = Uninitialized(rows * c.FfnDim);
+        var dGate = pass.Uninitialized(rows * c.FfnDim);
+        var dUp = pass.Uninitialized(rows * c.FfnDim);
         RowBlocks.For(rows, c.FfnDim, (first, count) => SwiGlu.Backward<T>(dGate.AsSpan(first * c.FfnDim), dUp.AsSpan(first * c.FfnDim),
             dAct.AsSpan(first * c.FfnDim), st.Gate.AsSpan(first * c.FfnDim), st.Up.AsSpan(first * c.FfnDim), count * c.FfnDim));
-        var dNorm2 = new T[rows * d];
+        var dNorm2 = pass.Zeroed(rows * d);
         if (c.FusedGateUp)
         {
-            var dGateUp = JoinColumns(rows, [dGate, dUp], [c.FfnDim, c.FfnDim]);
+            var dGateUp = JoinColumns(pass, rows, [dGate, dUp], [c.FfnDim, c.FfnDim]);
             ProjectBackward(pass, st, dNorm2, dGateUp, st.Norm2, TensorNames.FfnUp(layer), null, d, 2 * c.FfnDim);
         }
         else
@@ -123,20 +123,20 @@ public sealed partial class CpuTransformer<T>
         var c = config;
         int rows = pass.Rows, d = c.ModelDim;
         var full = pass.FullGradients;
-        var dAttn = new T[rows * c.QueryWidth];
+        var dAttn = pass.Zeroed(rows * c.QueryWidth);
         ProjectBackward(pass, st, dAttn, dHidden, st.Attn, TensorNames.AttnOutput(layer), null, c.QueryWidth, d);
-        var dQ = Uninitialized(rows * c.QueryWidth);
-        var dK = Uninitialized(rows * c.KvWidth);
-        var dV = Uninitialized(rows * c.KvWidth);
+        var dQ = pass.Uninitialized(rows * c.QueryWidth);
+        var dK = pass.Uninitialized(rows * c.KvWidth);
+        var dV = pass.Uninitialized(rows * c.KvWidth);
         Attention.Backward<T>(dQ, dK, dV, dAttn, st.Lse, st.Probs, st.Q, st.K, st.V, pass.Batch.SeqStart, c.Heads, c.KvHeads, c.HeadWidth);
         RotateRows(pass, dQ, rows, c.Heads, backward: true);
         RotateRows(pass, dK, rows, c.KvHeads, backward: true);
         // the first layer's input gradient only feeds token_embd, which trains only in full-weight mode
         bool needInputGradient = layer > 0 || full is not null;
-        var dNorm1 = needInputGradient ? new T[rows * d] : [];
+        var dNorm1 = needInputGradient ? pass.Zeroed(rows * d) : [];
         if (c.FusedQkv)
         {
-            var dQkv = JoinColumns(rows, [dQ, dK, dV], [c.QueryWidth, c.KvWidth, c.KvWidth]);
+            var dQkv = JoinColumns(pass, rows, [dQ, dK, dV], [c.QueryWidth, c.KvWidth, c.KvWidth]);
             ProjectBackward(pass, st, dNorm1, dQkv, st.Norm1, TensorNames.AttnQkv(layer), null, d, c.QueryWidth + 2 * c.KvWidth);
         }
         else
@@ -160,7 +160,7 @@ public sealed partial class CpuTransformer<T>
         if (adapters is null)
             return;
         if (!st.Shrunk.TryGetValue(name, out var shrunk))
-            st.Shrunk[name] = shrunk = Uninitialized(pass.Rows * pass.Rank);
+            st.Shrunk[name] = shrunk = pass.Uninitialized(pass.Rows * pass.Rank);
         Lora.Forward<T>(y, shrunk, pass.LoraScratch(inDim), x, adapters, pass.Batch.SegStart, pass.SegmentSeeds(name),
                         inDim, outDim, pass.Rank, pass.Scale, pass.Dropout);
     }
@@ -209,10 +209,10 @@ public sealed partial class CpuTransformer<T>
         }
     }
 
-    T[] JoinColumns(int rows, T[][] parts, int[] widths)
+    static T[] JoinColumns(Pass pass, int rows, T[][] parts, int[] widths)
     {
         int total = widths.Sum();
-        var joined = Uninitialized(rows * total);
+        var joined = pass.Uninitialized(rows * total);
         for (int r = 0; r < rows; r++)
         {
             int offset = 0;

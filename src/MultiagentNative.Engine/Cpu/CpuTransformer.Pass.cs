@@ -11,6 +11,9 @@ public sealed partial class CpuTransformer<T>
     sealed class Pass
     {
         readonly Dictionary<string, LoraPair<T>?[]?> adaptersByTensor = [];
+        readonly List<T[]> rented = [];
+        readonly ActivationPool<T> pool;
+        readonly bool poison;
         T[] loraScratch = [];
 
         public TrainingBatch Batch { get; }
@@ -40,6 +43,8 @@ public sealed partial class CpuTransformer<T>
             if (fullGradients is not null && !ReferenceEquals(fullGradients.Config, model.config) && fullGradients.Config != model.config)
                 throw new ArgumentException("fullGradients: built for a different model config");
             CheckSizes(model, batch);
+            pool = model.pool;
+            poison = model.options.PoisonUninitialized;
             Rope = model.RopeFor(batch);
             Batch = batch;
             Adapters = adapters;
@@ -80,6 +85,33 @@ public sealed partial class CpuTransformer<T>
             foreach (char c in tensorName)
                 nameHash = (nameHash ^ c) * 1099511628211UL;
             return Adapters.Select(a => a is null ? 0UL : Mix(dropoutSeed, a.DropoutSeed, nameHash)).ToArray();
+        }
+
+        // For buffers every element of which is written before it is read; PoisonUninitialized fills them with NaN,
+        // so a test proves none is read before written.
+        public T[] Uninitialized(int length)
+        {
+            var array = pool.Rent(length);
+            rented.Add(array);
+            if (poison)
+                Array.Fill(array, T.NaN);
+            return array;
+        }
+
+        /// <summary>A zeroed buffer (accumulators).</summary>
+        public T[] Zeroed(int length)
+        {
+            var array = pool.Rent(length);
+            rented.Add(array);
+            Array.Clear(array);
+            return array;
+        }
+
+        /// <summary>Gives every rented buffer back to the model's pool; nothing of this pass may be read afterwards.</summary>
+        public void ReleaseBuffers()
+        {
+            pool.Return(rented);
+            rented.Clear();
         }
 
         public Span<T> LoraScratch(int inDim)

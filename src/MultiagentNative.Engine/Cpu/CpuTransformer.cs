@@ -22,6 +22,7 @@ public sealed partial class CpuTransformer<T> where T : unmanaged, IFloatingPoin
     readonly float[] ropeFreqFactors;
     RopeTable<T> rope;
     readonly TransformerOptions options;
+    readonly ActivationPool<T> pool = new();
 
     public CpuTransformer(ModelWeights<T> weights, TransformerOptions? options = null, ReadOnlySpan<float> ropeFreqFactors = default)
     {
@@ -61,24 +62,45 @@ public sealed partial class CpuTransformer<T> where T : unmanaged, IFloatingPoin
     public T Loss(TrainingBatch batch, IReadOnlyList<AdapterSet<T>?> segmentAdapters)
     {
         var pass = new Pass(this, batch, segmentAdapters, fullGradients: null, dropoutSeed: 0, training: false);
-        return RunForward(pass, keepStates: false);
+        try
+        {
+            return RunForward(pass, keepStates: false);
+        }
+        finally
+        {
+            pass.ReleaseBuffers();
+        }
     }
 
     /// <summary>Output logits [rows, vocab] of every row in evaluation mode (for scoring and llama.cpp parity checks).</summary>
     public T[] Logits(TrainingBatch batch, IReadOnlyList<AdapterSet<T>?> segmentAdapters)
     {
         var pass = new Pass(this, batch, segmentAdapters, fullGradients: null, dropoutSeed: 0, training: false);
-        RunForward(pass, keepStates: false);
-        var logits = new T[pass.Rows * config.Vocab];
-        Linear.Forward<T>(logits, pass.FinalNorm, weights[weights.OutputName], [], pass.Rows, config.ModelDim, config.Vocab);
-        return logits;
+        try
+        {
+            RunForward(pass, keepStates: false);
+            var logits = new T[pass.Rows * config.Vocab];
+            Linear.Forward<T>(logits, pass.FinalNorm, weights[weights.OutputName], [], pass.Rows, config.ModelDim, config.Vocab);
+            return logits;
+        }
+        finally
+        {
+            pass.ReleaseBuffers();
+        }
     }
 
     /// <summary>The loss ForwardBackward sees for the same dropout seed (dropout on), without the backward.</summary>
     public T TrainingLoss(TrainingBatch batch, IReadOnlyList<AdapterSet<T>?> segmentAdapters, ulong dropoutSeed)
     {
         var pass = new Pass(this, batch, segmentAdapters, fullGradients: null, dropoutSeed, training: true);
-        return RunForward(pass, keepStates: false);
+        try
+        {
+            return RunForward(pass, keepStates: false);
+        }
+        finally
+        {
+            pass.ReleaseBuffers();
+        }
     }
 
     /// <summary>
@@ -92,15 +114,22 @@ public sealed partial class CpuTransformer<T> where T : unmanaged, IFloatingPoin
         if (segmentLosses is not null && segmentLosses.Length < batch.Segments)
             throw new ArgumentException($"segmentLosses: expected {batch.Segments} entries, got {segmentLosses.Length}", nameof(segmentLosses));
         var pass = new Pass(this, batch, segmentAdapters, fullGradients, dropoutSeed, training: true) { SegmentLosses = segmentLosses };
-        T loss = RunForward(pass, keepStates: true);
-        RunBackward(pass);
-        return loss;
+        try
+        {
+            T loss = RunForward(pass, keepStates: true);
+            RunBackward(pass);
+            return loss;
+        }
+        finally
+        {
+            pass.ReleaseBuffers();
+        }
     }
 
     T RunForward(Pass pass, bool keepStates)
     {
         int rows = pass.Rows, d = config.ModelDim;
-        var input = Uninitialized(rows * d);
+        var input = pass.Uninitialized(rows * d);
         Embedding.Forward<T>(input, pass.Batch.Tokens, weights[TensorNames.TokenEmbedding], rows, d, config.Vocab);
         LayerState? scratch = null;
         for (int layer = 0; layer < config.Layers; layer++)
@@ -111,7 +140,7 @@ public sealed partial class CpuTransformer<T> where T : unmanaged, IFloatingPoin
             else
                 state = scratch ??= new LayerState(this, pass);
             pass.LayerInputs[layer] = input;
-            var output = Uninitialized(rows * d);
+            var output = pass.Uninitialized(rows * d);
             ForwardLayer(pass, layer, state, input, output);
             if (keepStates && !options.RecomputeActivations)
                 pass.States[layer] = state;
@@ -119,17 +148,6 @@ public sealed partial class CpuTransformer<T> where T : unmanaged, IFloatingPoin
         }
         pass.FinalHidden = input;
         return Head(pass);
-    }
-
-    // For buffers every element of which is written before it is read (accumulators stay zeroed `new T[]`):
-    // the built-in model allocates ~200 MB of activations per step, and zeroing them is a share of the step.
-    T[] Uninitialized(int length)
-    {
-        if (!options.PoisonUninitialized)
-            return GC.AllocateUninitializedArray<T>(length);
-        var poisoned = new T[length];
-        Array.Fill(poisoned, T.NaN);
-        return poisoned;
     }
 
     void RunBackward(Pass pass)
@@ -144,9 +162,9 @@ public sealed partial class CpuTransformer<T> where T : unmanaged, IFloatingPoin
             if (state is null)
             {
                 state = scratch ??= new LayerState(this, pass);
-                ForwardLayer(pass, layer, state, pass.LayerInputs[layer], Uninitialized(rows * d));
+                ForwardLayer(pass, layer, state, pass.LayerInputs[layer], pass.Uninitialized(rows * d));
             }
-            var dInput = new T[rows * d];
+            var dInput = pass.Zeroed(rows * d);
             BackwardLayer(pass, layer, state, pass.LayerInputs[layer], dHidden, dInput);
             dHidden = dInput;
         }

@@ -62,12 +62,14 @@ public static unsafe class Gemm
                 M = m, N = n, K = k, TransA = transA, TransB = transB, Accumulate = accumulate, Alpha = alpha,
             };
             int threadCount = threads > 0 ? threads : CpuParallel.MaxThreads;
+            long counterStart = GemmCounter.Start();
             switch (kernel == GemmKernel.Auto ? BestKernel : kernel)
             {
                 case GemmKernel.Avx512: GemmDriver<Avx512Kernel12x32>.Run(problem, threadCount); break;
                 case GemmKernel.Avx2: GemmDriver<Avx2Kernel6x16>.Run(problem, threadCount); break;
                 default: GemmDriver<PortableKernel4x2V>.Run(problem, threadCount); break;
             }
+            GemmCounter.Stop(counterStart, m, n, k, serial: threads == 1);
         }
     }
 
