@@ -53,9 +53,14 @@ public sealed unsafe class Cublas : IDisposable
         public delegate* unmanaged[Cdecl]<IntPtr, int, int, int, int, int, float*, ulong, int, int, ulong, int, int, float*, ulong, int, int, int, int, int> cublasGemmEx;
     }
 
-    static readonly Lock Gate = new();
-    static Api? api;
-    static string? failure;
+    static readonly OptionalLibrary<Api> Library = new(LinuxNames, WindowsNames, (name, export) => new Api
+    {
+        LibraryName = name,
+        cublasCreate_v2 = (delegate* unmanaged[Cdecl]<IntPtr*, int>)export("cublasCreate_v2"),
+        cublasDestroy_v2 = (delegate* unmanaged[Cdecl]<IntPtr, int>)export("cublasDestroy_v2"),
+        cublasSetStream_v2 = (delegate* unmanaged[Cdecl]<IntPtr, IntPtr, int>)export("cublasSetStream_v2"),
+        cublasGemmEx = (delegate* unmanaged[Cdecl]<IntPtr, int, int, int, int, int, float*, ulong, int, int, ulong, int, int, float*, ulong, int, int, int, int, int>)export("cublasGemmEx"),
+    }, reason => new CublasMissingException(reason));
 
     readonly CudaContext context;
     readonly CudaStream stream;
@@ -65,20 +70,7 @@ public sealed unsafe class Cublas : IDisposable
 
     public static string LibraryName => Load().LibraryName;
 
-    public static bool IsAvailable(out string reason)
-    {
-        try
-        {
-            Load();
-            reason = "";
-            return true;
-        }
-        catch (CublasMissingException e)
-        {
-            reason = e.Message;
-            return false;
-        }
-    }
+    public static bool IsAvailable(out string reason) => Library.IsAvailable(out reason);
 
     /// <summary>A handle whose work goes to <paramref name="stream"/>; CublasMissingException when no libcublas loads.</summary>
     public static Cublas Create(CudaContext context, CudaStream stream)
@@ -125,39 +117,5 @@ public sealed unsafe class Cublas : IDisposable
             throw new CublasException(call, status);
     }
 
-    static Api Load()
-    {
-        lock (Gate)
-        {
-            if (api is not null)
-                return api;
-            if (failure is not null)
-                throw new CublasMissingException(failure);
-            var names = OperatingSystem.IsWindows() ? WindowsNames : LinuxNames;
-            foreach (string name in names)
-            {
-                if (!NativeLibrary.TryLoad(name, out IntPtr library))
-                    continue;
-                try
-                {
-                    IntPtr Export(string symbol) => NativeLibrary.GetExport(library, symbol);
-                    api = new Api
-                    {
-                        LibraryName = name,
-                        cublasCreate_v2 = (delegate* unmanaged[Cdecl]<IntPtr*, int>)Export("cublasCreate_v2"),
-                        cublasDestroy_v2 = (delegate* unmanaged[Cdecl]<IntPtr, int>)Export("cublasDestroy_v2"),
-                        cublasSetStream_v2 = (delegate* unmanaged[Cdecl]<IntPtr, IntPtr, int>)Export("cublasSetStream_v2"),
-                        cublasGemmEx = (delegate* unmanaged[Cdecl]<IntPtr, int, int, int, int, int, float*, ulong, int, int, ulong, int, int, float*, ulong, int, int, int, int, int>)Export("cublasGemmEx"),
-                    };
-                    return api;
-                }
-                catch (EntryPointNotFoundException e)
-                {
-                    failure = $"{name} lacks {e.Message}";
-                }
-            }
-            failure ??= $"none of {string.Join(", ", names)} could be loaded";
-            throw new CublasMissingException(failure);
-        }
-    }
+    static Api Load() => Library.Load();
 }

@@ -12,10 +12,6 @@ public static unsafe class Nvrtc
 {
     static readonly string[] LinuxNames = ["libnvrtc.so.13", "libnvrtc.so.12", "libnvrtc.so.11.2", "libnvrtc.so"];
     static readonly string[] WindowsNames = ["nvrtc64_130_0.dll", "nvrtc64_120_0.dll", "nvrtc64_112_0.dll"];
-    static readonly Lock Gate = new();
-    static Api? api;
-    static string? failure;
-
     sealed class Api
     {
         public string LibraryName = "";
@@ -34,65 +30,28 @@ public static unsafe class Nvrtc
         public delegate* unmanaged[Cdecl]<int, byte*> nvrtcGetErrorString;
     }
 
-    static Api Load()
+    static readonly OptionalLibrary<Api> Library = new(LinuxNames, WindowsNames, (name, export) => new Api
     {
-        lock (Gate)
-        {
-            if (api is not null)
-                return api;
-            if (failure is not null)
-                throw new NvrtcMissingException(failure);
-            foreach (string name in OperatingSystem.IsWindows() ? WindowsNames : LinuxNames)
-            {
-                if (!NativeLibrary.TryLoad(name, out IntPtr library))
-                    continue;
-                try
-                {
-                    IntPtr Export(string symbol) => NativeLibrary.GetExport(library, symbol);
-                    api = new Api
-                    {
-                        LibraryName = name,
-                        nvrtcVersion = (delegate* unmanaged[Cdecl]<int*, int*, int>)Export("nvrtcVersion"),
-                        nvrtcGetNumSupportedArchs = (delegate* unmanaged[Cdecl]<int*, int>)Export("nvrtcGetNumSupportedArchs"),
-                        nvrtcGetSupportedArchs = (delegate* unmanaged[Cdecl]<int*, int>)Export("nvrtcGetSupportedArchs"),
-                        nvrtcCreateProgram = (delegate* unmanaged[Cdecl]<IntPtr*, byte*, byte*, int, byte**, byte**, int>)Export("nvrtcCreateProgram"),
-                        nvrtcCompileProgram = (delegate* unmanaged[Cdecl]<IntPtr, int, byte**, int>)Export("nvrtcCompileProgram"),
-                        nvrtcGetProgramLogSize = (delegate* unmanaged[Cdecl]<IntPtr, nuint*, int>)Export("nvrtcGetProgramLogSize"),
-                        nvrtcGetProgramLog = (delegate* unmanaged[Cdecl]<IntPtr, byte*, int>)Export("nvrtcGetProgramLog"),
-                        nvrtcGetPTXSize = (delegate* unmanaged[Cdecl]<IntPtr, nuint*, int>)Export("nvrtcGetPTXSize"),
-                        nvrtcGetPTX = (delegate* unmanaged[Cdecl]<IntPtr, byte*, int>)Export("nvrtcGetPTX"),
-                        nvrtcGetCUBINSize = (delegate* unmanaged[Cdecl]<IntPtr, nuint*, int>)Export("nvrtcGetCUBINSize"),
-                        nvrtcGetCUBIN = (delegate* unmanaged[Cdecl]<IntPtr, byte*, int>)Export("nvrtcGetCUBIN"),
-                        nvrtcDestroyProgram = (delegate* unmanaged[Cdecl]<IntPtr*, int>)Export("nvrtcDestroyProgram"),
-                        nvrtcGetErrorString = (delegate* unmanaged[Cdecl]<int, byte*>)Export("nvrtcGetErrorString"),
-                    };
-                    return api;
-                }
-                catch (EntryPointNotFoundException e)
-                {
-                    failure = $"{name} lacks {e.Message}";
-                }
-            }
-            failure ??= $"none of {string.Join(", ", OperatingSystem.IsWindows() ? WindowsNames : LinuxNames)} could be loaded " +
-                "(Debian: enable the non-free component and apt-get install libnvrtc11.2 libnvrtc-builtins11.8)";
-            throw new NvrtcMissingException(failure);
-        }
-    }
+        LibraryName = name,
+        nvrtcVersion = (delegate* unmanaged[Cdecl]<int*, int*, int>)export("nvrtcVersion"),
+        nvrtcGetNumSupportedArchs = (delegate* unmanaged[Cdecl]<int*, int>)export("nvrtcGetNumSupportedArchs"),
+        nvrtcGetSupportedArchs = (delegate* unmanaged[Cdecl]<int*, int>)export("nvrtcGetSupportedArchs"),
+        nvrtcCreateProgram = (delegate* unmanaged[Cdecl]<IntPtr*, byte*, byte*, int, byte**, byte**, int>)export("nvrtcCreateProgram"),
+        nvrtcCompileProgram = (delegate* unmanaged[Cdecl]<IntPtr, int, byte**, int>)export("nvrtcCompileProgram"),
+        nvrtcGetProgramLogSize = (delegate* unmanaged[Cdecl]<IntPtr, nuint*, int>)export("nvrtcGetProgramLogSize"),
+        nvrtcGetProgramLog = (delegate* unmanaged[Cdecl]<IntPtr, byte*, int>)export("nvrtcGetProgramLog"),
+        nvrtcGetPTXSize = (delegate* unmanaged[Cdecl]<IntPtr, nuint*, int>)export("nvrtcGetPTXSize"),
+        nvrtcGetPTX = (delegate* unmanaged[Cdecl]<IntPtr, byte*, int>)export("nvrtcGetPTX"),
+        nvrtcGetCUBINSize = (delegate* unmanaged[Cdecl]<IntPtr, nuint*, int>)export("nvrtcGetCUBINSize"),
+        nvrtcGetCUBIN = (delegate* unmanaged[Cdecl]<IntPtr, byte*, int>)export("nvrtcGetCUBIN"),
+        nvrtcDestroyProgram = (delegate* unmanaged[Cdecl]<IntPtr*, int>)export("nvrtcDestroyProgram"),
+        nvrtcGetErrorString = (delegate* unmanaged[Cdecl]<int, byte*>)export("nvrtcGetErrorString"),
+    }, reason => new NvrtcMissingException(reason),
+        " (Debian: enable the non-free component and apt-get install libnvrtc11.2 libnvrtc-builtins11.8)");
 
-    public static bool IsAvailable(out string reason)
-    {
-        try
-        {
-            Load();
-            reason = "";
-            return true;
-        }
-        catch (NvrtcMissingException e)
-        {
-            reason = e.Message;
-            return false;
-        }
-    }
+    static Api Load() => Library.Load();
+
+    public static bool IsAvailable(out string reason) => Library.IsAvailable(out reason);
 
     public static string LibraryName => Load().LibraryName;
 
