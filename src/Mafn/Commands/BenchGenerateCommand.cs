@@ -11,7 +11,7 @@ static class BenchGenerateCommand
 {
     public static Command Create()
     {
-        var model = new Option<string?>("--model") { Description = "GGUF model (required until the built-in model exists)" };
+        var model = ModelOption.Create();
         var json = new Option<bool>("--json") { Description = "print the figures as JSON" };
         var maxTokens = new Option<int>("--max-tokens") { Description = "tokens per request", DefaultValueFactory = _ => 64 };
         var threads = new Option<int>("--threads") { Description = "native thread budget (default: core count)" };
@@ -30,7 +30,7 @@ static class BenchGenerateCommand
         };
         command.SetAction(parse =>
         {
-            string path = ModelOption.Require(parse.GetValue(model));
+            string path = ModelOption.Resolve(parse.GetValue(model));
             if (parse.GetValue(synthetic) is { } shape)
                 path = SyntheticModel.Ensure(shape, parse.GetValue(syntheticType)!, path, line => Console.Error.WriteLine($"  {line}"));
             using var loaded = LlamaModel.Load(path);

@@ -16,7 +16,7 @@ public static class EvalCommand
     {
         var task = new Option<string>("--task") { Description = $"task: {string.Join(", ", TaskRegistry.Names)}", Required = true };
         var data = new Option<string?>("--data") { Description = "test problems JSONL (every task but arithmetic)" };
-        var model = new Option<string?>("--model") { Description = $"GGUF model (default: the built-in {BuiltinModel.RelativePath})" };
+        var model = ModelOption.Create();
         var adapter = new Option<string?>("--adapter") { Description = "llama.cpp LoRA adapter GGUF for the model" };
         var samples = new Option<int>("--samples") { Description = "answers per problem (K); K > 1 adds majority-of-K and pass@K", DefaultValueFactory = _ => 1 };
         var count = new Option<int?>("--count") { Description = "evaluate only the first N test problems" };
@@ -37,7 +37,7 @@ public static class EvalCommand
             if (!taskName.StartsWith("arithmetic", StringComparison.Ordinal) && parse.GetValue(data) is null)
                 throw new TaskConfigurationException($"{taskName}: --data FILE is required");
             var theTask = TaskRegistry.Create(taskName, new TaskDataOptions { TestFile = parse.GetValue(data) });
-            string modelPath = BuiltinModel.Resolve(parse.GetValue(model));
+            string modelPath = ModelOption.Resolve(parse.GetValue(model));
             using var loaded = LlamaModel.Load(modelPath);
             var promptSet = PromptsFor(parse.GetValue(prompts), loaded, theTask);
             if (loaded.GetMetadata(Forge.MetadataPrefix + "recipe") is { } recipeJson && theTask is ArithmeticTask arithmetic

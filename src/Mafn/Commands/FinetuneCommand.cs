@@ -14,7 +14,7 @@ public static class FinetuneCommand
 {
     public static Command Create()
     {
-        var model = new Option<FileInfo>("--model") { Description = "base GGUF model (llama, qwen2 or phi3)", Required = true };
+        var model = ModelOption.Create("base GGUF model (llama, qwen2 or phi3)");
         var data = new Option<FileInfo>("--data") { Description = "chat JSONL: {\"messages\":[{\"role\":..,\"content\":..}]} per line", Required = true };
         var output = new Option<string>("--out") { Description = "adapter file (gguf) or folder (peft)", Required = true };
         var format = new Option<string>("--format") { Description = "gguf (llama.cpp LoRA) or peft", DefaultValueFactory = _ => "gguf" };
@@ -38,7 +38,7 @@ public static class FinetuneCommand
         command.SetAction(parse =>
         {
             var console = parse.InvocationConfiguration.Output;
-            string modelPath = parse.GetValue(model)!.FullName;
+            string modelPath = Path.GetFullPath(ModelOption.Resolve(parse.GetValue(model)));
             var lora = new LoraConfig(parse.GetValue(rank), parse.GetValue(alpha), ParseTargets(parse.GetValue(targets)!), parse.GetValue(dropout));
             lora.Validate();
             if (parse.GetValue(device) == "cuda")

@@ -1,4 +1,4 @@
-// mafn inspect FILE.gguf [--json]: what a GGUF file holds (architecture, hyperparameters, tokenizer, tensors, file
+// mafn inspect [FILE.gguf] [--json]: what a GGUF file holds (architecture, hyperparameters, tokenizer, tensors, file
 // type). A malformed file prints the GgufFormatException message (file, offset, field) on stderr and exits 1.
 using System.CommandLine;
 using System.Globalization;
@@ -14,10 +14,10 @@ public static class InspectCommand
 
     public static Command Create()
     {
-        var file = new Argument<FileInfo>("file") { Description = "the .gguf file" };
+        var file = new Argument<string?>("file") { Description = "the .gguf file (default: the built-in model)", Arity = ArgumentArity.ZeroOrOne };
         var json = new Option<bool>("--json") { Description = "print one JSON object instead of tables" };
         var command = new Command("inspect", "show a GGUF file's architecture, hyperparameters, tokenizer and tensors") { file, json };
-        command.SetAction(parseResult => Run(parseResult.GetValue(file)!, parseResult.GetValue(json),
+        command.SetAction(parseResult => Run(new FileInfo(ModelOption.Resolve(parseResult.GetValue(file))), parseResult.GetValue(json),
             parseResult.InvocationConfiguration.Output, parseResult.InvocationConfiguration.Error));
         return command;
     }

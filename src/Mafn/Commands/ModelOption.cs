@@ -1,10 +1,15 @@
-// The --model option shared by the serving commands.
+// The --model option every model-taking command shares: a GGUF path, defaulting to the built-in model.
+using System.CommandLine;
+using MultiagentNative.Society.Builtin;
+
 namespace Mafn;
 
-/// <summary>The --model option shared by the serving commands.</summary>
+/// <summary>The --model option every model-taking command shares; without it, commands use the built-in model.</summary>
 static class ModelOption
 {
-    public static string Require(string? path) => string.IsNullOrEmpty(path)
-        ? throw new ArgumentException("--model is required: give a GGUF model file (a built-in default model does not exist yet)")
-        : path;
+    public static Option<string?> Create(string what = "GGUF model") =>
+        new("--model") { Description = $"{what} (default: the built-in {BuiltinModel.RelativePath})" };
+
+    /// <summary>The given path, else the built-in model, else a FileNotFoundException saying how to make it.</summary>
+    public static string Resolve(string? path) => BuiltinModel.Resolve(path);
 }

@@ -11,7 +11,7 @@ public static class TokenizeCommand
 
     public static Command Create()
     {
-        var model = new Option<string?>("--model") { Description = "GGUF model or vocabulary file" };
+        var model = ModelOption.Create("GGUF model or vocabulary file");
         var pieces = new Option<bool>("--pieces") { Description = "print each token's text beside its id, one per line" };
         var text = new Argument<string>("TEXT") { Description = "the text to tokenize" };
         var command = new Command("tokenize", "print the token ids of a text") { model, pieces, text };
@@ -21,7 +21,7 @@ public static class TokenizeCommand
 
     public static int Run(string? modelPath, string text, bool pieces, TextWriter output)
     {
-        using var loaded = LlamaModel.LoadVocabulary(ModelOption.Require(modelPath));
+        using var loaded = LlamaModel.LoadVocabulary(ModelOption.Resolve(modelPath));
         var vocabulary = loaded.Vocabulary;
         var tokens = vocabulary.Tokenize(text);
         if (!pieces)

@@ -13,7 +13,7 @@ public static class VerifyCommand
 {
     public static Command Create()
     {
-        var model = new Option<FileInfo>("--model") { Description = "the .gguf model to check", Required = true };
+        var model = ModelOption.Create("the .gguf model to check");
         var json = new Option<bool>("--json") { Description = "print one JSON object instead of text" };
         var tokens = new Option<int>("--tokens") { Description = "positions to compare", DefaultValueFactory = _ => 64 };
         var threads = new Option<int>("--threads") { Description = "llama.cpp threads", DefaultValueFactory = _ => Math.Min(2, Environment.ProcessorCount) };
@@ -23,16 +23,17 @@ public static class VerifyCommand
         var command = new Command("verify", "check that the training engine computes a model's logits as llama.cpp does") { model, json, tokens, threads, adapter, device };
         command.SetAction(parseResult =>
         {
+            string modelPath = Path.GetFullPath(ModelOption.Resolve(parseResult.GetValue(model)));
             bool cuda = parseResult.GetValue(device) == "cuda";
             if (cuda && parseResult.GetValue(adapter) is not null)
                 throw new NotSupportedException("--device cuda checks the base model only; leave out --adapter");
             if (cuda)
                 CudaKernels.RequireDevice();
-            var report = ModelVerifier.Verify(parseResult.GetValue(model)!.FullName,
+            var report = ModelVerifier.Verify(modelPath,
                 new VerifyOptions { Tokens = parseResult.GetValue(tokens), Threads = parseResult.GetValue(threads), AdapterPath = parseResult.GetValue(adapter)?.FullName });
             if (cuda)
             {
-                var cudaComparison = CudaVerification.CompareWithCpu(GgufModelLoader.Load<float>(parseResult.GetValue(model)!.FullName), report.Tokens);
+                var cudaComparison = CudaVerification.CompareWithCpu(GgufModelLoader.Load<float>(modelPath), report.Tokens);
                 report = report with { Checks = [.. report.Checks, .. CudaVerification.Checks(cudaComparison)] };
             }
             var output = parseResult.InvocationConfiguration.Output;

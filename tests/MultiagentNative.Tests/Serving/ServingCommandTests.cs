@@ -1,12 +1,15 @@
 // mafn tokenize and mafn generate in-process: ids as llama.cpp's tokenizer gives them (also from a vocabulary-only
-// GGUF without tensors), greedy generation equal to plain decoding, and a clear error without --model.
+// GGUF without tensors), greedy generation equal to plain decoding, and without --model the built-in model or a clear error naming it.
 using Mafn;
 using MultiagentNative.Formats.Gguf;
+using MultiagentNative.Interop.Llama;
+using MultiagentNative.Society.Builtin;
 using MultiagentNative.Tests.Interop;
 using NUnit.Framework;
 
 namespace MultiagentNative.Tests.Serving;
 
+[NonParallelizable] // sets the built-in model's environment variable
 public class ServingCommandTests
 {
     const string Text = "Once upon a time, Lily saw a cat.";
@@ -56,10 +59,46 @@ public class ServingCommandTests
     }
 
     [Test]
-    public void MissingModelIsAClearError()
+    public void ChatGenerateFormatsTheUserTurnWithTheModelsTemplate()
     {
-        var e = Assert.Throws<ArgumentException>(() => TokenizeCommand.Run(null, Text, false, new StringWriter()));
-        Assert.That(e!.Message, Does.Contain("--model is required"));
+        // The built-in model has a ChatML template; --chat must send <|im_start|> as one special token, not as characters.
+        string builtin = BuiltinModel.Resolve(null);
+        const string Question = "What is the result of 12+3*4+5-6*7?";
+        var output = new StringWriter();
+        Assert.That(GenerateCommand.Run(new GenerateCommand.Settings(builtin, null, Question, Temperature: 0, MaxTokens: 200, Chat: true), output), Is.EqualTo(0));
+        using var model = LlamaModel.Load(builtin);
+        string formatted = LlamaChatTemplate.Apply(model.ChatTemplate!, [new ChatMessage("user", Question)]);
+        Assert.That(formatted, Does.StartWith("<|im_start|>user\n" + Question + "<|im_end|>"));
+        var prompt = model.Vocabulary.Tokenize(formatted, addSpecial: true, parseSpecial: true);
+        using var context = LlamaTestModel.SingleSequenceContext(model);
+        var reference = LlamaTestModel.GreedyReference(context, prompt, 200).Tokens;
+        string reply = string.Concat(reference.TakeWhile(t => !model.Vocabulary.IsEndOfGeneration(t)).Select(t => model.Vocabulary.TokenToPiece(t)));
+        Assert.That(output.ToString().TrimEnd('\n'), Is.EqualTo(reply));
+        Assert.That(reply, Does.Contain("\\boxed{"), "the built-in model answers in its trained format");
+    }
+
+    [Test]
+    public void WithoutModelTheBuiltinModelIsUsedOrNamedWhenAbsent()
+    {
+        string? saved = Environment.GetEnvironmentVariable(BuiltinModel.EnvironmentVariable);
+        try
+        {
+            // Point the default at a real file (the built-in model need not exist in a checkout): tokenize uses it.
+            Environment.SetEnvironmentVariable(BuiltinModel.EnvironmentVariable, TestPaths.Stories260K);
+            var output = new StringWriter();
+            Assert.That(TokenizeCommand.Run(null, Text, pieces: false, output), Is.EqualTo(0));
+            var expected = LlamaTestModel.Model.Vocabulary.Tokenize(Text).Select(t => t.Value.ToString());
+            Assert.That(output.ToString().Trim(), Is.EqualTo(string.Join(' ', expected)));
+            // Absent: a typed error naming the built-in path and how to make it.
+            Environment.SetEnvironmentVariable(BuiltinModel.EnvironmentVariable, Path.Combine(Path.GetTempPath(), "no-such-model.gguf"));
+            var e = Assert.Throws<FileNotFoundException>(() => TokenizeCommand.Run(null, Text, false, new StringWriter()));
+            Assert.That(e!.Message, Does.Contain(BuiltinModel.RelativePath).And.Contain("mafn forge"));
+            Assert.Throws<FileNotFoundException>(() => GenerateCommand.Run(new GenerateCommand.Settings(null, null, "x"), new StringWriter()));
+        }
+        finally
+        {
+            Environment.SetEnvironmentVariable(BuiltinModel.EnvironmentVariable, saved);
+        }
         Assert.Throws<ArgumentException>(() => GenerateCommand.Run(new GenerateCommand.Settings(TestPaths.Stories260K, null, "x", Count: 0), new StringWriter()));
     }
 }
