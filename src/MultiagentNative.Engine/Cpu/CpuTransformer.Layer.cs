@@ -30,11 +30,12 @@ public sealed partial class CpuTransformer<T>
 
     void ForwardLayer(Pass pass, int layer, LayerState st, T[] input, T[] output)
     {
-        var projected = pass.Uninitialized(pass.Rows * config.ModelDim);
+        int n = pass.Rows * config.ModelDim; // pooled arrays may be longer than the pass needs
+        var projected = pass.Uninitialized(n);
         ForwardAttention(pass, layer, st, input, projected);
-        TensorPrimitives.Add<T>(input, projected, st.Hidden);
+        TensorPrimitives.Add<T>(input.AsSpan(0, n), projected.AsSpan(0, n), st.Hidden.AsSpan(0, n));
         ForwardMlp(pass, layer, st, projected);
-        TensorPrimitives.Add<T>(st.Hidden, projected, output);
+        TensorPrimitives.Add<T>(st.Hidden.AsSpan(0, n), projected.AsSpan(0, n), output.AsSpan(0, n));
     }
 
     // projected = attn_output(attention(rope(q), rope(k), v)) of attn_norm(input)
@@ -85,7 +86,9 @@ public sealed partial class CpuTransformer<T>
 
     void BackwardLayer(Pass pass, int layer, LayerState st, T[] input, T[] dOut, T[] dInput)
     {
-        var dHidden = (T[])dOut.Clone();
+        int n = pass.Rows * config.ModelDim;
+        var dHidden = pass.Uninitialized(n); // pooled: a Clone here was 8 MB of fresh large-object heap per layer per step
+        dOut.AsSpan(0, n).CopyTo(dHidden);
         BackwardMlp(pass, layer, st, dOut, dHidden);
         BackwardAttention(pass, layer, st, input, dHidden, dInput);
     }
@@ -147,7 +150,7 @@ public sealed partial class CpuTransformer<T>
         }
         if (!needInputGradient)
             return;
-        dHidden.CopyTo(dInput, 0);
+        dHidden.AsSpan(0, rows * d).CopyTo(dInput);
         RmsNorm.Backward<T>(dInput, full is null ? [] : full[TensorNames.AttnNorm(layer)], dNorm1, input,
                             weights[TensorNames.AttnNorm(layer)], st.Rstd1, rows, d);
     }

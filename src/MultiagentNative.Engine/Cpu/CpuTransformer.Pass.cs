@@ -103,7 +103,7 @@ public sealed partial class CpuTransformer<T>
         {
             var array = pool.Rent(length);
             rented.Add(array);
-            Array.Clear(array);
+            Array.Clear(array, 0, length);
             return array;
         }
 

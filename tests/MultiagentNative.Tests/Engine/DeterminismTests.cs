@@ -70,6 +70,37 @@ public class DeterminismTests
         AssertIdentical(Run(new TransformerOptions(), 10), Run(new TransformerOptions(), 10), "second run");
     }
 
+    [Test]
+    public void OneModelOverBatchesOfVaryingSizeMatchesFreshModelsAndStopsAllocating()
+    {
+        // The forge's steps pack different token counts each time: pooled buffers come back longer than asked and
+        // hold the previous pass's values. Each pass must equal a fresh model's bit for bit (poisoned buffers catch a
+        // stale read), and once warm the pool serves the passes with little new memory.
+        var weights = ModelWeights<float>.Random(MidConfig, 1, initStd: 0.1);
+        var reused = new CpuTransformer<float>(weights, new TransformerOptions(PoisonUninitialized: true));
+        var random = new Random(21);
+        long allocatedWarm = 0, activationBytes = 0;
+        for (int pass = 0; pass < 14; pass++)
+        {
+            var batch = TrainingBatch.Build([Enumerable.Range(0, 3 + random.Next(3))
+                .Select(_ => TinyModels.Example(random, 60 + random.Next(100), MidConfig.Vocab, promptLength: 10)).ToList()], MidConfig.ContextLength);
+            var reusedGradients = ModelWeights<float>.Zeros(MidConfig);
+            long before = GC.GetTotalAllocatedBytes(precise: true);
+            float loss = reused.ForwardBackward(batch, [null], reusedGradients, 3);
+            long allocated = GC.GetTotalAllocatedBytes(precise: true) - before;
+            var freshGradients = ModelWeights<float>.Zeros(MidConfig);
+            float expected = new CpuTransformer<float>(weights).ForwardBackward(batch, [null], freshGradients, 3);
+            AssertIdentical((expected, freshGradients.Shapes.Select(s => freshGradients[s.Name]).ToArray()),
+                            (loss, reusedGradients.Shapes.Select(s => reusedGradients[s.Name]).ToArray()), $"pass {pass}, {batch.Rows} rows");
+            // every layer keeps ~20 [rows, width] activations; a rough lower bound of what one pass uses
+            activationBytes = Math.Max(activationBytes, (long)batch.Rows * MidConfig.ModelDim * sizeof(float) * 20 * MidConfig.Layers);
+            if (pass >= 8)
+                allocatedWarm += allocated;
+        }
+        TestContext.Out.WriteLine($"warm passes allocated {allocatedWarm / 6 / 1e3:F0} kB each; one pass's activations >= {activationBytes / 1e3:F0} kB");
+        Assert.That(allocatedWarm / 6, Is.LessThan(activationBytes / 10), "a warm pass allocates under a tenth of its activations");
+    }
+
     static void AssertIdentical((float Loss, float[][] Grads) expected, (float Loss, float[][] Grads) actual, string what)
     {
         Assert.That(actual.Loss, Is.EqualTo(expected.Loss), $"{what}: loss");
