@@ -11,6 +11,7 @@ root.SetAction(_ =>
     Console.WriteLine("mafn: no default job yet; commands:");
     foreach (var command in root.Subcommands)
         Console.WriteLine($"  {command.Name,-12} {command.Description}");
+    Console.WriteLine("try: mafn eval --task arithmetic --samples 3   (the built-in model on the 500 held-out problems)");
     return 0;
 });
 var config = new InvocationConfiguration { EnableDefaultExceptionHandler = false };
