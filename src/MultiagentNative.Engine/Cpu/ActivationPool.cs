@@ -17,9 +17,6 @@ internal sealed class ActivationPool<T> where T : unmanaged
     readonly Lock gate = new();
     long pooledElements, largestPassElements;
 
-    /// <summary>Arrays allocated because no free one fitted (for tests and diagnostics).</summary>
-    public long FreshAllocations { get; private set; }
-
     /// <summary>
     /// An array of at least `length` elements with unspecified contents: the smallest free one that holds it (and is at
     /// most twice as long), else a new one rounded up to a size class (at most 1/8 more) so that a slightly longer
@@ -37,7 +34,6 @@ internal sealed class ActivationPool<T> where T : unmanaged
                 pooledElements -= array.Length;
                 return array;
             }
-            FreshAllocations++;
         }
         return GC.AllocateUninitializedArray<T>(SizeClass(WithHeadroom(length)));
     }
