@@ -13,16 +13,8 @@ namespace MultiagentNative.Tests.Society;
 [NonParallelizable] // reads the built-in model's environment variable, which other tests set
 public class BuiltinModelTests
 {
-    static string CommittedModel()
-    {
-        // The checkout's file, not whatever MAFN_BUILTIN_MODEL points at.
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            if (File.Exists(Path.Combine(dir.FullName, "MultiagentNative.sln")))
-                return Path.Combine(dir.FullName, BuiltinModel.RelativePath);
-        }
-        throw new InvalidOperationException("the repository root (MultiagentNative.sln) is not above the test binaries");
-    }
+    // The checkout's file (where `mafn forge` writes by default), not whatever MAFN_BUILTIN_MODEL points at.
+    static string CommittedModel() => BuiltinModel.DefaultOutput();
 
     [Test]
     public void TheCommittedModelIsTheBuiltinRecipeAndTheDefault()
