@@ -65,18 +65,25 @@ public sealed class BatchedGenerator : IDisposable
     }
 
     /// <summary>Generates all requests; completions come back in request order. Cancellation throws OperationCanceledException.</summary>
-    public IReadOnlyList<Completion> Generate(IReadOnlyList<GenerationRequest> requests, CancellationToken cancellation = default)
+    public IReadOnlyList<Completion> Generate(IReadOnlyList<GenerationRequest> requests, CancellationToken cancellation = default) =>
+        Generate(requests, null, cancellation);
+
+    /// <summary>As <see cref="Generate(IReadOnlyList{GenerationRequest}, CancellationToken)"/>, and calls <paramref name="completed"/>
+    /// with each completion as soon as it is final (from a context's worker thread, so it must be thread-safe), for callers
+    /// that persist results while the rest still generate.</summary>
+    public IReadOnlyList<Completion> Generate(IReadOnlyList<GenerationRequest> requests, Action<Completion>? completed,
+        CancellationToken cancellation = default)
     {
         // The contexts hold one call's sequences: calls from several threads take turns.
         lock (running)
-            return GenerateLocked(requests, cancellation);
+            return GenerateLocked(requests, completed, cancellation);
     }
 
-    IReadOnlyList<Completion> GenerateLocked(IReadOnlyList<GenerationRequest> requests, CancellationToken cancellation)
+    IReadOnlyList<Completion> GenerateLocked(IReadOnlyList<GenerationRequest> requests, Action<Completion>? completed, CancellationToken cancellation)
     {
         var results = new Completion?[requests.Count];
         var prepared = requests.Select((r, i) => Prepare(i, r.Agent, r.Prompt, r.Messages, r)).ToList();
-        var runs = Deal(prepared, p => p.Source.Agent).Select(job => new GenerationRun(job.Context, Options, job.Items, results)).ToList();
+        var runs = Deal(prepared, p => p.Source.Agent).Select(job => new GenerationRun(job.Context, Options, job.Items, results, completed)).ToList();
         LastRun = RunStatistics.Empty;
         int threads = 0;
         try

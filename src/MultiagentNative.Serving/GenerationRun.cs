@@ -12,14 +12,17 @@ sealed class GenerationRun
     readonly Queue<PreparedRequest> queue;
     readonly SequenceSlot[] slots;
     readonly Completion?[] results;
+    readonly Action<Completion>? completed;
     int promptTokensDecoded, tokensGenerated, decodeCalls;
     long decodeTicks;
 
     public RunStatistics Statistics => new(promptTokensDecoded, tokensGenerated, decodeCalls, 1,
         (double)decodeTicks / System.Diagnostics.Stopwatch.Frequency);
 
-    public GenerationRun(AgentContext agent, GeneratorOptions options, IEnumerable<PreparedRequest> requests, Completion?[] results)
+    public GenerationRun(AgentContext agent, GeneratorOptions options, IEnumerable<PreparedRequest> requests, Completion?[] results,
+        Action<Completion>? completed = null)
     {
+        this.completed = completed;
         this.agent = agent;
         this.options = options;
         this.results = results;
@@ -79,7 +82,7 @@ sealed class GenerationRun
             string? error = request.Error ?? CheckFits(request);
             if (error is null)
                 return request;
-            results[request.Index] = new Completion(request.Index, "", [], request.Prompt.Length, FinishReason.Failed, error, null);
+            Complete(new Completion(request.Index, "", [], request.Prompt.Length, FinishReason.Failed, error, null));
         }
         return null;
     }
@@ -227,9 +230,15 @@ sealed class GenerationRun
     void Finish(SequenceSlot slot, FinishReason reason, string? error)
     {
         var request = slot.Request!;
-        results[request.Index] = new Completion(request.Index, slot.Text!.Text, [.. slot.Generated], request.Prompt.Length,
-            reason, error, slot.Logits);
+        Complete(new Completion(request.Index, slot.Text!.Text, [.. slot.Generated], request.Prompt.Length,
+            reason, error, slot.Logits));
         slot.LogitsIndex = -2; // finished: retired after prefix copies of this step
+    }
+
+    void Complete(Completion completion)
+    {
+        results[completion.RequestIndex] = completion;
+        completed?.Invoke(completion);
     }
 
     void RetireFinished()
