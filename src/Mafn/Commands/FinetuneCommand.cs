@@ -39,7 +39,7 @@ public static class FinetuneCommand
         {
             var console = parse.InvocationConfiguration.Output;
             string modelPath = Path.GetFullPath(ModelOption.Resolve(parse.GetValue(model)));
-            var lora = new LoraConfig(parse.GetValue(rank), parse.GetValue(alpha), ParseTargets(parse.GetValue(targets)!), parse.GetValue(dropout));
+            var lora = new LoraConfig(parse.GetValue(rank), parse.GetValue(alpha), LoraConfig.ParseTargets(parse.GetValue(targets)!), parse.GetValue(dropout));
             lora.Validate();
             if (parse.GetValue(device) == "cuda")
                 CudaKernels.RequireDevice();
@@ -92,29 +92,6 @@ public static class FinetuneCommand
         if (examples.Count == 0)
             throw new ArgumentException($"{Path.GetFileName(dataPath)}: no conversation has assistant tokens within {limit} tokens");
         return examples;
-    }
-
-    static LoraTargets ParseTargets(string text)
-    {
-        var targets = LoraTargets.None;
-        foreach (string part in text.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries))
-        {
-            targets |= part.ToLowerInvariant() switch
-            {
-                "all" => LoraTargets.All,
-                "attention" => LoraTargets.Attention,
-                "mlp" => LoraTargets.Mlp,
-                "q" or "q_proj" => LoraTargets.Q,
-                "k" or "k_proj" => LoraTargets.K,
-                "v" or "v_proj" => LoraTargets.V,
-                "o" or "o_proj" => LoraTargets.O,
-                "gate" or "gate_proj" => LoraTargets.Gate,
-                "up" or "up_proj" => LoraTargets.Up,
-                "down" or "down_proj" => LoraTargets.Down,
-                _ => throw new ArgumentException($"--targets: unknown target '{part}' (all, attention, mlp, q, k, v, o, gate, up, down)"),
-            };
-        }
-        return targets;
     }
 
     static string Progress(TrainingProgress p) => string.Create(CultureInfo.InvariantCulture,

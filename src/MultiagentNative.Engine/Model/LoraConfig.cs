@@ -64,4 +64,28 @@ public sealed record LoraConfig(int Rank, double Alpha, LoraTargets Targets, dou
         if (Targets.HasFlag(LoraTargets.Down)) names.Add(TensorNames.FfnDown(layer));
         return names;
     }
+
+    /// <summary>Parses "all", "attention", "mlp" or a comma list of q,k,v,o,gate,up,down (PEFT's *_proj names too).</summary>
+    public static LoraTargets ParseTargets(string text)
+    {
+        var targets = LoraTargets.None;
+        foreach (string part in text.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries))
+        {
+            targets |= part.ToLowerInvariant() switch
+            {
+                "all" => LoraTargets.All,
+                "attention" => LoraTargets.Attention,
+                "mlp" => LoraTargets.Mlp,
+                "q" or "q_proj" => LoraTargets.Q,
+                "k" or "k_proj" => LoraTargets.K,
+                "v" or "v_proj" => LoraTargets.V,
+                "o" or "o_proj" => LoraTargets.O,
+                "gate" or "gate_proj" => LoraTargets.Gate,
+                "up" or "up_proj" => LoraTargets.Up,
+                "down" or "down_proj" => LoraTargets.Down,
+                _ => throw new ArgumentException($"LoRA targets: unknown target '{part}' (all, attention, mlp, q, k, v, o, gate, up, down)"),
+            };
+        }
+        return targets;
+    }
 }

@@ -77,13 +77,17 @@ public static class ChatDataset
     /// turn). Boundaries come from tokenizing the formatted prefixes; where a prefix does not tokenize to a prefix of the
     /// whole, the longest common prefix is the boundary.
     /// </summary>
-    public static TokenizedExample Tokenize(LlamaModel model, string template, IReadOnlyList<ChatMessage> messages)
+    /// <param name="trainedTurns">Per message, whether an assistant turn is trained; null trains every assistant turn.</param>
+    public static TokenizedExample Tokenize(LlamaModel model, string template, IReadOnlyList<ChatMessage> messages,
+        IReadOnlyList<bool>? trainedTurns = null)
     {
+        if (trainedTurns is not null && trainedTurns.Count != messages.Count)
+            throw new ArgumentException($"trainedTurns: expected {messages.Count} entries (one per message), got {trainedTurns.Count}");
         int[] tokens = TokenIds(model, LlamaChatTemplate.Apply(template, messages, addAssistantPrefix: false));
         var trained = new bool[tokens.Length];
         for (int i = 0; i < messages.Count; i++)
         {
-            if (messages[i].Role != "assistant")
+            if (messages[i].Role != "assistant" || trainedTurns?[i] == false)
                 continue;
             var before = messages.Take(i).ToList();
             int start = before.Count == 0 ? 0 : CommonPrefix(tokens, TokenIds(model, LlamaChatTemplate.Apply(template, before, addAssistantPrefix: true)));
