@@ -1,0 +1,82 @@
+// Finetunes the society's 2N adapters (a generation and a critic adapter per agent) on their own datasets in one
+// multi-agent pass of the engine over the shared frozen base; an adapter whose dataset is empty stays as it was.
+using MultiagentNative.Engine.Adapters;
+using MultiagentNative.Engine.Model;
+using MultiagentNative.Engine.Training;
+using MultiagentNative.Interop.Llama;
+using MultiagentNative.Society.Debate;
+
+namespace MultiagentNative.Society.Runs;
+
+/// <summary>One adapter's role: agent n's generation (g) or critic (c) adapter.</summary>
+public readonly record struct AdapterName(int Agent, bool Critic)
+{
+    public override string ToString() => $"{(Critic ? 'c' : 'g')}{Agent}";
+}
+
+/// <param name="Trained">Adapters trained this iteration (the rest kept their previous file, or the base).</param>
+public sealed record TrainingOutcome(IReadOnlyList<AdapterName> Trained, int Steps, IReadOnlyList<int> Examples, double Seconds);
+
+public sealed class SocietyTraining(string modelPath, LlamaModel vocabulary, SocietyOptions options)
+{
+    GgufModel<float>? model;
+
+    GgufModel<float> Model => model ??= GgufModelLoader.Load<float>(modelPath);
+
+    /// <summary>
+    /// Trains every adapter with data, starting from <paramref name="previous"/> (its file per adapter, null = fresh) unless
+    /// the run restarts from the base; writes each trained adapter to <paramref name="outputFolder"/>.
+    /// </summary>
+    public TrainingOutcome Train(int iteration, IReadOnlyList<AgentData> data, Func<AdapterName, string?> previous, string outputFolder,
+        Action<TrainingProgress>? progress = null)
+    {
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        string template = vocabulary.ChatTemplate
+            ?? throw new SocietyConfigurationException($"{Path.GetFileName(modelPath)} has no chat template; the society needs one to format debates");
+        var config = Model.Config;
+        int limit = options.Lora.MaxTokens > 0 ? Math.Min(options.Lora.MaxTokens, config.ContextLength) : config.ContextLength;
+        var names = new List<AdapterName>();
+        var datasets = new List<IReadOnlyList<TokenizedExample>>();
+        foreach (var agent in data)
+        {
+            foreach (var (critic, examples) in new[] { (false, agent.Generation), (true, agent.Critic) })
+            {
+                var tokenized = examples.Select(e => Truncate(ChatDataset.Tokenize(vocabulary, template, ToInterop(e.Messages), e.TrainedTurns), limit))
+                    .Where(e => e.Trained.Skip(1).Any(t => t)).ToList();
+                if (tokenized.Count == 0)
+                    continue;
+                names.Add(new AdapterName(agent.Agent, critic));
+                datasets.Add(tokenized);
+            }
+        }
+        if (names.Count == 0)
+            return new TrainingOutcome([], 0, [], clock.Elapsed.TotalSeconds);
+        var lora = new LoraConfig(options.Lora.Rank, options.Lora.Alpha, LoraConfig.ParseTargets(options.Lora.Targets), options.Lora.Dropout);
+        var adapters = names.Select(name => previous(name) is { } path && !options.RestartFromBase
+            ? LoraGgufAdapter.Import<float>(path, config, (int)Seeds.Derive(options.Seed, iteration, name.Agent, name.Critic ? 1 : 0, 7))
+            : AdapterSet<float>.Create(config, lora, (int)Seeds.Derive(options.Seed, iteration, name.Agent, name.Critic ? 1 : 0))).ToList();
+        int batch = options.Lora.SequencesPerAgent;
+        int steps = Math.Max(1, (int)Math.Ceiling(datasets.Max(d => d.Count) * options.Lora.Epochs / batch));
+        var trainer = new Trainer<float>(Model.CreateTransformer(), new TrainerOptions
+        {
+            Steps = steps, SequencesPerAgent = batch, PeakLearningRate = options.Lora.LearningRate,
+            MinLearningRate = options.Lora.LearningRate / 10, WarmupSteps = Math.Min(10, steps / 10),
+            Seed = (int)(Seeds.Derive(options.Seed, iteration, 99) & 0x7FFFFFFF),
+        }, progress);
+        trainer.TrainAdapters(adapters, datasets);
+        Directory.CreateDirectory(outputFolder);
+        for (int i = 0; i < names.Count; i++)
+        {
+            string path = Path.Combine(outputFolder, $"{names[i]}.gguf");
+            string temporary = path + ".tmp";
+            LoraGgufAdapter.Export(adapters[i], config, temporary);
+            File.Move(temporary, path, overwrite: true);
+        }
+        return new TrainingOutcome(names, steps, [.. datasets.Select(d => d.Count)], clock.Elapsed.TotalSeconds);
+    }
+
+    static TokenizedExample Truncate(TokenizedExample example, int limit) =>
+        example.Length <= limit ? example : new TokenizedExample(example.Tokens[..limit], example.Trained[..limit]);
+
+    static List<ChatMessage> ToInterop(IReadOnlyList<Tasks.ChatMessage> messages) => [.. messages.Select(m => new ChatMessage(m.Role, m.Content))];
+}
