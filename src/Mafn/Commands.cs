@@ -17,5 +17,6 @@ static class Commands
         yield return FinetuneCommand.Create();
         yield return ForgeCommand.Create();
         yield return EvalCommand.Create();
+        yield return RunCommand.Create();
     }
 }

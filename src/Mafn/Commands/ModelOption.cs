@@ -12,4 +12,20 @@ static class ModelOption
 
     /// <summary>The given path, else the built-in model, else a FileNotFoundException saying how to make it.</summary>
     public static string Resolve(string? path) => BuiltinModel.Resolve(path);
+
+    /// <summary>True for a model made by `mafn forge` (the built-in one): it records its recipe in its metadata.</summary>
+    public static bool IsForged(string path)
+    {
+        using var file = MultiagentNative.Formats.Gguf.GgufFile.Open(path);
+        return file.GetString(Forge.MetadataPrefix + "recipe") is not null;
+    }
+
+    /// <summary>The prompt set a forged model was trained with when the task is Arithmetic, else null (the task's own).</summary>
+    public static string? PromptSetOf(string path, string task)
+    {
+        if (!task.StartsWith("arithmetic", StringComparison.Ordinal))
+            return null;
+        using var file = MultiagentNative.Formats.Gguf.GgufFile.Open(path);
+        return file.GetString(Forge.MetadataPrefix + "recipe") is { } recipe ? ForgeRecipe.FromJson(recipe).PromptSet : null;
+    }
 }

@@ -1,0 +1,156 @@
+// mafn run: the multiagent finetuning society (Algorithm 1) on a task, from a preset, into a resumable run folder;
+// ends with the accuracy table per iteration beside iteration 0's debate, majority of N and a single base agent.
+using System.CommandLine;
+using System.Globalization;
+using System.Text.Json;
+using MultiagentNative.Society;
+using MultiagentNative.Society.Runs;
+using MultiagentNative.Tasks;
+
+namespace Mafn;
+
+public static class RunCommand
+{
+    public static Command Create()
+    {
+        var preset = new Option<string>("--preset") { Description = "quick (about a minute), default (the built-in job, <= 15 min on 2 cores), paper (the paper's settings)", DefaultValueFactory = _ => "default" };
+        preset.AcceptOnlyFromAmong([.. SocietyPresets.Names]);
+        var task = new Option<string>("--task") { Description = $"task: {string.Join(", ", TaskRegistry.Names)}", DefaultValueFactory = _ => "arithmetic" };
+        var data = new Option<string?>("--data") { Description = "problems JSONL (test split; the train split is carved from it unless --train-data is given)" };
+        var trainData = new Option<string?>("--train-data") { Description = "train problems JSONL" };
+        var model = ModelOption.Create("base GGUF model shared by every agent");
+        var agents = new Option<int?>("--agents") { Description = "agents N (default 3)" };
+        var rounds = new Option<int?>("--rounds") { Description = "debate rounds M, the first included (default 2)" };
+        var iterations = new Option<int?>("--iterations") { Description = "finetuning iterations L (preset)" };
+        var trainProblems = new Option<int?>("--train-problems") { Description = "train problems debated per iteration (preset)" };
+        var testProblems = new Option<int?>("--test-problems") { Description = "held-out problems evaluated per iteration (preset)" };
+        var summary = new Option<string?>("--summary") { Description = "model: the base model summarizes the others' answers (paper); none: critics read them raw" };
+        summary.AcceptOnlyFromAmong("model", "none");
+        var seed = new Option<uint?>("--seed") { Description = "run seed: every response's sampling seed derives from it and its place in the run (default 1)" };
+        var tieBreak = new Option<string?>("--tie-break") { Description = "random (paper, seeded) or largest (released code)" };
+        tieBreak.AcceptOnlyFromAmong("random", "largest");
+        var noMajority = new Option<string?>("--no-majority") { Description = "skip (default): problems without a strict majority give no data; keep: use the tie rule's pick" };
+        noMajority.AcceptOnlyFromAmong("skip", "keep");
+        var criticWeight = new Option<double?>("--critic-weight") { Description = "share w of corrected chains (C-) in critic data; default: all C- plus C+ at half that count (released code)" };
+        var maskFirst = new Option<bool>("--mask-first-answer") { Description = "train only the final turn of corrected (C-) chains" };
+        var restart = new Option<bool>("--restart-from-base") { Description = "finetune each iteration from the base instead of the previous adapter" };
+        var rank = new Option<int?>("--rank") { Description = "LoRA rank (default 8)" };
+        var learningRate = new Option<double?>("--lr") { Description = "LoRA peak learning rate (default 1e-3)" };
+        var epochs = new Option<double?>("--epochs") { Description = "passes over the largest agent dataset per iteration (default 2)" };
+        var prompts = new Option<string?>("--prompts") { Description = $"prompt set: {string.Join(", ", PromptSets.All.Select(p => p.Name))} (default: the model's own, else the task's)" };
+        var maxTokens = new Option<int?>("--max-tokens") { Description = "most tokens per response (preset)" };
+        var threads = new Option<int?>("--threads") { Description = "native decode threads in all (default: the core count)" };
+        var output = new Option<string?>("--out") { Description = "run folder (default: runs/<preset>-<task>-seed<S>); an existing run with the same config continues" };
+        var resume = new Option<string?>("--resume") { Description = "continue the run in this folder with its stored config" };
+        var json = new Option<bool>("--json") { Description = "print the final results as one JSON object" };
+        var command = new Command("run", "multiagent finetuning: debate, vote, per-agent datasets, finetune all adapters, iterate")
+        {
+            preset, task, data, trainData, model, agents, rounds, iterations, trainProblems, testProblems, summary, seed, tieBreak, noMajority,
+            criticWeight, maskFirst, restart, rank, learningRate, epochs, prompts, maxTokens, threads, output, resume, json,
+        };
+        command.SetAction(parse =>
+        {
+            var console = parse.InvocationConfiguration.Output;
+            SocietyOptions? options = null;
+            string folder;
+            if (parse.GetValue(resume) is { } resumeFolder)
+                folder = resumeFolder;
+            else
+            {
+                string modelPath = Path.GetFullPath(ModelOption.Resolve(parse.GetValue(model)));
+                bool forged = ModelOption.IsForged(modelPath);
+                var o = SocietyPresets.Create(parse.GetValue(preset)!, modelPath, forged);
+                o = o with
+                {
+                    Task = parse.GetValue(task)!,
+                    Data = parse.GetValue(data) is { } d ? Path.GetFullPath(d) : null,
+                    TrainData = parse.GetValue(trainData) is { } t ? Path.GetFullPath(t) : null,
+                    Agents = parse.GetValue(agents) ?? o.Agents, Rounds = parse.GetValue(rounds) ?? o.Rounds,
+                    Iterations = parse.GetValue(iterations) ?? o.Iterations,
+                    TrainProblems = parse.GetValue(trainProblems) ?? o.TrainProblems, TestProblems = parse.GetValue(testProblems) ?? o.TestProblems,
+                    Summary = parse.GetValue(summary) switch { "model" => SummaryMode.Model, "none" => SummaryMode.None, _ => o.Summary },
+                    Seed = parse.GetValue(seed) ?? o.Seed,
+                    TieBreak = parse.GetValue(tieBreak) == "largest" ? TieBreak.Largest : parse.GetValue(tieBreak) == "random" ? TieBreak.Random : o.TieBreak,
+                    NoMajority = parse.GetValue(noMajority) == "keep" ? NoMajorityRule.Keep : parse.GetValue(noMajority) == "skip" ? NoMajorityRule.Skip : o.NoMajority,
+                    CriticWeight = parse.GetValue(criticWeight) ?? o.CriticWeight,
+                    MaskFirstAnswer = parse.GetValue(maskFirst), RestartFromBase = parse.GetValue(restart),
+                    MaxTokens = parse.GetValue(maxTokens) ?? o.MaxTokens,
+                    Threads = parse.GetValue(threads) ?? o.Threads,
+                    Lora = o.Lora with
+                    {
+                        Rank = parse.GetValue(rank) ?? o.Lora.Rank, LearningRate = parse.GetValue(learningRate) ?? o.Lora.LearningRate,
+                        Epochs = parse.GetValue(epochs) ?? o.Lora.Epochs,
+                    },
+                };
+                o = o with { Prompts = parse.GetValue(prompts) ?? ModelOption.PromptSetOf(modelPath, o.Task) };
+                options = o;
+                folder = parse.GetValue(output) ?? Path.Combine("runs", $"{o.Preset}-{o.Task}-seed{o.Seed}");
+            }
+            bool asJson = parse.GetValue(json);
+            using var run = SocietyRun.Open(folder, options, TaskFor);
+            var display = new ProgressDisplay(Console.Error);
+            if (!asJson)
+                console.WriteLine(Describe(run.Options, run.Folder));
+            var result = run.Run(display.Show);
+            display.Done();
+            console.WriteLine(asJson ? JsonSerializer.Serialize(result) : FormatResult(result));
+            return 0;
+        });
+        return command;
+    }
+
+    /// <summary>The task a society config names, with its problem counts and files.</summary>
+    public static ITask TaskFor(SocietyOptions o) => TaskRegistry.Create(o.Task, new TaskDataOptions
+    {
+        TestFile = o.Data, TrainFile = o.TrainData,
+        TrainCount = o.Task.StartsWith("arithmetic", StringComparison.Ordinal) ? o.TrainProblems : o.TrainData is null ? o.TrainProblems : null,
+        TestCount = o.TestProblems, Seed = o.Task.StartsWith("arithmetic", StringComparison.Ordinal) ? 0 : o.Seed,
+    });
+
+    static string Describe(SocietyOptions o, string folder) => string.Create(CultureInfo.InvariantCulture,
+        $"""
+        society run in {folder}
+          preset {o.Preset}, task {o.Task}, model {Path.GetFileName(o.Model)}
+          {o.Agents} agents x {o.Rounds} rounds, {o.Iterations} finetuning iterations; {o.TrainProblems} train / {o.TestProblems} test problems
+          summary {o.Summary.ToString().ToLowerInvariant()}{(o.Summary == SummaryMode.None ? " (critics read the other answers raw)" : " (the base model summarizes)")}, prompts {o.Prompts ?? "task default"}
+          sampling T={o.Temperature} top-p={o.TopP} max {o.MaxTokens} tokens, seed {o.Seed}; ties {o.TieBreak.ToString().ToLowerInvariant()}, no-majority {o.NoMajority.ToString().ToLowerInvariant()}
+          LoRA r{o.Lora.Rank} alpha {o.Lora.Alpha} lr {o.Lora.LearningRate:G3} epochs {o.Lora.Epochs} batch {o.Lora.SequencesPerAgent}/agent, {(o.RestartFromBase ? "from the base each iteration" : "continuing each agent's adapter")}
+        """);
+
+    public static string FormatResult(SocietyResult r)
+    {
+        var zero = r.Iterations[0];
+        var lines = new List<string>
+        {
+            "",
+            $"accuracy on {r.Options.TestProblems} held-out {r.Options.Task} problems (± standard error over problems)",
+            $"{"iteration",-10} {"debate (vote)",-17} {"vs iteration 0",-17} {"round 1",-17} {$"round {r.Options.Rounds}",-17} {"consensus",9} {"generate s",10} {"train s",8}",
+        };
+        foreach (var i in r.Iterations)
+        {
+            string delta = i.Iteration == 0 ? "" : $"{i.DeltaVsIterationZero.Mean * 100:+0.0;-0.0} ± {i.DeltaVsIterationZero.StandardError * 100:F1}";
+            lines.Add(string.Create(CultureInfo.InvariantCulture,
+                $"{i.Iteration,-10} {Pct(i.Debate),-17} {delta,-17} {Pct(i.Rounds[0]),-17} {Pct(i.Rounds[^1]),-17} {i.Consensus,9:P1} {i.GenerationSeconds,10:F0} {i.TrainingSeconds,8:F0}"));
+        }
+        lines.Add("");
+        lines.Add("baselines (iteration 0, base model, no finetuning):");
+        lines.Add($"  single base agent        {Pct(zero.SingleAgent)}");
+        lines.Add($"  majority of {r.Options.Agents,-2}           {Pct(zero.MajorityOfRoundOne)}");
+        lines.Add($"  debate ({r.Options.Agents} agents, {r.Options.Rounds} rounds) {Pct(zero.Debate)}");
+        foreach (var i in r.Iterations.Skip(1))
+        {
+            string verdict = i.DeltaVsIterationZero.Mean > 2 * i.DeltaVsIterationZero.StandardError ? "beat"
+                : i.DeltaVsIterationZero.Mean < -2 * i.DeltaVsIterationZero.StandardError ? "fell below" : "did not separate from";
+            lines.Add(string.Create(CultureInfo.InvariantCulture,
+                $"iteration {i.Iteration}: the multiagent-finetuned debate {verdict} iteration 0's debate ({i.DeltaVsIterationZero.Mean * 100:+0.0;-0.0} ± {i.DeltaVsIterationZero.StandardError * 100:F1} points, paired)"));
+        }
+        lines.Add(string.Create(CultureInfo.InvariantCulture,
+            $"time: {r.GenerationSeconds:F0} s generating, {r.TrainingSeconds:F0} s training, {r.WallSeconds:F0} s this session; prompts {r.PromptSet}"));
+        if (r.Options.Summary == SummaryMode.None)
+            lines.Add("summary none: critics read the other agents' answers raw (the paper's \"without summary\" setting)");
+        lines.Add($"run folder {r.Folder}");
+        return string.Join(Environment.NewLine, lines);
+    }
+
+    static string Pct(Estimate e) => string.Create(CultureInfo.InvariantCulture, $"{e.Mean * 100:F1}% ± {e.StandardError * 100:F1}");
+}
