@@ -1,0 +1,174 @@
+// The society end to end on the built-in model: no ground truth reaches any dataset, the run store refuses a second
+// process and a different config, and a run killed during generation and during training resumes to the same results.
+using System.Diagnostics;
+using System.Text.Json;
+using MultiagentNative.Society;
+using MultiagentNative.Society.Builtin;
+using MultiagentNative.Society.Runs;
+using MultiagentNative.Tasks;
+using NUnit.Framework;
+
+namespace MultiagentNative.Tests.Society;
+
+[NonParallelizable]
+public class SocietyRunTests
+{
+    static string BuiltinPath()
+    {
+        string? path = BuiltinModel.Find();
+        if (path is null)
+            Assert.Ignore("the built-in model (models/builtin) is not present");
+        return Path.GetFullPath(path!);
+    }
+
+    /// <summary>A small society: 3 agents, 2 rounds, one finetuning iteration on a few problems.</summary>
+    static SocietyOptions Small(string model) => SocietyPresets.Create("quick", model, forgedModel: true) with
+    {
+        TrainProblems = 12, TestProblems = 4, Iterations = 1, MaxTokens = 256, Prompts = "builtin-arithmetic",
+        Lora = new LoraSettings { Epochs = 1, SequencesPerAgent = 2 },
+    };
+
+    /// <summary>The Arithmetic task with every reference answer replaced: only metrics may read references.</summary>
+    sealed class CorruptedReferences(ITask inner) : ITask
+    {
+        public string Name => inner.Name;
+        public PromptSet DefaultPrompts => inner.DefaultPrompts;
+        public bool KeyDecidesEquivalence => inner.KeyDecidesEquivalence;
+        public IReadOnlyList<Problem> Problems(DataSplit split) => [.. inner.Problems(split).Select(p => p with { ReferenceAnswer = "-98765" })];
+        public ExtractedAnswer Extract(string responseText) => inner.Extract(responseText);
+        public bool AreEquivalent(string answerA, string answerB) => inner.AreEquivalent(answerA, answerB);
+        public string CanonicalKey(string answer) => inner.CanonicalKey(answer);
+    }
+
+    [Test]
+    public void NoGroundTruthReachesAnyDataset()
+    {
+        var options = Small(BuiltinPath());
+        string clean = TestPaths.NewScratch("society-clean"), corrupted = TestPaths.NewScratch("society-corrupted");
+        try
+        {
+            using (var run = SocietyRun.Open(clean, options, o => new ArithmeticTask(new TaskDataOptions { TrainCount = o.TrainProblems, TestCount = o.TestProblems })))
+                run.Run();
+            using (var run = SocietyRun.Open(corrupted, options, o => new CorruptedReferences(new ArithmeticTask(new TaskDataOptions { TrainCount = o.TrainProblems, TestCount = o.TestProblems }))))
+                run.Run();
+            var files = Directory.GetFiles(Path.Combine(clean, "datasets", "iter0")).Select(Path.GetFileName).Order().ToList();
+            Assert.That(files, Is.EqualTo(new[] { "c0.jsonl", "c1.jsonl", "c2.jsonl", "g0.jsonl", "g1.jsonl", "g2.jsonl" }));
+            Assert.That(files.Sum(f => File.ReadAllLines(Path.Combine(clean, "datasets", "iter0", f!)).Length), Is.GreaterThan(0), "some agent has data");
+            foreach (string? file in files)
+                Assert.That(File.ReadAllBytes(Path.Combine(corrupted, "datasets", "iter0", file!)),
+                    Is.EqualTo(File.ReadAllBytes(Path.Combine(clean, "datasets", "iter0", file!))), file);
+            foreach (string adapter in Directory.GetFiles(Path.Combine(clean, "adapters", "iter1")))
+                Assert.That(File.ReadAllBytes(Path.Combine(corrupted, "adapters", "iter1", Path.GetFileName(adapter))), Is.EqualTo(File.ReadAllBytes(adapter)));
+        }
+        finally
+        {
+            Directory.Delete(clean, true);
+            Directory.Delete(corrupted, true);
+        }
+    }
+
+    [Test]
+    public void TheStoreRefusesASecondProcessAndADifferentConfig()
+    {
+        var options = Small("model.gguf");
+        string folder = TestPaths.NewScratch("society-store");
+        try
+        {
+            var (store, _) = RunStore.Open(folder, options);
+            using (store)
+            {
+                var busy = Assert.Throws<RunStoreException>(() => RunStore.Open(folder, options));
+                Assert.That(busy!.Message, Does.Contain("in use by another mafn process"));
+            }
+            var different = Assert.Throws<RunStoreException>(() => RunStore.Open(folder, options with { Agents = 5, Seed = 9 }));
+            Assert.That(different!.Message, Does.Contain("Agents: 3 -> 5").And.Contain("Seed: 1 -> 9"));
+            var (again, stored) = RunStore.Open(folder, null);
+            again.Dispose();
+            Assert.That(stored, Is.EqualTo(options).Using<SocietyOptions>((a, b) => a.ToJson() == b.ToJson()), "a resume reads the stored config");
+            var notARun = Assert.Throws<RunStoreException>(() => RunStore.Open(TestPaths.NewScratch("society-empty"), null));
+            Assert.That(notARun!.Message, Does.Contain("no run to resume"));
+        }
+        finally
+        {
+            Directory.Delete(folder, true);
+        }
+    }
+
+    [Test]
+    public void AnUnwritableFolderIsAClearError()
+    {
+        if (Environment.UserName == "root")
+            Assert.Ignore("root writes everywhere; the permission check cannot be exercised");
+        string folder = TestPaths.NewScratch("society-readonly");
+        try
+        {
+            File.SetUnixFileMode(folder, UnixFileMode.UserRead | UnixFileMode.UserExecute);
+            var error = Assert.Throws<RunStoreException>(() => RunStore.Open(Path.Combine(folder, "run"), Small("m.gguf")));
+            Assert.That(error!.Message, Does.Contain("cannot create the run folder"));
+        }
+        finally
+        {
+            File.SetUnixFileMode(folder, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+            Directory.Delete(folder, true);
+        }
+    }
+
+    [Test, CancelAfter(900_000)]
+    public void QuickRunKilledDuringGenerationAndTrainingResumesToTheSameResults()
+    {
+        BuiltinPath();
+        string straight = TestPaths.NewScratch("society-straight"), killed = TestPaths.NewScratch("society-killed");
+        try
+        {
+            var reference = Mafn($"run --preset quick --json --out {straight}", killWhen: null);
+            Assert.That(Mafn($"run --preset quick --json --out {killed}", killWhen: line => line.Contains("debate round 2: ") && !line.Contains(" 0/")).Killed,
+                Is.True, "killed during generation");
+            Assert.That(Mafn($"run --resume {killed} --json", killWhen: line => line.Contains("] train: ")).Killed, Is.True, "killed during training");
+            var resumed = Mafn($"run --resume {killed} --json", killWhen: null);
+            Assert.That(Results(resumed.Output), Is.EqualTo(Results(reference.Output)));
+            foreach (string adapter in Directory.GetFiles(Path.Combine(straight, "adapters", "iter1")))
+                Assert.That(File.ReadAllBytes(Path.Combine(killed, "adapters", "iter1", Path.GetFileName(adapter))), Is.EqualTo(File.ReadAllBytes(adapter)),
+                    Path.GetFileName(adapter));
+        }
+        finally
+        {
+            Directory.Delete(straight, true);
+            Directory.Delete(killed, true);
+        }
+    }
+
+    /// <summary>The per-iteration accuracy, consensus and dataset figures of a --json result (timings left out).</summary>
+    static string Results(string json)
+    {
+        using var document = JsonDocument.Parse(json);
+        return string.Join("\n", document.RootElement.GetProperty("Iterations").EnumerateArray().Select(i => string.Join(" ",
+            i.GetProperty("Debate").GetRawText(), i.GetProperty("Rounds").GetRawText(), i.GetProperty("MajorityOfRoundOne").GetRawText(),
+            i.GetProperty("Consensus").GetRawText(), i.GetProperty("TokensGenerated").GetRawText(), i.GetProperty("DatasetSizes").GetRawText())));
+    }
+
+    /// <summary>Runs mafn as a separate process; with <paramref name="killWhen"/>, kills it (SIGKILL) at the first stderr line that matches.</summary>
+    static (string Output, bool Killed) Mafn(string arguments, Func<string, bool>? killWhen)
+    {
+        string apphost = Path.Combine(AppContext.BaseDirectory, "mafn");
+        var start = File.Exists(apphost) ? new ProcessStartInfo(apphost, arguments) : new ProcessStartInfo("dotnet", $"{Path.Combine(AppContext.BaseDirectory, "mafn.dll")} {arguments}");
+        start.RedirectStandardOutput = true;
+        start.RedirectStandardError = true;
+        using var process = Process.Start(start)!;
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        bool killed = false;
+        var errors = new System.Text.StringBuilder();
+        while (process.StandardError.ReadLine() is { } line)
+        {
+            errors.AppendLine(line);
+            if (!killed && killWhen is not null && killWhen(line))
+            {
+                process.Kill(entireProcessTree: true);
+                killed = true;
+            }
+        }
+        process.WaitForExit();
+        if (!killed)
+            Assert.That(process.ExitCode, Is.Zero, $"mafn {arguments} failed:\n{errors}");
+        return (stdout.Result, killed);
+    }
+}
