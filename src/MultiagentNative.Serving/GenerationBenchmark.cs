@@ -84,6 +84,32 @@ public sealed class GenerationBenchmark(LlamaModel model, int maxTokens = 64, in
 
     static TimeSpan CpuTime() => Process.GetCurrentProcess().TotalProcessorTime;
 
+    /// <summary>The best tokens per CPU-second a bare llama_decode loop reaches over <paramref name="concurrencies"/> (best of
+    /// the repeats each), and the concurrency that reached it: the ceiling any generator on this model can approach.</summary>
+    public (Throughput Best, int Concurrency) RawDecodeCeiling(IReadOnlyList<int> concurrencies)
+    {
+        var best = (Throughput: Throughput.Zero, Concurrency: 0);
+        foreach (int concurrency in concurrencies)
+        {
+            for (int r = 0; r < repeats; r++)
+            {
+                var measured = RawDecode(concurrency);
+                if (measured.PerCpuSecond > best.Throughput.PerCpuSecond)
+                    best = (measured, concurrency);
+            }
+        }
+        return best;
+    }
+
+    /// <summary>One request at a time through the generator, best of the repeats.</summary>
+    public Throughput OneAtATimeBest(int count = 8)
+    {
+        var best = Throughput.Zero;
+        for (int r = 0; r < repeats; r++)
+            best = best.Best(OneAtATime(count));
+        return best;
+    }
+
     Throughput OneAtATime(int count)
     {
         using var generator = new BatchedGenerator(model, Options(1));

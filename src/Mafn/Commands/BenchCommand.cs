@@ -20,5 +20,6 @@ static class BenchCommand
         yield return BenchGenerateCommand.Create();
         yield return BenchGemmCommand.Create();
         yield return BenchTrainCommand.Create();
+        yield return BenchDebateCommand.Create();
     }
 }
