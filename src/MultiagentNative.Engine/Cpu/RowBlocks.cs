@@ -1,5 +1,6 @@
-// Runs a row-wise op over fixed blocks of rows on the thread pool. Blocks depend only on the row count, never on
-// timing or thread count, and row-wise ops write disjoint rows, so results are bitwise identical to one call.
+// Runs a row-wise op over fixed blocks of rows on the engine's workers (CpuParallel, inside its thread budget).
+// Blocks depend only on the row count, never on timing or thread count, and row-wise ops write disjoint rows, so
+// results are bitwise identical to one call.
 namespace MultiagentNative.Engine.Cpu;
 
 static class RowBlocks
@@ -10,12 +11,12 @@ static class RowBlocks
         const long minElementsPerBlock = 1 << 15;
         int rowsPerBlock = (int)Math.Max(1, minElementsPerBlock / Math.Max(1, elementsPerRow));
         int blocks = (rows + rowsPerBlock - 1) / rowsPerBlock;
-        if (blocks <= 1 || Environment.ProcessorCount == 1)
+        if (blocks <= 1 || CpuParallel.MaxThreads == 1)
         {
             body(0, rows);
             return;
         }
-        Parallel.For(0, blocks, block =>
+        CpuParallel.For(blocks, block =>
         {
             int first = block * rowsPerBlock;
             body(first, Math.Min(rowsPerBlock, rows - first));

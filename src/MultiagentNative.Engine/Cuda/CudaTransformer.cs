@@ -125,7 +125,7 @@ public sealed partial class CudaTransformer : IDisposable
     public void ClearGradients() => gradients.Clear(kernels.Stream);
 
     /// <summary>
-    /// As Trainer's update: gradients scaled by 1/accumulation, clipped per agent to maxGradNorm (global norm of that agent's
+    /// As CpuTrainingBackend.OptimizerStep: gradients scaled by 1/accumulation, clipped per agent to maxGradNorm (global norm of that agent's
     /// range), one AdamW step, gradients cleared. Returns the largest agent's norm before clipping.
     /// </summary>
     public double OptimizerStep(double learningRate, int accumulation, double maxGradNorm)

@@ -1,4 +1,5 @@
-// The CUDA path of `mafn finetune`: the loaded base goes to the device as bf16 once, and CudaTrainer runs Trainer's loop.
+// The CUDA path of `mafn finetune`: the loaded base goes to the device as bf16 once, and CudaTrainer runs the one
+// training loop (Training/TrainingLoop.cs) over it.
 using MultiagentNative.Engine.Model;
 using MultiagentNative.Engine.Training;
 

@@ -28,6 +28,7 @@ public static class GgufModelLoader
     /// <summary>llama 3.1's per-pair rope divisors (llama.cpp LLM_TENSOR_ROPE_FREQS), shared by all layers.</summary>
     public const string RopeFreqsTensor = "rope_freqs.weight";
     const int DequantizeChunkBytes = 1 << 26;
+    const long DequantizeBlockElements = 1 << 16;
 
     /// <summary>The hyperparameters as llama.cpp derives them; unsupported features throw NotSupportedException naming
     /// the key, missing or malformed keys a GgufFormatException.</summary>
@@ -175,20 +176,34 @@ public static class GgufModelLoader
         return info;
     }
 
-    // row chunks keep each span under 2 GiB (a 128k-vocab F32 embedding is larger)
+    // Row blocks of a fixed size (so results never depend on the thread count) on the engine's workers, inside
+    // CpuParallel's budget; each block's span stays far under 2 GiB (a 128k-vocab F32 embedding is larger).
     static float[] Dequantize(GgufFile file, GgufTensorInfo info, int maxThreads)
     {
         long rowLength = info.Shape.Length == 0 ? 1 : info.Shape[0];
         long rows = info.ElementCount / rowLength;
         long rowBytes = GgmlTypeInfo.RowBytes(info.Type, rowLength);
         var values = new float[info.ElementCount];
-        long rowsPerChunk = Math.Max(1, DequantizeChunkBytes / rowBytes);
-        for (long row = 0; row < rows; row += rowsPerChunk)
+        long rowsPerBlock = Math.Clamp(DequantizeBlockElements / rowLength, 1, Math.Max(1, DequantizeChunkBytes / rowBytes));
+        long blocks = (rows + rowsPerBlock - 1) / rowsPerBlock;
+        int threads = Math.Min(maxThreads <= 0 ? CpuParallel.MaxThreads : maxThreads, CpuParallel.MaxThreads);
+        void Block(long block)
         {
-            long count = Math.Min(rowsPerChunk, rows - row);
+            long row = block * rowsPerBlock, count = Math.Min(rowsPerBlock, rows - row);
             var source = file.GetTensorBytes(info, row * rowBytes, checked((int)(count * rowBytes)));
-            QuantCodec.DequantizeParallel(info.Type, source, values.AsSpan(checked((int)(row * rowLength)), checked((int)(count * rowLength))), maxThreads);
+            QuantCodec.Dequantize(info.Type, source, values.AsSpan(checked((int)(row * rowLength)), checked((int)(count * rowLength))));
         }
+        if (blocks <= 1 || threads <= 1)
+        {
+            for (long block = 0; block < blocks; block++)
+                Block(block);
+            return values;
+        }
+        CpuParallel.For((int)Math.Min(threads, blocks), part =>
+        {
+            for (long block = part; block < blocks; block += threads)
+                Block(block);
+        });
         return values;
     }
 

@@ -30,6 +30,9 @@ public sealed class AdamW<T> where T : unmanaged, IFloatingPointIeee754<T>
     /// <summary>Each parameter's first and second moments (updated in place by Step), for checkpoints.</summary>
     public IEnumerable<(string Name, T[] M, T[] V)> Moments => slots.Select(s => (s.Name, s.M, s.V));
 
+    /// <summary>Each parameter's values and moments (all updated in place by Step), for trainer checkpoints.</summary>
+    public IEnumerable<(string Name, T[] Value, T[] M, T[] V)> Slots => slots.Select(s => (s.Name, s.Value, s.M, s.V));
+
     /// <summary>Sets the step count of a restored checkpoint (the bias corrections depend on it).</summary>
     public void RestoreStepCount(int stepCount)
     {

@@ -1,7 +1,5 @@
-// The training loop: every step takes the next micro-batch of each agent's own seeded shuffle, runs all agents
-// in one pass (one segment each), accumulates, then clips and updates each agent independently. Full-weight
-// mode is the same loop with one participant whose parameters are the base tensors.
-using System.Diagnostics;
+// The trainer's options and progress, and Trainer<T>: TrainingLoop (the one loop, shared with CUDA) on the CPU engine.
+// Full-weight mode is the same loop with one participant whose parameters are the base tensors.
 using System.Numerics;
 using MultiagentNative.Engine.Cpu;
 using MultiagentNative.Engine.Model;
@@ -20,6 +18,17 @@ public sealed record TrainerOptions
     public double MaxGradNorm { get; init; } = 1.0;
     public AdamWOptions AdamW { get; init; } = new();
     public int Seed { get; init; } = 1;
+    /// <summary>Write a TrainerState to <see cref="CheckpointPath"/> after every this many steps and after the last (0: never).</summary>
+    public int CheckpointEvery { get; init; }
+    public string? CheckpointPath { get; init; }
+
+    public void Validate()
+    {
+        if (Steps <= 0 || SequencesPerAgent <= 0 || AccumulationSteps <= 0)
+            throw new ArgumentException($"trainer: steps {Steps}, sequences per agent {SequencesPerAgent} and accumulation {AccumulationSteps} must be positive");
+        if (CheckpointEvery < 0 || (CheckpointEvery > 0 && string.IsNullOrEmpty(CheckpointPath)))
+            throw new ArgumentException($"trainer: checkpoint every {CheckpointEvery} steps needs a value >= 0 and, when positive, a checkpoint path");
+    }
 }
 
 /// <param name="Loss">Mean over agents of each agent's mean training loss in this step.</param>
@@ -28,6 +37,7 @@ public sealed record TrainerOptions
 public sealed record TrainingProgress(int Step, int TotalSteps, double Loss, IReadOnlyList<double> AgentLosses, double LearningRate,
                                       double GradNorm, double TokensPerSecond, TimeSpan Elapsed, TimeSpan Remaining);
 
+/// <summary>TrainingLoop on the CPU engine (CpuTrainingBackend), for LoRA agents or full weights.</summary>
 public sealed class Trainer<T> where T : unmanaged, IFloatingPointIeee754<T>
 {
     readonly CpuTransformer<T> model;
@@ -36,78 +46,28 @@ public sealed class Trainer<T> where T : unmanaged, IFloatingPointIeee754<T>
 
     public Trainer(CpuTransformer<T> model, TrainerOptions options, Action<TrainingProgress>? progress = null)
     {
-        if (options.Steps <= 0 || options.SequencesPerAgent <= 0 || options.AccumulationSteps <= 0)
-            throw new ArgumentException($"trainer: steps {options.Steps}, sequences per agent {options.SequencesPerAgent} and accumulation {options.AccumulationSteps} must be positive");
+        options.Validate();
         this.model = model;
         this.options = options;
         this.progress = progress;
     }
 
-    /// <summary>Trains each agent's adapter on its own dataset (datasets[i] for agents[i]), all in one pass per micro-step.</summary>
-    public IReadOnlyList<TrainingProgress> TrainAdapters(IReadOnlyList<AdapterSet<T>> agents, IReadOnlyList<IReadOnlyList<TokenizedExample>> datasets)
+    /// <summary>
+    /// Trains each agent's adapter on its own dataset (datasets[i] for agents[i]), all in one pass per micro-step; from
+    /// <paramref name="resumeFrom"/> when given (its adapters, moments and shuffles replace the current ones).
+    /// </summary>
+    public IReadOnlyList<TrainingProgress> TrainAdapters(IReadOnlyList<AdapterSet<T>> agents, IReadOnlyList<IReadOnlyList<TokenizedExample>> datasets,
+                                                         TrainerState? resumeFrom = null, CancellationToken cancel = default)
     {
         if (agents.Count != datasets.Count)
             throw new ArgumentException($"trainer: {agents.Count} agents but {datasets.Count} datasets");
-        var optimizers = agents.Select(a => new AdamW<T>(a.Parameters(), options.AdamW)).ToList();
-        return Run(datasets, optimizers, (batch, seed, losses) => model.ForwardBackward(batch, agents, null, seed, losses));
+        return TrainingLoop.Run(CpuTrainingBackend<T>.ForAdapters(model, agents, options.AdamW), datasets, options, progress, resumeFrom, cancel);
     }
 
     /// <summary>Trains every base tensor (pretraining the built-in model); gradients live in a buffer of the same shapes.</summary>
-    public IReadOnlyList<TrainingProgress> TrainFullWeights(IReadOnlyList<TokenizedExample> dataset)
-    {
-        var weights = model.Weights;
-        var gradients = ModelWeights<T>.Zeros(weights.Config);
-        var parameters = weights.Shapes.Select(s => (s.Name, weights[s.Name], gradients[s.Name]));
-        var optimizer = new AdamW<T>(parameters, options.AdamW);
-        return Run([dataset], [optimizer], (batch, seed, losses) => model.ForwardBackward(batch, [null], gradients, seed, losses));
-    }
-
-    IReadOnlyList<TrainingProgress> Run(IReadOnlyList<IReadOnlyList<TokenizedExample>> datasets, List<AdamW<T>> optimizers,
-                                        Func<TrainingBatch, ulong, T[], T> forwardBackward)
-    {
-        var orders = datasets.Select((data, i) => new ShuffledStream(data.Count, options.Seed * 7919 + i)).ToList();
-        for (int i = 0; i < datasets.Count; i++)
-        {
-            if (datasets[i].Count == 0)
-                throw new ArgumentException($"trainer: dataset {i} is empty");
-        }
-        var history = new List<TrainingProgress>();
-        var clock = Stopwatch.StartNew();
-        long tokens = 0;
-        T invAccumulation = T.One / T.CreateChecked(options.AccumulationSteps);
-        for (int step = 0; step < options.Steps; step++)
-        {
-            var agentLosses = new double[datasets.Count];
-            var segmentLosses = new T[datasets.Count];
-            for (int micro = 0; micro < options.AccumulationSteps; micro++)
-            {
-                var segments = datasets.Select((data, i) =>
-                    (IReadOnlyList<TokenizedExample>)Enumerable.Range(0, options.SequencesPerAgent).Select(_ => data[orders[i].Next()]).ToList()).ToList();
-                var batch = TrainingBatch.Build(segments, model.Weights.Config.ContextLength);
-                ulong seed = (ulong)options.Seed * 0x9E3779B97F4A7C15UL + (ulong)(step * options.AccumulationSteps + micro);
-                forwardBackward(batch, seed, segmentLosses);
-                for (int agent = 0; agent < datasets.Count; agent++)
-                    agentLosses[agent] += double.CreateChecked(segmentLosses[agent]) / options.AccumulationSteps;
-                tokens += batch.Rows;
-            }
-            double learningRate = LearningRateSchedule.At(step, options.Steps, options.WarmupSteps, options.PeakLearningRate, options.MinLearningRate);
-            double gradNorm = 0;
-            foreach (var optimizer in optimizers)
-            {
-                foreach (var grad in optimizer.Gradients)
-                    System.Numerics.Tensors.TensorPrimitives.Multiply(grad, invAccumulation, grad);
-                gradNorm = Math.Max(gradNorm, GradientClipping.ClipGlobalNorm(optimizer.Gradients, options.MaxGradNorm));
-                optimizer.Step(learningRate);
-                optimizer.ClearGradients();
-            }
-            var elapsed = clock.Elapsed;
-            var report = new TrainingProgress(step + 1, options.Steps, agentLosses.Average(), agentLosses, learningRate, gradNorm, tokens / Math.Max(elapsed.TotalSeconds, 1e-9),
-                                              elapsed, elapsed / (step + 1) * (options.Steps - step - 1));
-            history.Add(report);
-            progress?.Invoke(report);
-        }
-        return history;
-    }
+    public IReadOnlyList<TrainingProgress> TrainFullWeights(IReadOnlyList<TokenizedExample> dataset, TrainerState? resumeFrom = null,
+                                                            CancellationToken cancel = default) =>
+        TrainingLoop.Run(CpuTrainingBackend<T>.ForFullWeights(model, options.AdamW), [dataset], options, progress, resumeFrom, cancel);
 
     /// <summary>Mean loss per trained token over a dataset (evaluation mode), in batches of <paramref name="batchSequences"/>.</summary>
     public static double MeanLoss(CpuTransformer<T> model, AdapterSet<T>? adapter, IReadOnlyList<TokenizedExample> dataset, int batchSequences = 16)
