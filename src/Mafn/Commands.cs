@@ -18,5 +18,6 @@ static class Commands
         yield return ForgeCommand.Create();
         yield return EvalCommand.Create();
         yield return RunCommand.Create();
+        yield return DebateCommand.Create();
     }
 }

@@ -57,14 +57,18 @@ public sealed class SocietyTraining(string modelPath, LlamaModel vocabulary, Soc
             : AdapterSet<float>.Create(config, lora, (int)Seeds.Derive(options.Seed, iteration, name.Agent, name.Critic ? 1 : 0))).ToList();
         int batch = options.Lora.SequencesPerAgent;
         int steps = Math.Max(1, (int)Math.Ceiling(datasets.Max(d => d.Count) * options.Lora.Epochs / batch));
+        Directory.CreateDirectory(outputFolder);
+        // A killed run resumes training from the last checkpoint (adapters, AdamW moments, shuffles) to the same adapters.
+        string checkpoint = Path.Combine(outputFolder, "trainer.state");
+        var resumeFrom = File.Exists(checkpoint) ? TrainerState.Load(checkpoint) : null;
         var trainer = new Trainer<float>(Model.CreateTransformer(), new TrainerOptions
         {
             Steps = steps, SequencesPerAgent = batch, PeakLearningRate = options.Lora.LearningRate,
             MinLearningRate = options.Lora.LearningRate / 10, WarmupSteps = Math.Min(10, steps / 10),
             Seed = (int)(Seeds.Derive(options.Seed, iteration, 99) & 0x7FFFFFFF),
+            CheckpointEvery = Math.Max(1, steps / 20), CheckpointPath = checkpoint,
         }, progress);
-        trainer.TrainAdapters(adapters, datasets);
-        Directory.CreateDirectory(outputFolder);
+        trainer.TrainAdapters(adapters, datasets, resumeFrom);
         for (int i = 0; i < names.Count; i++)
         {
             string path = Path.Combine(outputFolder, $"{names[i]}.gguf");
@@ -72,6 +76,7 @@ public sealed class SocietyTraining(string modelPath, LlamaModel vocabulary, Soc
             LoraGgufAdapter.Export(adapters[i], config, temporary);
             File.Move(temporary, path, overwrite: true);
         }
+        File.Delete(checkpoint);
         return new TrainingOutcome(names, steps, [.. datasets.Select(d => d.Count)], clock.Elapsed.TotalSeconds);
     }
 
