@@ -21,7 +21,7 @@ public static class EvalCommand
         var samples = new Option<int>("--samples") { Description = "answers per problem (K); K > 1 adds majority-of-K and pass@K", DefaultValueFactory = _ => 1 };
         var count = new Option<int?>("--count") { Description = "evaluate only the first N test problems" };
         var temperature = new Option<float>("--temp") { Description = "sampling temperature (pure sampling; 0 = greedy)", DefaultValueFactory = _ => 1f };
-        var seed = new Option<uint>("--seed") { Description = "seed of the first sample (sample i uses seed + i)", DefaultValueFactory = _ => 1 };
+        var seed = new Option<uint>("--seed") { Description = "seed: sample k of a problem uses a seed derived from (seed + k, problem), so --seed S+k --samples 1 repeats sample k", DefaultValueFactory = _ => 1 };
         var maxTokens = new Option<int>("--max-tokens") { Description = "most tokens per answer", DefaultValueFactory = _ => 512 };
         var prompts = new Option<string?>("--prompts") { Description = $"prompt set: {string.Join(", ", PromptSets.All.Select(p => p.Name))}" };
         var threads = new Option<int>("--threads") { Description = "native decode threads (2 only on an idle 2-core machine; busy cores make ggml thread barriers stall)", DefaultValueFactory = _ => 1 };

@@ -89,7 +89,7 @@ public static class TaskEvaluation
                     Agent = agent, Messages = messages, MaxTokens = options.MaxTokens,
                     Sampling = new SamplingOptions
                     {
-                        Temperature = options.Temperature, TopK = 0, TopP = 1f, MinP = 0f, Seed = options.Seed + (uint)requests.Count,
+                        Temperature = options.Temperature, TopK = 0, TopP = 1f, MinP = 0f, Seed = SampleSeed(options.Seed, p, k),
                     },
                 });
             }
@@ -105,6 +105,10 @@ public static class TaskEvaluation
             Grade(task, problem, completions.Skip(p * options.Samples).Take(options.Samples).Select(c => c.Text).ToList())).ToList();
         return Summarize(task, model, adapter, prompts, options, outcomes, completions.Sum(c => (long)c.CompletionTokenCount), seconds);
     }
+
+    /// <summary>Sample k of problem p draws with a seed derived from (seed + k, p) alone, so `--seed S+k --samples 1` repeats
+    /// sample k of `--seed S --samples K`, whatever else is batched with it.</summary>
+    public static uint SampleSeed(uint seed, int problem, int sample) => Seeds.Derive(seed + (uint)sample, problem);
 
     public static ProblemOutcome Grade(ITask task, Problem problem, IReadOnlyList<string> responses)
     {

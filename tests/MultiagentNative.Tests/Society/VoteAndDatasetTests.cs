@@ -138,3 +138,25 @@ public class VoteAndDatasetTests
             Has.None.EqualTo(a));
     }
 }
+
+public class EvaluationSeedTests
+{
+    [Test]
+    public void ASampleDependsOnItsSeedAndProblemNotOnItsBatch()
+    {
+        string? path = MultiagentNative.Society.Builtin.BuiltinModel.Find();
+        if (path is null)
+            Assert.Ignore("the built-in model (models/builtin) is not present");
+        using var model = MultiagentNative.Interop.Llama.LlamaModel.Load(path!);
+        var task = new ArithmeticTask(new TaskDataOptions { TrainCount = 0, TestCount = 24 });
+        var prompts = PromptSets.BuiltinArithmetic;
+        var options = new MultiagentNative.Society.Evaluation.EvaluationOptions { Samples = 3, Seed = 1, MaxTokens = 200, Threads = 2 };
+        var three = MultiagentNative.Society.Evaluation.TaskEvaluation.Run(model, task, prompts, options);
+        var alone = MultiagentNative.Society.Evaluation.TaskEvaluation.Run(model, task, prompts, options with { Samples = 1, Seed = 3 });
+        var sameSample = three.Outcomes.Select(o => o.Responses[2]).ToList();
+        var other = three.Outcomes.Select(o => o.Responses[0]).ToList();
+        var single = alone.Outcomes.Select(o => o.Responses[0]).ToList();
+        Assert.That(single, Is.EqualTo(sameSample), "--seed 3 --samples 1 repeats sample 2 of --seed 1 --samples 3");
+        Assert.That(single.Zip(other).Count(p => p.First != p.Second), Is.GreaterThan(12), "a different seed draws different chains");
+    }
+}
