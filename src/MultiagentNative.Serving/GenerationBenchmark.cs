@@ -22,7 +22,7 @@ public sealed record BenchmarkRow(int Concurrency, int Contexts, Throughput Batc
 
 public sealed record BenchmarkReport(string Model, int Threads, int MaxTokens, int Repeats, Throughput OneAtATime, IReadOnlyList<BenchmarkRow> Rows);
 
-public sealed class GenerationBenchmark(LlamaModel model, int maxTokens = 64, int threads = 0, int repeats = 3)
+public sealed class GenerationBenchmark(ServingModel model, int maxTokens = 64, int threads = 0, int repeats = 3)
 {
     static readonly string[] Prompts =
     [
@@ -129,14 +129,14 @@ public sealed class GenerationBenchmark(LlamaModel model, int maxTokens = 64, in
 
     void RawDecodeOne(GeneratorOptions options, int sequences, int rounds, Barrier start)
     {
-        using var context = model.CreateContext(new LlamaContextOptions
+        using var context = model.Llama.CreateContext(new LlamaContextOptions
         {
             ContextLength = options.MaxSequencesPerContext * options.SequenceContextLength, SequenceCount = options.MaxSequencesPerContext,
             BatchSize = options.BatchSize, MicroBatchSize = options.BatchSize, Threads = options.ThreadsPerContext,
-            UnifiedKvCache = options.UnifiedKvCache, FlashAttention = options.FlashAttention, KvCacheF32 = options.KvCacheF32,
+            UnifiedKvCache = options.UnifiedKvCache, FlashAttention = options.FlashAttention ? FlashAttention.Enabled : FlashAttention.Disabled, KvCacheF32 = options.KvCacheF32,
         });
         using var batch = new LlamaBatch(options.BatchSize);
-        var prompts = Enumerable.Range(0, sequences).Select(i => model.Vocabulary.Tokenize(Prompts[i % Prompts.Length])).ToArray();
+        var prompts = Enumerable.Range(0, sequences).Select(i => model.Llama.Vocabulary.Tokenize(Prompts[i % Prompts.Length])).ToArray();
         start.SignalAndWait();
         for (int round = 0; round < rounds; round++)
         {
@@ -154,7 +154,7 @@ public sealed class GenerationBenchmark(LlamaModel model, int maxTokens = 64, in
         }
     }
 
-    static void Prefill(LlamaContext context, LlamaBatch batch, TokenId[][] prompts)
+    static void Prefill(LlamaContext context, LlamaBatch batch, Interop.Llama.TokenId[][] prompts)
     {
         batch.Clear();
         for (int s = 0; s < prompts.Length; s++)

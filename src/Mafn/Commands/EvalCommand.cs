@@ -3,8 +3,8 @@
 // The prompt set is the model's own (a forged model names it in mafn.forge.recipe), else the task's default.
 using System.CommandLine;
 using System.Text.Json;
-using MultiagentNative.Interop.Llama;
 using MultiagentNative.Society.Builtin;
+using MultiagentNative.Serving;
 using MultiagentNative.Society.Evaluation;
 using MultiagentNative.Tasks;
 
@@ -38,7 +38,7 @@ public static class EvalCommand
                 throw new TaskConfigurationException($"{taskName}: --data FILE is required");
             var theTask = TaskRegistry.Create(taskName, new TaskDataOptions { TestFile = parse.GetValue(data) });
             string modelPath = ModelOption.Resolve(parse.GetValue(model));
-            using var loaded = LlamaModel.Load(modelPath);
+            using var loaded = ServingModel.Load(modelPath);
             var promptSet = PromptsFor(parse.GetValue(prompts), loaded, theTask);
             if (loaded.GetMetadata(Forge.MetadataPrefix + "recipe") is { } recipeJson && theTask is ArithmeticTask arithmetic
                 && ForgeRecipe.FromJson(recipeJson).MaxOperand is int trained && trained != arithmetic.OperandMax)
@@ -62,7 +62,7 @@ public static class EvalCommand
         return command;
     }
 
-    static PromptSet PromptsFor(string? name, LlamaModel model, ITask task)
+    static PromptSet PromptsFor(string? name, ServingModel model, ITask task)
     {
         if (name is not null)
             return PromptSets.Get(name);

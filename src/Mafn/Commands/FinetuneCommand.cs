@@ -6,6 +6,7 @@ using MultiagentNative.Engine.Adapters;
 using MultiagentNative.Engine.Cuda;
 using MultiagentNative.Engine.Model;
 using MultiagentNative.Engine.Training;
+using MultiagentNative.Formats.Chat;
 using MultiagentNative.Interop.Llama;
 
 namespace Mafn;
@@ -77,7 +78,7 @@ public static class FinetuneCommand
         int limit = maxTokens > 0 ? Math.Min(maxTokens, config.ContextLength) : config.ContextLength;
         var examples = new List<TokenizedExample>();
         int skipped = 0;
-        foreach (var conversation in ChatDataset.ReadJsonl(dataPath))
+        foreach (var conversation in ChatJsonl.Read(dataPath))
         {
             var example = ChatDataset.Tokenize(vocabulary, template, conversation);
             if (example.Length > limit)

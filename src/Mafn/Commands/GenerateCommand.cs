@@ -1,7 +1,7 @@
 // mafn generate: K completions of one prompt through the batched generator, optionally under a LoRA adapter.
 // Completion i uses seed S+i, so the K completions differ and the same command prints the same text again.
 using System.CommandLine;
-using MultiagentNative.Interop.Llama;
+using MultiagentNative.Formats.Chat;
 using MultiagentNative.Serving;
 
 namespace Mafn;
@@ -31,7 +31,7 @@ public static class GenerateCommand
     {
         if (settings.Count < 1)
             throw new ArgumentException($"--n must be at least 1, got {settings.Count}");
-        using var loaded = LlamaModel.Load(ModelOption.Resolve(settings.Model));
+        using var loaded = ServingModel.Load(ModelOption.Resolve(settings.Model));
         using var lora = settings.Adapter is null ? null : loaded.LoadAdapter(settings.Adapter);
         using var generator = new BatchedGenerator(loaded, new GeneratorOptions { MaxSequencesPerContext = Math.Min(settings.Count, 64) });
         var agent = AgentId.Base;

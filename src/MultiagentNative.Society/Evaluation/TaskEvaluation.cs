@@ -2,7 +2,7 @@
 // problem with the task's first-round prompt, all in one batched generation; accuracy (per sample, majority of K voted
 // with AnswerClusters, pass@K), parse rate, chain diversity, tokens and time. The standard error is over problems.
 using System.Diagnostics;
-using MultiagentNative.Interop.Llama;
+using MultiagentNative.Formats.Chat;
 using MultiagentNative.Serving;
 using MultiagentNative.Tasks;
 
@@ -53,8 +53,8 @@ public sealed record EvaluationReport
 
 public static class TaskEvaluation
 {
-    public static EvaluationReport Run(LlamaModel model, ITask task, PromptSet prompts, EvaluationOptions options,
-                                       LlamaLoraAdapter? adapter = null, Action<string>? log = null, CancellationToken cancellation = default)
+    public static EvaluationReport Run(ServingModel model, ITask task, PromptSet prompts, EvaluationOptions options,
+                                       LoraAdapter? adapter = null, Action<string>? log = null, CancellationToken cancellation = default)
     {
         if (options.Samples < 1)
             throw new ArgumentException($"samples must be at least 1, got {options.Samples}");
@@ -81,7 +81,7 @@ public static class TaskEvaluation
         var requests = new List<GenerationRequest>();
         for (int p = 0; p < problems.Count; p++)
         {
-            var messages = new[] { new Interop.Llama.ChatMessage("user", prompts.RenderFirstRound(problems[p].Question)) };
+            var messages = new[] { ChatMessage.User(prompts.RenderFirstRound(problems[p].Question)) };
             for (int k = 0; k < options.Samples; k++)
             {
                 requests.Add(new GenerationRequest
@@ -117,7 +117,7 @@ public static class TaskEvaluation
         return new ProblemOutcome(problem, responses, answers, correct, majority?.Representative, majorityCorrect);
     }
 
-    static EvaluationReport Summarize(ITask task, LlamaModel model, LlamaLoraAdapter? adapter, PromptSet prompts, EvaluationOptions options,
+    static EvaluationReport Summarize(ITask task, ServingModel model, LoraAdapter? adapter, PromptSet prompts, EvaluationOptions options,
                                       IReadOnlyList<ProblemOutcome> outcomes, long tokens, double seconds)
     {
         var perProblem = outcomes.Select(o => o.Correct.Count(c => c) / (double)o.Correct.Count).ToList();

@@ -67,7 +67,7 @@ public class ServingCommandTests
         var output = new StringWriter();
         Assert.That(GenerateCommand.Run(new GenerateCommand.Settings(builtin, null, Question, Temperature: 0, MaxTokens: 200, Chat: true), output), Is.EqualTo(0));
         using var model = LlamaModel.Load(builtin);
-        string formatted = LlamaChatTemplate.Apply(model.ChatTemplate!, [new ChatMessage("user", Question)]);
+        string formatted = LlamaChatTemplate.Apply(model.ChatTemplate!, ["user"], [Question]);
         Assert.That(formatted, Does.StartWith("<|im_start|>user\n" + Question + "<|im_end|>"));
         var prompt = model.Vocabulary.Tokenize(formatted, addSpecial: true, parseSpecial: true);
         using var context = LlamaTestModel.SingleSequenceContext(model);

@@ -44,7 +44,7 @@ public class BuiltinModelTests
     [Test]
     public void SampledAtTemperatureOneItIsInTheAccuracyBand()
     {
-        using var model = LlamaModel.Load(CommittedModel());
+        using var model = MultiagentNative.Serving.ServingModel.Load(CommittedModel());
         var recipe = ForgeRecipe.FromJson(model.GetMetadata(Forge.MetadataPrefix + "recipe")!);
         var task = recipe.CreateTask();
         // 150 of the 500 held-out problems keep this to seconds; the closing figures are over all 500 (`mafn eval`).

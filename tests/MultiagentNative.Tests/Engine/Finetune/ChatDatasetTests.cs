@@ -3,6 +3,7 @@
 using System.CommandLine;
 using Mafn;
 using MultiagentNative.Engine.Training;
+using MultiagentNative.Formats.Chat;
 using MultiagentNative.Interop.Llama;
 using NUnit.Framework;
 
@@ -32,7 +33,7 @@ public class ChatDatasetTests
         var texts = spans.Select(s => model.Vocabulary.Detokenize(example.Tokens[s.Start..s.End].Select(t => new TokenId(t)).ToArray()).Trim()).ToList();
         Assert.That(texts, Is.EqualTo(new[] { "Max is in the park.<|im_end|>", "Lily is home.<|im_end|>" }));
         // the untrained prefix is exactly what serving tokenizes as the prompt of the first assistant turn
-        string prompt = LlamaChatTemplate.Apply("chatml", messages[..2], addAssistantPrefix: true);
+        string prompt = LlamaChatTemplate.Apply("chatml", [.. messages[..2].Select(m => m.Role)], [.. messages[..2].Select(m => m.Content)], addAssistantPrefix: true);
         var promptTokens = model.Vocabulary.Tokenize(prompt, addSpecial: true, parseSpecial: true).Select(t => t.Value).ToArray();
         Assert.That(example.Tokens[..spans[0].Start], Is.EqualTo(promptTokens));
     }
@@ -42,10 +43,10 @@ public class ChatDatasetTests
     {
         string path = Path.Combine(TestPaths.NewScratch("chat-bad"), "data.jsonl");
         File.WriteAllLines(path, ["""{"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"}]}""", "", """{"messages": [{"role": "user", "content": 3}]}"""]);
-        var e = Assert.Throws<ChatDataException>(() => ChatDataset.ReadJsonl(path));
+        var e = Assert.Throws<ChatDataException>(() => ChatJsonl.Read(path));
         Assert.That(e!.Message, Does.StartWith("data.jsonl:3: messages[0]"));
         File.WriteAllText(path, "{not json\n");
-        Assert.That(Assert.Throws<ChatDataException>(() => ChatDataset.ReadJsonl(path))!.Line, Is.EqualTo(1));
+        Assert.That(Assert.Throws<ChatDataException>(() => ChatJsonl.Read(path))!.Line, Is.EqualTo(1));
         Directory.Delete(Path.GetDirectoryName(path)!, recursive: true);
     }
 
