@@ -148,18 +148,36 @@ public sealed class GenerationBenchmark(ServingModel model, int maxTokens = 64, 
                 batch.Clear();
                 for (int s = 0; s < sequences; s++)
                     batch.Add(prompts[s][^1], positions[s]++, new SequenceId(s), true);
-                if (context.Decode(batch) != DecodeResult.Ok)
-                    throw new LlamaNativeException("llama_decode", 1, "no KV slot in the raw decode loop");
+                DecodeOrThrow(context, batch, "decode step");
             }
         }
     }
 
-    static void Prefill(LlamaContext context, LlamaBatch batch, Interop.Llama.TokenId[][] prompts)
+    /// <summary>Decodes every prompt in chunks of the batch's capacity: the prompts of a context's sequences together can
+    /// hold more tokens than one batch (64 prompts of ~18 characters on a character-level vocabulary overflowed 512).</summary>
+    internal static void Prefill(LlamaContext context, LlamaBatch batch, Interop.Llama.TokenId[][] prompts)
     {
         batch.Clear();
         for (int s = 0; s < prompts.Length; s++)
+        {
             for (int p = 0; p < prompts[s].Length; p++)
+            {
+                if (batch.Count == batch.Capacity)
+                {
+                    DecodeOrThrow(context, batch, "prefill");
+                    batch.Clear();
+                }
                 batch.Add(prompts[s][p], p, new SequenceId(s), p == prompts[s].Length - 1);
-        context.Decode(batch);
+            }
+        }
+        if (batch.Count > 0)
+            DecodeOrThrow(context, batch, "prefill");
+    }
+
+    static void DecodeOrThrow(LlamaContext context, LlamaBatch batch, string where)
+    {
+        var outcome = context.Decode(batch);
+        if (outcome != DecodeResult.Ok)
+            throw new LlamaNativeException("llama_decode", (int)outcome, $"no KV slot in the raw decode loop ({where})");
     }
 }
