@@ -3,7 +3,7 @@
 // The prompt set is the model's own (a forged model names it in mafn.forge.recipe), else the task's default.
 using System.CommandLine;
 using System.Text.Json;
-using MultiagentNative.Society.Builtin;
+using MultiagentNative.ModelForge;
 using MultiagentNative.Serving;
 using MultiagentNative.Society.Evaluation;
 using MultiagentNative.Tasks;

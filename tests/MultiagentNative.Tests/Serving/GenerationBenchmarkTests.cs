@@ -3,7 +3,7 @@
 // "batch is full (512 tokens)"). Checked against the KV cells llama.cpp reports per sequence.
 using MultiagentNative.Interop.Llama;
 using MultiagentNative.Serving;
-using MultiagentNative.Society.Builtin;
+using MultiagentNative.ModelForge;
 using MultiagentNative.Tests.Interop;
 using NUnit.Framework;
 

@@ -3,7 +3,7 @@
 using Mafn;
 using MultiagentNative.Formats.Gguf;
 using MultiagentNative.Interop.Llama;
-using MultiagentNative.Society.Builtin;
+using MultiagentNative.ModelForge;
 using MultiagentNative.Tests.Interop;
 using NUnit.Framework;
 

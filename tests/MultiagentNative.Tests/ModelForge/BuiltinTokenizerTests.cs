@@ -1,12 +1,12 @@
 // The built-in character tokenizer checked against llama.cpp itself: a vocabulary-only GGUF of it is loaded through the
 // serving bindings, and llama_tokenize / llama_chat_apply_template must give exactly the managed tokens the trainer uses.
 using MultiagentNative.Interop.Llama;
-using MultiagentNative.Society.Builtin;
+using MultiagentNative.ModelForge;
 using MultiagentNative.Tasks;
 using NUnit.Framework;
 using TaskMessage = MultiagentNative.Formats.Chat.ChatMessage;
 
-namespace MultiagentNative.Tests.Society;
+namespace MultiagentNative.Tests.ModelForge;
 
 public class BuiltinTokenizerTests
 {

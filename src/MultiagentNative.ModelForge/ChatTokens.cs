@@ -5,7 +5,7 @@ using MultiagentNative.Engine.Training;
 using MultiagentNative.Formats.Chat;
 using MultiagentNative.Tasks;
 
-namespace MultiagentNative.Society.Builtin;
+namespace MultiagentNative.ModelForge;
 
 public static class ChatTokens
 {

@@ -3,12 +3,12 @@
 // test problems: single-sample accuracy 10-70%, majority of 3 above single, >= 95% parseable, differing chains.
 using MultiagentNative.Formats.Gguf;
 using MultiagentNative.Interop.Llama;
-using MultiagentNative.Society.Builtin;
+using MultiagentNative.ModelForge;
 using MultiagentNative.Society.Evaluation;
 using MultiagentNative.Tasks;
 using NUnit.Framework;
 
-namespace MultiagentNative.Tests.Society;
+namespace MultiagentNative.Tests.ModelForge;
 
 [NonParallelizable] // reads the built-in model's environment variable, which other tests set
 public class BuiltinModelTests

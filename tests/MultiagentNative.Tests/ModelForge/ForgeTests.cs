@@ -8,12 +8,12 @@ using MultiagentNative.Formats.Chat;
 using MultiagentNative.Formats.Gguf;
 using MultiagentNative.Interop.Llama;
 using MultiagentNative.Serving;
-using MultiagentNative.Society.Builtin;
+using MultiagentNative.ModelForge;
 using MultiagentNative.Society.Evaluation;
 using MultiagentNative.Tasks;
 using NUnit.Framework;
 
-namespace MultiagentNative.Tests.Society;
+namespace MultiagentNative.Tests.ModelForge;
 
 public class ForgeTests
 {
