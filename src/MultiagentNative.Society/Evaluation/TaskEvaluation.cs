@@ -13,9 +13,9 @@ public sealed record EvaluationOptions
     public int Samples { get; init; } = 1;
     /// <summary>Evaluate the first Count test problems (all when null).</summary>
     public int? Count { get; init; }
-    /// <summary>Pure temperature sampling (no top-k/top-p/min-p), so "temperature 1" samples the model's own distribution.</summary>
-    public float Temperature { get; init; } = 1f;
-    public uint Seed { get; init; } = 1;
+    /// <summary>Sampling of the first answer; answer i uses Seed + i. The default is pure sampling at temperature 1 (the
+    /// model's own distribution); filters (top-k, top-p, min-p) only when asked for.</summary>
+    public SamplingOptions Sampling { get; init; } = new();
     public int MaxTokens { get; init; } = 512;
     /// <summary>Positions per sequence (prompt + answer); at most the model's training context.</summary>
     public int SequenceContextLength { get; init; } = 768;
@@ -87,14 +87,11 @@ public static class TaskEvaluation
                 requests.Add(new GenerationRequest
                 {
                     Agent = agent, Messages = messages, MaxTokens = options.MaxTokens,
-                    Sampling = new SamplingOptions
-                    {
-                        Temperature = options.Temperature, TopK = 0, TopP = 1f, MinP = 0f, Seed = options.Seed + (uint)requests.Count,
-                    },
+                    Sampling = options.Sampling with { Seed = options.Sampling.Seed + (uint)requests.Count },
                 });
             }
         }
-        log?.Invoke($"generating {requests.Count} answers ({problems.Count} problems x {options.Samples}) at temperature {options.Temperature}");
+        log?.Invoke($"generating {requests.Count} answers ({problems.Count} problems x {options.Samples}) at temperature {options.Sampling.Temperature}");
         var clock = Stopwatch.StartNew();
         var completions = generator.Generate(requests, cancellation);
         double seconds = clock.Elapsed.TotalSeconds;
@@ -125,7 +122,7 @@ public static class TaskEvaluation
         return new EvaluationReport
         {
             Task = task.Name, Model = model.Path, Adapter = adapter?.Path, PromptSet = prompts.Id, Problems = outcomes.Count,
-            Samples = options.Samples, Temperature = options.Temperature,
+            Samples = options.Samples, Temperature = options.Sampling.Temperature,
             Accuracy = perProblem.Average(), StandardError = StandardError(perProblem),
             ParseRate = outcomes.Average(o => o.Answers.Count(a => a.HasAnswer) / (double)o.Answers.Count),
             MajorityAccuracy = majority.Average(), MajorityStandardError = StandardError(majority),

@@ -49,7 +49,7 @@ public class BuiltinModelTests
         var task = recipe.CreateTask();
         // 150 of the 500 held-out problems keep this to seconds; the closing figures are over all 500 (`mafn eval`).
         var report = TaskEvaluation.Run(model, task, PromptSets.Get(recipe.PromptSet),
-            new EvaluationOptions { Samples = 3, Count = 150, Temperature = 1f, Seed = 1 });
+            new EvaluationOptions { Samples = 3, Count = 150, Sampling = new MultiagentNative.Serving.SamplingOptions { Temperature = 1f, Seed = 1 } });
         TestContext.Out.WriteLine($"built-in model, 150 problems x 3: single {report.Accuracy:P1} ± {report.StandardError:P1}, " +
                                   $"majority {report.MajorityAccuracy:P1}, parse {report.ParseRate:P1}, distinct {report.DistinctChainRate:P1}");
         Assert.That(report.Problems, Is.EqualTo(150));

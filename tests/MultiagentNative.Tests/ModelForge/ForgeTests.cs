@@ -120,7 +120,7 @@ public class ForgeTests
         var task = new ArithmeticTask();
         using var model = ServingModel.Load(ModelPath);
         var report = TaskEvaluation.Run(model, task, PromptSets.BuiltinArithmetic,
-            new EvaluationOptions { Samples = 2, Count = 3, MaxTokens = 48, Seed = 5 });
+            new EvaluationOptions { Samples = 2, Count = 3, MaxTokens = 48, Sampling = new SamplingOptions { Seed = 5 } });
         Assert.That(report.Problems, Is.EqualTo(3));
         Assert.That(report.Outcomes.SelectMany(o => o.Responses).Count(), Is.EqualTo(6));
         Assert.That(report.TokensGenerated, Is.GreaterThan(0));
