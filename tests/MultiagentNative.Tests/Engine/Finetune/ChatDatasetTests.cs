@@ -73,6 +73,39 @@ public class ChatDatasetTests
         Directory.Delete(folder, recursive: true);
     }
 
+    [Test]
+    public void FinetuneCommand_InitAdapterContinuesWhereTheLastRunStopped()
+    {
+        string model = Stories();
+        string folder = TestPaths.NewScratch("finetune-continue");
+        string data = Path.Combine(folder, "chat.jsonl");
+        File.WriteAllLines(data, Enumerable.Range(0, 8).Select(i =>
+            $$"""{"messages": [{"role": "user", "content": "How many cats? {{i}}"}, {"role": "assistant", "content": "There are {{i}} cats."}]}"""));
+        string first = Path.Combine(folder, "first.gguf"), second = Path.Combine(folder, "second.gguf");
+        string[] common = ["finetune", "--model", model, "--data", data, "--template", "chatml", "--lr", "1e-2", "--dropout", "0", "--batch", "8"];
+        var (exitA, lossesA, outputA) = Finetune([.. common, "--out", first, "--epochs", "4", "--rank", "4"]);
+        Assert.That(exitA, Is.Zero, outputA);
+        var (exitB, lossesB, outputB) = Finetune([.. common, "--out", second, "--epochs", "1", "--init-adapter", first]);
+        Assert.That(exitB, Is.Zero, outputB);
+        Assert.That(outputB, Does.Contain("continuing first.gguf: rank 4"));
+        // Batch = the whole data set and no dropout: a step's loss is the loss of the adapter it starts from.
+        Assert.That(lossesB[0], Is.LessThan(0.8 * lossesA[0]), "the continued run starts from the trained adapter, not from zero");
+        Assert.That(lossesB[0], Is.LessThan(lossesA[^1]), "and below the first run's last step, which came before that step's update");
+        var (exitC, _, outputC) = Finetune([.. common, "--out", second, "--init-adapter", first, "--rank", "8"]);
+        Assert.That(exitC, Is.Not.Zero);
+        Assert.That(outputC, Does.Contain("first.gguf").And.Contain("rank 4").And.Contain("rank 8"));
+        Directory.Delete(folder, recursive: true);
+    }
+
+    static (int Exit, List<double> Losses, string Output) Finetune(string[] args)
+    {
+        var output = new StringWriter();
+        int exit = new RootCommand { FinetuneCommand.Create() }.Parse(args).Invoke(new InvocationConfiguration { Output = output, Error = output });
+        var losses = output.ToString().Split('\n').Where(l => l.StartsWith("step ", StringComparison.Ordinal))
+            .Select(l => double.Parse(l.Split("loss ")[1].Split(' ')[0], System.Globalization.CultureInfo.InvariantCulture)).ToList();
+        return (exit, losses, output.ToString());
+    }
+
     static List<(int Start, int End)> Spans(bool[] mask)
     {
         var spans = new List<(int, int)>();
