@@ -36,8 +36,9 @@ public sealed record GeneratorOptions
     /// </summary>
     public bool UnifiedKvCache { get; init; }
 
-    /// <summary>False (default, llama.cpp's flash attention disabled) with an F32 KV cache makes a sequence's logits the same alone or in any batch to ~1e-6
-    /// relative (measured on stories260K). Flash attention on the CPU, or an F16 cache, round differently per batch shape: ~5e-4.</summary>
+    /// <summary>False (default: llama.cpp's flash attention disabled) with an F32 KV cache makes a sequence's logits the
+    /// same alone or in any batch to ~1e-6 relative (measured on stories260K). Flash attention on the CPU, or an F16 cache,
+    /// round differently per batch shape: ~5e-4.</summary>
     public bool FlashAttention { get; init; }
 
     public bool KvCacheF32 { get; init; } = true;
