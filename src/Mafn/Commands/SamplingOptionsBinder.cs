@@ -17,14 +17,14 @@ public sealed class SamplingOptionsBinder
 
     readonly Option<float> temperature = new("--temp")
     {
-        Description = $"sampling temperature; 0 = greedy (default {DefaultTemperature}: the model's own distribution)",
+        Description = "sampling temperature; 0 = greedy, 1 = the model's own distribution",
         DefaultValueFactory = _ => DefaultTemperature,
     };
-    readonly Option<int> topK = new("--top-k") { Description = "keep the K most likely tokens (default 0 = off)", DefaultValueFactory = _ => DefaultTopK };
-    readonly Option<float> topP = new("--top-p") { Description = "keep the most likely tokens up to this probability mass (default 1 = off)", DefaultValueFactory = _ => DefaultTopP };
-    readonly Option<float> minP = new("--min-p") { Description = "drop tokens below this fraction of the best token's probability (default 0 = off)", DefaultValueFactory = _ => DefaultMinP };
-    readonly Option<uint> seed = new("--seed") { Description = $"seed of the first sample; sample i uses seed + i (default {DefaultSeed})", DefaultValueFactory = _ => DefaultSeed };
-    readonly Option<int> maxTokens = new("--max-tokens") { Description = $"most tokens per completion (default {DefaultMaxTokens})", DefaultValueFactory = _ => DefaultMaxTokens };
+    readonly Option<int> topK = new("--top-k") { Description = "keep the K most likely tokens; 0 = off", DefaultValueFactory = _ => DefaultTopK };
+    readonly Option<float> topP = new("--top-p") { Description = "keep the most likely tokens up to this probability mass; 1 = off", DefaultValueFactory = _ => DefaultTopP };
+    readonly Option<float> minP = new("--min-p") { Description = "drop tokens below this fraction of the best token's probability; 0 = off", DefaultValueFactory = _ => DefaultMinP };
+    readonly Option<uint> seed = new("--seed") { Description = "seed of the first sample; sample i uses seed + i", DefaultValueFactory = _ => DefaultSeed };
+    readonly Option<int> maxTokens = new("--max-tokens") { Description = "most tokens per completion", DefaultValueFactory = _ => DefaultMaxTokens };
 
     /// <summary>Adds the six options to <paramref name="command"/>.</summary>
     public void AddTo(Command command)
