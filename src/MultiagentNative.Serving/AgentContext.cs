@@ -6,11 +6,11 @@ namespace MultiagentNative.Serving;
 
 sealed class AgentContext : IDisposable
 {
-    public AgentContext(LlamaModel model, GeneratorOptions options, LlamaLoraAdapter? adapter, float scale)
+    public AgentContext(ServingModel model, GeneratorOptions options, LoraAdapter? adapter, float scale)
     {
         Adapter = adapter;
         Scale = scale;
-        Context = model.CreateContext(new LlamaContextOptions
+        Context = model.Llama.CreateContext(new LlamaContextOptions
         {
             ContextLength = options.MaxSequencesPerContext * options.SequenceContextLength,
             SequenceCount = options.MaxSequencesPerContext,
@@ -18,11 +18,11 @@ sealed class AgentContext : IDisposable
             MicroBatchSize = options.BatchSize,
             Threads = Math.Max(1, options.ThreadsPerContext),
             UnifiedKvCache = options.UnifiedKvCache,
-            FlashAttention = options.FlashAttention,
+            FlashAttention = options.FlashAttention ? FlashAttention.Enabled : FlashAttention.Disabled,
             KvCacheF32 = options.KvCacheF32,
         });
         if (adapter is not null)
-            Context.SetAdapter(adapter, scale);
+            Context.SetAdapter(adapter.Llama, scale);
         Batch = new LlamaBatch(options.BatchSize);
         // The usable positions: ours, but never more than llama.cpp gives one sequence.
         SequenceLength = Math.Min(options.SequenceContextLength, Context.SequenceContextLength);
@@ -30,7 +30,7 @@ sealed class AgentContext : IDisposable
 
     public LlamaContext Context { get; }
     public LlamaBatch Batch { get; }
-    public LlamaLoraAdapter? Adapter { get; }
+    public LoraAdapter? Adapter { get; }
     public float Scale { get; }
     public int SequenceLength { get; }
 

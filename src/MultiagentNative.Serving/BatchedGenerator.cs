@@ -1,6 +1,6 @@
 // Batched generation and scoring for many agents over one loaded model: each distinct adapter gets a context, requests of
 // its agents are sequences of that context, and contexts run on parallel threads whose native threads sum to the budget.
-using MultiagentNative.Interop.Llama;
+using MultiagentNative.Formats.Chat;
 
 namespace MultiagentNative.Serving;
 
@@ -9,21 +9,21 @@ public sealed class UnknownAgentException(AgentId agent) : Exception($"unknown a
 
 public sealed class BatchedGenerator : IDisposable
 {
-    readonly LlamaModel model;
+    readonly ServingModel model;
     readonly Dictionary<AgentId, AdapterGroup> agents = [];
     readonly List<AdapterGroup> groups = [];
     readonly Lock gate = new();
     readonly Lock running = new();
 
     /// <summary>The contexts (replicas) serving one adapter, or the bare base model.</summary>
-    sealed class AdapterGroup(LlamaLoraAdapter? adapter, float scale)
+    sealed class AdapterGroup(LoraAdapter? adapter, float scale)
     {
-        public LlamaLoraAdapter? Adapter { get; } = adapter;
+        public LoraAdapter? Adapter { get; } = adapter;
         public float Scale { get; } = scale;
         public List<AgentContext> Replicas { get; } = [];
     }
 
-    public BatchedGenerator(LlamaModel model, GeneratorOptions? options = null)
+    public BatchedGenerator(ServingModel model, GeneratorOptions? options = null)
     {
         this.model = model;
         Options = options ?? new GeneratorOptions();
@@ -41,14 +41,14 @@ public sealed class BatchedGenerator : IDisposable
     }
 
     public GeneratorOptions Options { get; }
-    public LlamaModel Model => model;
+    public ServingModel Model => model;
     public int ContextsPerAdapter { get; }
 
     /// <summary>Counters of the last Generate or Score call.</summary>
     public RunStatistics LastRun { get; private set; } = RunStatistics.Empty;
 
     /// <summary>Registers an agent. Agents with the same adapter and scale (or none) share their contexts.</summary>
-    public void AddAgent(AgentId agent, LlamaLoraAdapter? adapter = null, float scale = 1f)
+    public void AddAgent(AgentId agent, LoraAdapter? adapter = null, float scale = 1f)
     {
         lock (gate)
         {
@@ -156,16 +156,16 @@ public sealed class BatchedGenerator : IDisposable
         if ((prompt is null) == (messages is null))
             return ([], "give exactly one of Prompt and Messages");
         if (prompt is not null)
-            return (model.Vocabulary.Tokenize(prompt, addSpecial: true, parseSpecial: false), null);
+            return (model.Tokenize(prompt, addSpecial: true, parseSpecial: false), null);
         string? template = model.ChatTemplate ?? Options.FallbackChatTemplate;
         if (template is null)
             return ([], $"{Path.GetFileName(model.Path)} has no chat template (tokenizer.chat_template) and GeneratorOptions.FallbackChatTemplate is not set");
         try
         {
-            string text = LlamaChatTemplate.Apply(template, messages!, addAssistantPrefix: true);
-            return (model.Vocabulary.Tokenize(text, addSpecial: true, parseSpecial: true), null);
+            string text = ServingModel.FormatChat(template, messages!, addAssistantPrefix: true);
+            return (model.Tokenize(text, addSpecial: true, parseSpecial: true), null);
         }
-        catch (ChatTemplateException e)
+        catch (ChatTemplateFormatException e)
         {
             return ([], e.Message);
         }

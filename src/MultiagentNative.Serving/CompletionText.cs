@@ -18,7 +18,7 @@ sealed class CompletionText(LlamaVocabulary vocabulary, IReadOnlyList<string> st
     /// <summary>Appends the token's text; returns true when a stop string now appears (the text is then cut before it).</summary>
     public bool Append(TokenId token)
     {
-        int byteCount = vocabulary.TokenToPiece(token, piece);
+        int byteCount = vocabulary.TokenToPiece(token.ToLlama(), piece);
         int charCount = decoder.GetChars(piece, 0, byteCount, chars, 0, flush: false);
         text.Append(chars, 0, charCount);
         return charCount > 0 && longestStop > 0 && CutAtStop(charCount);

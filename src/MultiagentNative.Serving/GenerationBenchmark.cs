@@ -22,7 +22,7 @@ public sealed record BenchmarkRow(int Concurrency, int Contexts, Throughput Batc
 
 public sealed record BenchmarkReport(string Model, int Threads, int MaxTokens, int Repeats, Throughput OneAtATime, IReadOnlyList<BenchmarkRow> Rows);
 
-public sealed class GenerationBenchmark(LlamaModel model, int maxTokens = 64, int threads = 0, int repeats = 3)
+public sealed class GenerationBenchmark(ServingModel model, int maxTokens = 64, int threads = 0, int repeats = 3)
 {
     static readonly string[] Prompts =
     [
@@ -155,14 +155,14 @@ public sealed class GenerationBenchmark(LlamaModel model, int maxTokens = 64, in
 
     void RawDecodeOne(GeneratorOptions options, int sequences, int rounds, Barrier start)
     {
-        using var context = model.CreateContext(new LlamaContextOptions
+        using var context = model.Llama.CreateContext(new LlamaContextOptions
         {
             ContextLength = options.MaxSequencesPerContext * options.SequenceContextLength, SequenceCount = options.MaxSequencesPerContext,
             BatchSize = options.BatchSize, MicroBatchSize = options.BatchSize, Threads = options.ThreadsPerContext,
-            UnifiedKvCache = options.UnifiedKvCache, FlashAttention = options.FlashAttention, KvCacheF32 = options.KvCacheF32,
+            UnifiedKvCache = options.UnifiedKvCache, FlashAttention = options.FlashAttention ? FlashAttention.Enabled : FlashAttention.Disabled, KvCacheF32 = options.KvCacheF32,
         });
         using var batch = new LlamaBatch(options.BatchSize);
-        var prompts = Enumerable.Range(0, sequences).Select(i => model.Vocabulary.Tokenize(Prompts[i % Prompts.Length])).ToArray();
+        var prompts = Enumerable.Range(0, sequences).Select(i => model.Llama.Vocabulary.Tokenize(Prompts[i % Prompts.Length])).ToArray();
         start.SignalAndWait();
         for (int round = 0; round < rounds; round++)
         {
@@ -174,18 +174,36 @@ public sealed class GenerationBenchmark(LlamaModel model, int maxTokens = 64, in
                 batch.Clear();
                 for (int s = 0; s < sequences; s++)
                     batch.Add(prompts[s][^1], positions[s]++, new SequenceId(s), true);
-                if (context.Decode(batch) != DecodeResult.Ok)
-                    throw new LlamaNativeException("llama_decode", 1, "no KV slot in the raw decode loop");
+                DecodeOrThrow(context, batch, "decode step");
             }
         }
     }
 
-    static void Prefill(LlamaContext context, LlamaBatch batch, TokenId[][] prompts)
+    /// <summary>Decodes every prompt in chunks of the batch's capacity: the prompts of a context's sequences together can
+    /// hold more tokens than one batch (64 prompts of ~18 characters on a character-level vocabulary overflowed 512).</summary>
+    internal static void Prefill(LlamaContext context, LlamaBatch batch, Interop.Llama.TokenId[][] prompts)
     {
         batch.Clear();
         for (int s = 0; s < prompts.Length; s++)
+        {
             for (int p = 0; p < prompts[s].Length; p++)
+            {
+                if (batch.Count == batch.Capacity)
+                {
+                    DecodeOrThrow(context, batch, "prefill");
+                    batch.Clear();
+                }
                 batch.Add(prompts[s][p], p, new SequenceId(s), p == prompts[s].Length - 1);
-        context.Decode(batch);
+            }
+        }
+        if (batch.Count > 0)
+            DecodeOrThrow(context, batch, "prefill");
+    }
+
+    static void DecodeOrThrow(LlamaContext context, LlamaBatch batch, string where)
+    {
+        var outcome = context.Decode(batch);
+        if (outcome != DecodeResult.Ok)
+            throw new LlamaNativeException("llama_decode", (int)outcome, $"no KV slot in the raw decode loop ({where})");
     }
 }

@@ -167,7 +167,7 @@ sealed class GenerationRun
         {
             slot.LogitsIndex = -1;
             if (slot.State == SlotState.Generating)
-                slot.LogitsIndex = batch.Add(slot.LastToken, slot.NextPosition++, slot.Sequence, true);
+                slot.LogitsIndex = batch.Add(slot.LastToken.ToLlama(), slot.NextPosition++, slot.Sequence, true);
         }
         foreach (var slot in slots)
         {
@@ -179,7 +179,7 @@ sealed class GenerationRun
             int end = Math.Min(slot.Prompt.Length, slot.PromptDecoded + room);
             for (int p = slot.PromptDecoded; p < end; p++)
             {
-                int index = batch.Add(slot.Prompt[p], p, slot.Sequence, p == slot.Prompt.Length - 1);
+                int index = batch.Add(slot.Prompt[p].ToLlama(), p, slot.Sequence, p == slot.Prompt.Length - 1);
                 if (p == slot.Prompt.Length - 1)
                     slot.LogitsIndex = index;
             }
@@ -204,7 +204,7 @@ sealed class GenerationRun
             var token = slot.Sampler!.Sample(row);
             tokensGenerated++;
             slot.LastToken = token;
-            if (vocabulary.IsEndOfGeneration(token))
+            if (vocabulary.IsEndOfGeneration(token.ToLlama()))
             {
                 Finish(slot, FinishReason.EndOfGeneration, null);
                 continue;

@@ -1,7 +1,5 @@
 // Settings of a BatchedGenerator: how many sequences share a context, the positions each may use, the thread budget.
 // Defaults were measured on stories260K on 2 cores (see the bench command); the KV choice is explained on UnifiedKvCache.
-using MultiagentNative.Interop.Llama;
-
 namespace MultiagentNative.Serving;
 
 public sealed record GeneratorOptions
@@ -38,9 +36,10 @@ public sealed record GeneratorOptions
     /// </summary>
     public bool UnifiedKvCache { get; init; }
 
-    /// <summary>Disabled with an F32 KV cache (the defaults) makes a sequence's logits the same alone or in any batch to ~1e-6
-    /// relative (measured on stories260K). Flash attention on the CPU, or an F16 cache, round differently per batch shape: ~5e-4.</summary>
-    public FlashAttention FlashAttention { get; init; } = FlashAttention.Disabled;
+    /// <summary>False (default: llama.cpp's flash attention disabled) with an F32 KV cache makes a sequence's logits the
+    /// same alone or in any batch to ~1e-6 relative (measured on stories260K). Flash attention on the CPU, or an F16 cache,
+    /// round differently per batch shape: ~5e-4.</summary>
+    public bool FlashAttention { get; init; }
 
     public bool KvCacheF32 { get; init; } = true;
 

@@ -1,6 +1,6 @@
 // What callers hand the generator and what they get back: requests per agent, completions with counts and finish reason.
 // Requests of one call are answered in the order given; a request that fails carries its error and never fails the others.
-using MultiagentNative.Interop.Llama;
+using MultiagentNative.Formats.Chat;
 
 namespace MultiagentNative.Serving;
 

@@ -18,15 +18,15 @@ sealed class ScoringRun(AgentContext agent, IEnumerable<PreparedScore> requests,
         var (prompt, error) = generator.TokenizePrompt(request.Prompt, request.Messages);
         if (error is not null)
             return new PreparedScore(index, request, [], 0, error);
-        var vocabulary = generator.Model.Vocabulary;
+        var model = generator.Model;
         TokenId[] completion;
         if (request.Prompt is not null)
         {
-            var joint = vocabulary.Tokenize(request.Prompt + request.Completion, addSpecial: true);
-            completion = joint.AsSpan().StartsWith(prompt) ? joint[prompt.Length..] : vocabulary.Tokenize(request.Completion, addSpecial: false);
+            var joint = model.Tokenize(request.Prompt + request.Completion, addSpecial: true);
+            completion = joint.AsSpan().StartsWith(prompt) ? joint[prompt.Length..] : model.Tokenize(request.Completion, addSpecial: false);
         }
         else
-            completion = vocabulary.Tokenize(request.Completion, addSpecial: false, parseSpecial: false);
+            completion = model.Tokenize(request.Completion, addSpecial: false, parseSpecial: false);
         if (completion.Length == 0)
             return new PreparedScore(index, request, [], prompt.Length, "the completion has no tokens");
         return new PreparedScore(index, request, [.. prompt, .. completion], prompt.Length, null);
@@ -104,7 +104,7 @@ sealed class ScoringRun(AgentContext agent, IEnumerable<PreparedScore> requests,
             {
                 // Logits at position p predict token p+1; only those predicting completion tokens are needed.
                 bool wanted = p + 1 >= a.Request.PromptLength && p + 1 < tokens.Length;
-                int index = batch.Add(tokens[p], p, a.Sequence, wanted);
+                int index = batch.Add(tokens[p].ToLlama(), p, a.Sequence, wanted);
                 if (wanted)
                     a.Outputs.Add((index, p));
             }

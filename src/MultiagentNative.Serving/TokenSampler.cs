@@ -1,7 +1,5 @@
 // Managed per-sequence sampler with the order of llama.cpp's usual chain: top-k, top-p, min-p, temperature, seeded draw.
 // Managed because at a 512-token vocabulary llama_sampler_sample costs ~7 us a token, ~8% of a decode step here.
-using MultiagentNative.Interop.Llama;
-
 namespace MultiagentNative.Serving;
 
 /// <summary>Deterministic per seed: the same seed and logits rows give the same tokens, whatever else is batched with them.</summary>

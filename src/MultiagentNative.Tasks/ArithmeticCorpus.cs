@@ -2,6 +2,7 @@
 // debate formats: first-round answers, and critic turns that read other agents' answers (some right, some wrong) and
 // keep or correct them. Only correct chains are trained: a wrong own first answer is written with "weight": 0
 // (the OpenAI chat fine-tuning convention) so the trainer can mask it.
+using MultiagentNative.Formats.Chat;
 using System.Globalization;
 using System.Text.Json;
 

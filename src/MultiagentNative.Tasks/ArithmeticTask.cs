@@ -10,7 +10,7 @@ public sealed partial class ArithmeticTask : ITask
 {
     public const int DefaultCount = 500;
     public const int MaxOperand = 29;
-    private readonly IReadOnlyList<Problem> _train, _test;
+    private readonly IReadOnlyList<Problem>? _train, _test;
 
     /// <param name="maxOperand">Largest operand: 29 is the paper's task ("arithmetic"); 9 is the reduced "arithmetic-small".</param>
     public ArithmeticTask(TaskDataOptions? options = null, int maxOperand = MaxOperand)
@@ -19,12 +19,17 @@ public sealed partial class ArithmeticTask : ITask
             throw new TaskConfigurationException($"arithmetic: the largest operand must be in 1..1000, got {maxOperand}");
         OperandMax = maxOperand;
         options ??= new TaskDataOptions();
+        Seed = options.Seed;
         if (options.TrainFile is not null || options.TestFile is not null)
-            throw new TaskConfigurationException("arithmetic: problems are generated, not read from a file (no --data)");
+        {
+            // Own problems from JSONL instead of generated ones; the splits follow the file tasks' rules.
+            var splits = FileSplits.Build(Name, options, Load);
+            (_train, _test) = (splits.Train, splits.Test);
+            return;
+        }
         int trainCount = options.TrainCount ?? DefaultCount, testCount = options.TestCount ?? DefaultCount;
         if (trainCount < 0 || testCount < 0)
             throw new TaskConfigurationException($"arithmetic: counts must be >= 0, got train {trainCount}, test {testCount}");
-        Seed = options.Seed;
         var all = Generate(Seed, trainCount + testCount, maxOperand);
         _train = all.Take(trainCount).ToList();
         _test = all.Skip(trainCount).ToList();
@@ -39,7 +44,7 @@ public sealed partial class ArithmeticTask : ITask
     public PromptSet DefaultPrompts => PromptSets.DuArithmetic;
     public bool KeyDecidesEquivalence => true;
 
-    public IReadOnlyList<Problem> Problems(DataSplit split) => split == DataSplit.Train ? _train : _test;
+    public IReadOnlyList<Problem> Problems(DataSplit split) => FileSplits.Require(Name, split == DataSplit.Train ? _train : _test, split);
 
     /// <summary>Distinct operand tuples in draw order (a repeated tuple is skipped, so splits cannot share one).</summary>
     public static List<Problem> Generate(uint seed, int count, int maxOperand = MaxOperand)
@@ -65,6 +70,33 @@ public sealed partial class ArithmeticTask : ITask
         {
             Source = source,
         };
+    }
+
+    /// <summary>
+    /// Problems from JSONL lines {"question": "...", "answer": "..."}. The answer may be left out when the question names an
+    /// a+b*c+d-e*f expression: it is then computed. Errors name the file, line and field.
+    /// </summary>
+    public static IEnumerable<Problem> Load(string path)
+    {
+        foreach (var row in JsonlFile.Read(path))
+        {
+            string question = row.RequiredString("question");
+            var parsed = TryParse(question);
+            string? answer = row.OptionalString("answer");
+            if (answer is null)
+            {
+                if (parsed is null)
+                    throw new TaskDataException(row.File, row.Line, "answer", "missing, and the question names no a+b*c+d-e*f expression to compute it from");
+                answer = parsed.ReferenceAnswer;
+            }
+            else if (NumberAnswer.TryParse(answer) is not decimal value)
+                throw new TaskDataException(row.File, row.Line, "answer", $"'{answer}' is not a number");
+            else
+                answer = NumberAnswer.Canonical(value);
+            string id = parsed is not null && row.OptionalString("id") is null ? parsed.Id
+                : $"arithmetic/{row.OptionalString("id") ?? $"{Path.GetFileNameWithoutExtension(path)}/{row.Line}"}";
+            yield return new Problem(id, question, answer) { Source = row.Where };
+        }
     }
 
     [GeneratedRegex(@"(\d+)\+(\d+)\*(\d+)\+(\d+)-(\d+)\*(\d+)")]

@@ -3,7 +3,7 @@
 using System.CommandLine;
 using System.Globalization;
 using System.Text.Json;
-using MultiagentNative.Interop.Llama;
+using MultiagentNative.Serving;
 using MultiagentNative.Society;
 using MultiagentNative.Society.Debate;
 using MultiagentNative.Tasks;
@@ -35,7 +35,7 @@ static class BenchDebateCommand
                 SequencesPerContext = parse.GetValue(perContext), Prompts = ModelOption.PromptSetOf(path, "arithmetic"),
             };
             var task = new ArithmeticTask(new TaskDataOptions { TrainCount = 0, TestCount = options.TestProblems });
-            using var loaded = LlamaModel.Load(path);
+            using var loaded = ServingModel.Load(path);
             var prompts = options.Prompts is { } name ? PromptSets.Get(name) : task.DefaultPrompts;
             bool asJson = parse.GetValue(json);
             var report = DebateBenchmark.Run(loaded, task, prompts, options, Math.Max(1, parse.GetValue(repeats)), asJson ? null : line => Console.Error.WriteLine(line));

@@ -2,7 +2,6 @@
 // and a raw llama_decode loop at the same batch sizes, with the ratios, all in one run on one model.
 using System.CommandLine;
 using System.Text.Json;
-using MultiagentNative.Interop.Llama;
 using MultiagentNative.Serving;
 
 namespace Mafn;
@@ -33,7 +32,7 @@ static class BenchGenerateCommand
             string path = ModelOption.Resolve(parse.GetValue(model));
             if (parse.GetValue(synthetic) is { } shape)
                 path = SyntheticModel.Ensure(shape, parse.GetValue(syntheticType)!, path, line => Console.Error.WriteLine($"  {line}"));
-            using var loaded = LlamaModel.Load(path);
+            using var loaded = ServingModel.Load(path);
             bool asJson = parse.GetValue(json);
             var benchmark = new GenerationBenchmark(loaded, parse.GetValue(maxTokens), parse.GetValue(threads), Math.Max(1, parse.GetValue(repeats)));
             var report = benchmark.Run([1, 4, 16, 64], asJson ? null : line => Console.Error.WriteLine($"  {line}"));

@@ -1,7 +1,7 @@
 // mafn debate: one debate printed round by round with each agent's answer and the vote, for a question or the first
 // problems of a file; agents use a run's adapters (--adapters RUN/adapters/iterK) or the base model.
 using System.CommandLine;
-using MultiagentNative.Interop.Llama;
+using MultiagentNative.Serving;
 using MultiagentNative.Society;
 using MultiagentNative.Society.Debate;
 using MultiagentNative.Tasks;
@@ -48,7 +48,7 @@ public static class DebateCommand
                 ? [new Problem("question", text, "")]
                 : [.. theTask.Problems(DataSplit.Test).Take(Math.Max(1, parse.GetValue(limit)))];
             var prompts = options.Prompts is { } name ? PromptSets.Get(name) : theTask.DefaultPrompts;
-            using var loaded = LlamaModel.Load(modelPath);
+            using var loaded = ServingModel.Load(modelPath);
             var outcomes = StandaloneDebate.Run(loaded, theTask, prompts, options, problems, parse.GetValue(adapters));
             foreach (var outcome in outcomes)
                 Print(console, theTask, outcome, options);

@@ -3,8 +3,8 @@
 // The prompt set is the model's own (a forged model names it in mafn.forge.recipe), else the task's default.
 using System.CommandLine;
 using System.Text.Json;
-using MultiagentNative.Interop.Llama;
-using MultiagentNative.Society.Builtin;
+using MultiagentNative.ModelForge;
+using MultiagentNative.Serving;
 using MultiagentNative.Society.Evaluation;
 using MultiagentNative.Tasks;
 
@@ -15,22 +15,21 @@ public static class EvalCommand
     public static Command Create()
     {
         var task = new Option<string>("--task") { Description = $"task: {string.Join(", ", TaskRegistry.Names)}", Required = true };
-        var data = new Option<string?>("--data") { Description = "test problems JSONL (every task but arithmetic)" };
+        var data = new Option<string?>("--data") { Description = "test problems JSONL (required but for arithmetic, where it replaces the generated problems: {\"question\", \"answer\"}, the answer computed when left out)" };
         var model = ModelOption.Create();
         var adapter = new Option<string?>("--adapter") { Description = "llama.cpp LoRA adapter GGUF for the model" };
         var samples = new Option<int>("--samples") { Description = "answers per problem (K); K > 1 adds majority-of-K and pass@K", DefaultValueFactory = _ => 1 };
         var count = new Option<int?>("--count") { Description = "evaluate only the first N test problems" };
-        var temperature = new Option<float>("--temp") { Description = "sampling temperature (pure sampling; 0 = greedy)", DefaultValueFactory = _ => 1f };
-        var seed = new Option<uint>("--seed") { Description = "seed: sample k of a problem uses a seed derived from (seed + k, problem), so --seed S+k --samples 1 repeats sample k", DefaultValueFactory = _ => 1 };
-        var maxTokens = new Option<int>("--max-tokens") { Description = "most tokens per answer", DefaultValueFactory = _ => 512 };
+        var sampling = new SamplingOptionsBinder("seed: sample k of a problem uses a seed derived from (seed + k, problem), so --seed S+k --samples 1 repeats sample k");
         var prompts = new Option<string?>("--prompts") { Description = $"prompt set: {string.Join(", ", PromptSets.All.Select(p => p.Name))}" };
         var threads = new Option<int>("--threads") { Description = "native decode threads (2 only on an idle 2-core machine; busy cores make ggml thread barriers stall)", DefaultValueFactory = _ => 1 };
         var json = new Option<bool>("--json") { Description = "print the report as one JSON object" };
         var responsesOut = new Option<string?>("--responses-out") { Description = "write every response as JSONL (id, sample, response, answer, correct)" };
         var command = new Command("eval", "accuracy of a model on a task's test split (single agent, K samples)")
         {
-            task, data, model, adapter, samples, count, temperature, seed, maxTokens, prompts, threads, json, responsesOut,
+            task, data, model, adapter, samples, count, prompts, threads, json, responsesOut,
         };
+        sampling.AddTo(command);
         command.SetAction(parse =>
         {
             string taskName = parse.GetValue(task)!;
@@ -38,16 +37,17 @@ public static class EvalCommand
                 throw new TaskConfigurationException($"{taskName}: --data FILE is required");
             var theTask = TaskRegistry.Create(taskName, new TaskDataOptions { TestFile = parse.GetValue(data) });
             string modelPath = ModelOption.Resolve(parse.GetValue(model));
-            using var loaded = LlamaModel.Load(modelPath);
+            using var loaded = ServingModel.Load(modelPath);
             var promptSet = PromptsFor(parse.GetValue(prompts), loaded, theTask);
             if (loaded.GetMetadata(Forge.MetadataPrefix + "recipe") is { } recipeJson && theTask is ArithmeticTask arithmetic
                 && ForgeRecipe.FromJson(recipeJson).MaxOperand is int trained && trained != arithmetic.OperandMax)
                 Console.Error.WriteLine($"warning: the model was forged on operands 0..{trained}, the task {theTask.Name} uses 0..{arithmetic.OperandMax}");
             using var lora = parse.GetValue(adapter) is { } adapterPath ? loaded.LoadAdapter(adapterPath) : null;
+            var (samplingOptions, maxTokens) = sampling.Bind(parse);
             var options = new EvaluationOptions
             {
-                Samples = parse.GetValue(samples), Count = parse.GetValue(count), Temperature = parse.GetValue(temperature),
-                Seed = parse.GetValue(seed), MaxTokens = parse.GetValue(maxTokens), Threads = parse.GetValue(threads),
+                Samples = parse.GetValue(samples), Count = parse.GetValue(count), Sampling = samplingOptions,
+                MaxTokens = maxTokens, Threads = parse.GetValue(threads),
             };
             bool asJson = parse.GetValue(json);
             var report = TaskEvaluation.Run(loaded, theTask, promptSet, options, lora, asJson ? null : line => Console.Error.WriteLine(line));
@@ -62,7 +62,7 @@ public static class EvalCommand
         return command;
     }
 
-    static PromptSet PromptsFor(string? name, LlamaModel model, ITask task)
+    static PromptSet PromptsFor(string? name, ServingModel model, ITask task)
     {
         if (name is not null)
             return PromptSets.Get(name);

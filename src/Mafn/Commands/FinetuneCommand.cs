@@ -6,6 +6,7 @@ using MultiagentNative.Engine.Adapters;
 using MultiagentNative.Engine.Cuda;
 using MultiagentNative.Engine.Model;
 using MultiagentNative.Engine.Training;
+using MultiagentNative.Formats.Chat;
 using MultiagentNative.Interop.Llama;
 
 namespace Mafn;
@@ -16,6 +17,10 @@ public static class FinetuneCommand
     {
         var model = ModelOption.Create("base GGUF model (llama, qwen2 or phi3)");
         var data = new Option<FileInfo>("--data") { Description = "chat JSONL: {\"messages\":[{\"role\":..,\"content\":..}]} per line", Required = true };
+        var initAdapter = new Option<string?>("--init-adapter")
+        {
+            Description = "continue training this llama.cpp LoRA GGUF (its rank, alpha and targets; --rank/--alpha/--targets, if given, must match)",
+        };
         var output = new Option<string>("--out") { Description = "adapter file (gguf) or folder (peft)", Required = true };
         var format = new Option<string>("--format") { Description = "gguf (llama.cpp LoRA) or peft", DefaultValueFactory = _ => "gguf" };
         format.AcceptOnlyFromAmong("gguf", "peft");
@@ -33,7 +38,7 @@ public static class FinetuneCommand
         device.AcceptOnlyFromAmong("cpu", "cuda");
         var command = new Command("finetune", "train a LoRA adapter on chat data with the CPU or CUDA engine")
         {
-            model, data, output, format, rank, alpha, dropout, targets, learningRate, epochs, batch, maxTokens, template, seed, device,
+            model, data, initAdapter, output, format, rank, alpha, dropout, targets, learningRate, epochs, batch, maxTokens, template, seed, device,
         };
         command.SetAction(parse =>
         {
@@ -48,7 +53,12 @@ public static class FinetuneCommand
             int perStep = parse.GetValue(batch);
             int steps = Math.Max(1, (int)Math.Ceiling(examples.Count * parse.GetValue(epochs) / perStep));
             console.WriteLine($"{examples.Count} conversations, {examples.Sum(e => e.Trained.Count(t => t))} trained tokens; {steps} steps of {perStep}");
-            var adapter = AdapterSet<float>.Create(baseModel.Config, lora, parse.GetValue(seed));
+            var adapter = parse.GetValue(initAdapter) is { } initPath
+                ? LoraGgufAdapter.ImportForTraining<float>(initPath, baseModel.Config, lora, Given(parse, rank, alpha, targets), parse.GetValue(seed))
+                : AdapterSet<float>.Create(baseModel.Config, lora, parse.GetValue(seed));
+            if (parse.GetValue(initAdapter) is { } continued)
+                console.WriteLine($"continuing {Path.GetFileName(continued)}: rank {adapter.Lora.Rank}, alpha {adapter.Lora.Alpha}, targets {adapter.Lora.Targets}");
+            lora = adapter.Lora;
             var options = new TrainerOptions
             {
                 Steps = steps, SequencesPerAgent = perStep, PeakLearningRate = parse.GetValue(learningRate),
@@ -77,7 +87,7 @@ public static class FinetuneCommand
         int limit = maxTokens > 0 ? Math.Min(maxTokens, config.ContextLength) : config.ContextLength;
         var examples = new List<TokenizedExample>();
         int skipped = 0;
-        foreach (var conversation in ChatDataset.ReadJsonl(dataPath))
+        foreach (var conversation in ChatJsonl.Read(dataPath))
         {
             var example = ChatDataset.Tokenize(vocabulary, template, conversation);
             if (example.Length > limit)
@@ -92,6 +102,13 @@ public static class FinetuneCommand
         if (examples.Count == 0)
             throw new ArgumentException($"{Path.GetFileName(dataPath)}: no conversation has assistant tokens within {limit} tokens");
         return examples;
+    }
+
+    /// <summary>Which of --rank, --alpha and --targets the user typed (the rest are defaults an imported adapter overrides).</summary>
+    static LoraCheck Given(ParseResult parse, Option<int> rank, Option<double> alpha, Option<string> targets)
+    {
+        static bool Typed(ParseResult parse, Option option) => parse.GetResult(option) is { Implicit: false };
+        return (Typed(parse, rank) ? LoraCheck.Rank : 0) | (Typed(parse, alpha) ? LoraCheck.Alpha : 0) | (Typed(parse, targets) ? LoraCheck.Targets : 0);
     }
 
     static string Progress(TrainingProgress p) => string.Create(CultureInfo.InvariantCulture,

@@ -7,7 +7,7 @@ using System.Runtime.InteropServices;
 using MultiagentNative.Engine.Cpu;
 using MultiagentNative.Engine.Model;
 using MultiagentNative.Engine.Training;
-using MultiagentNative.Society.Builtin;
+using MultiagentNative.ModelForge;
 
 namespace Mafn;
 

@@ -1,6 +1,6 @@
 // The --model option every model-taking command shares: a GGUF path, defaulting to the built-in model.
 using System.CommandLine;
-using MultiagentNative.Society.Builtin;
+using MultiagentNative.ModelForge;
 
 namespace Mafn;
 

@@ -1,7 +1,7 @@
 // mafn tokenize: token ids of a text under a model's tokenizer. Loads only the vocabulary, so vocab-only GGUF files work.
 using System.CommandLine;
 using System.Text.Json;
-using MultiagentNative.Interop.Llama;
+using MultiagentNative.Serving;
 
 namespace Mafn;
 
@@ -21,16 +21,15 @@ public static class TokenizeCommand
 
     public static int Run(string? modelPath, string text, bool pieces, TextWriter output)
     {
-        using var loaded = LlamaModel.LoadVocabulary(ModelOption.Resolve(modelPath));
-        var vocabulary = loaded.Vocabulary;
-        var tokens = vocabulary.Tokenize(text);
+        using var loaded = ServingModel.LoadVocabulary(ModelOption.Resolve(modelPath));
+        var tokens = loaded.Tokenize(text);
         if (!pieces)
         {
             output.WriteLine(string.Join(' ', tokens));
             return 0;
         }
         foreach (var token in tokens)
-            output.WriteLine($"{token.Value}\t{JsonSerializer.Serialize(vocabulary.TokenToPiece(token, special: true), Relaxed)}");
+            output.WriteLine($"{token.Value}\t{JsonSerializer.Serialize(loaded.TokenToPiece(token, special: true), Relaxed)}");
         return 0;
     }
 }

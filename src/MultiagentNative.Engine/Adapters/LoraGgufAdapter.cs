@@ -10,6 +10,10 @@ using MultiagentNative.Formats.Quants;
 
 namespace MultiagentNative.Engine.Adapters;
 
+/// <summary>Which of a requested LoraConfig's settings an imported adapter must match.</summary>
+[Flags]
+public enum LoraCheck { None = 0, Rank = 1, Alpha = 2, Targets = 4 }
+
 public static class LoraGgufAdapter
 {
     const string SuffixA = ".lora_a", SuffixB = ".lora_b";
@@ -30,15 +34,34 @@ public static class LoraGgufAdapter
         writer.WriteTo(path);
     }
 
-    public static AdapterSet<T> Import<T>(string path, LlamaConfig model, int seed = 0) where T : unmanaged, IFloatingPointIeee754<T>
+    public static AdapterSet<T> Import<T>(string path, LlamaConfig model, int seed = 0, double dropout = 0.0) where T : unmanaged, IFloatingPointIeee754<T>
     {
         using var file = GgufFile.Open(path);
-        return Import<T>(file, model, seed);
+        return Import<T>(file, model, seed, dropout);
+    }
+
+    /// <summary>
+    /// An adapter to continue training from: the file's A, B, rank, alpha and targets (the optimizer state is not stored,
+    /// so AdamW starts fresh), with <paramref name="requested"/>'s dropout. Where the caller named a rank, alpha or targets
+    /// (the <paramref name="check"/> flags) that differ from the file's, an AdapterFormatException names the file.
+    /// </summary>
+    public static AdapterSet<T> ImportForTraining<T>(string path, LlamaConfig model, LoraConfig requested, LoraCheck check, int seed)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        var adapter = Import<T>(path, model, seed, requested.Dropout);
+        var found = adapter.Lora;
+        if (check.HasFlag(LoraCheck.Rank) && found.Rank != requested.Rank)
+            throw new AdapterFormatException(path, $"the adapter has rank {found.Rank}, but rank {requested.Rank} was asked for");
+        if (check.HasFlag(LoraCheck.Targets) && found.Targets != requested.Targets)
+            throw new AdapterFormatException(path, $"the adapter adapts {found.Targets}, but {requested.Targets} was asked for");
+        if (check.HasFlag(LoraCheck.Alpha) && (float)found.Alpha != (float)requested.Alpha)
+            throw new AdapterFormatException(path, $"the adapter has alpha {found.Alpha}, but alpha {requested.Alpha} was asked for");
+        return adapter;
     }
 
     /// <summary>Reads a LoRA GGUF for <paramref name="model"/> (tensors of any type the codec reads). alpha 0 or absent means
     /// llama.cpp applies no alpha / r factor, which the engine expresses as alpha = r. Dropout is not stored: 0.</summary>
-    public static AdapterSet<T> Import<T>(GgufFile file, LlamaConfig model, int seed = 0) where T : unmanaged, IFloatingPointIeee754<T>
+    public static AdapterSet<T> Import<T>(GgufFile file, LlamaConfig model, int seed = 0, double dropout = 0.0) where T : unmanaged, IFloatingPointIeee754<T>
     {
         string source = file.SourceName;
         RequireString(file, "general.type", "adapter");
@@ -75,7 +98,7 @@ public static class LoraGgufAdapter
                 throw new AdapterFormatException(source, $"'{tensor.Name}' has no matching {SuffixA}");
         }
         double alpha = file.GetFloat64("adapter.lora.alpha") ?? 0.0;
-        return AdapterLayout.Assemble<T>(source, model, pairs, rank, alpha == 0.0 ? rank : alpha, dropout: 0.0, seed);
+        return AdapterLayout.Assemble<T>(source, model, pairs, rank, alpha == 0.0 ? rank : alpha, dropout, seed);
     }
 
     static void RequireString(GgufFile file, string key, string expected)

@@ -5,26 +5,27 @@ using System.Text;
 
 namespace MultiagentNative.Interop.Llama;
 
-public sealed record ChatMessage(string Role, string Content);
-
 public static unsafe class LlamaChatTemplate
 {
-    /// <summary>Formats messages with <paramref name="template"/> (Jinja text from a model or a built-in name such as "chatml").</summary>
+    /// <summary>Formats the messages (roles[i], contents[i]) with <paramref name="template"/> (Jinja text from a model or a
+    /// built-in name such as "chatml"). Primitive arguments: the message type belongs to the layers above.</summary>
     /// <param name="addAssistantPrefix">End with the tokens that open the assistant's turn.</param>
-    public static string Apply(string template, IReadOnlyList<ChatMessage> messages, bool addAssistantPrefix = true)
+    public static string Apply(string template, IReadOnlyList<string> roles, IReadOnlyList<string> contents, bool addAssistantPrefix = true)
     {
+        if (roles.Count != contents.Count)
+            throw new ArgumentException($"contents: expected {roles.Count} (one per role), got {contents.Count}", nameof(contents));
         LlamaBackend.EnsureInitialized();
         var strings = new List<IntPtr>();
         try
         {
-            var native = new llama_chat_message[messages.Count];
-            for (int i = 0; i < messages.Count; i++)
+            var native = new llama_chat_message[roles.Count];
+            for (int i = 0; i < roles.Count; i++)
             {
-                native[i].role = Utf8(messages[i].Role, strings);
-                native[i].content = Utf8(messages[i].Content, strings);
+                native[i].role = Utf8(roles[i], strings);
+                native[i].content = Utf8(contents[i], strings);
             }
             byte* tmpl = Utf8(template, strings);
-            int capacity = 256 + 2 * messages.Sum(m => Encoding.UTF8.GetByteCount(m.Content) + m.Role.Length);
+            int capacity = 256 + 2 * Enumerable.Range(0, roles.Count).Sum(i => Encoding.UTF8.GetByteCount(contents[i]) + roles[i].Length);
             while (true)
             {
                 var buffer = new byte[capacity];

@@ -2,7 +2,7 @@
 // The chain keeps its own RNG state, so one chain per sequence makes each sequence's draws independent of batching.
 namespace MultiagentNative.Interop.Llama;
 
-public sealed record SamplingOptions
+public sealed record LlamaSamplerOptions
 {
     /// <summary>0 or less means greedy (argmax).</summary>
     public float Temperature { get; init; } = 0.8f;
@@ -14,12 +14,12 @@ public sealed record SamplingOptions
     public float MinP { get; init; } = 0.05f;
     public uint Seed { get; init; } = 42;
 
-    public static SamplingOptions Greedy { get; } = new() { Temperature = 0 };
+    public static LlamaSamplerOptions Greedy { get; } = new() { Temperature = 0 };
 }
 
 public sealed unsafe class LlamaSampler : IDisposable
 {
-    public LlamaSampler(SamplingOptions options)
+    public LlamaSampler(LlamaSamplerOptions options)
     {
         Options = options;
         LlamaBackend.EnsureInitialized();
@@ -48,7 +48,7 @@ public sealed unsafe class LlamaSampler : IDisposable
     /// Runs llama.cpp's filters of <paramref name="options"/> (top-k, top-p, min-p, temperature; no draw) over one logits row
     /// and returns the surviving tokens with their temperature-scaled logits, best first. A reference for other samplers.
     /// </summary>
-    public static (TokenId Token, float Logit)[] Filter(SamplingOptions options, ReadOnlySpan<float> logits)
+    public static (TokenId Token, float Logit)[] Filter(LlamaSamplerOptions options, ReadOnlySpan<float> logits)
     {
         if (options.Temperature <= 0)
             throw new ArgumentException("greedy sampling has no candidate set to filter", nameof(options));
@@ -78,7 +78,7 @@ public sealed unsafe class LlamaSampler : IDisposable
     }
 
     public SafeLlamaSamplerHandle Handle { get; }
-    public SamplingOptions Options { get; }
+    public LlamaSamplerOptions Options { get; }
 
     /// <summary>Draws the next token from the logits of batch entry <paramref name="batchIndex"/> of the last decode, and records it in the chain.</summary>
     public TokenId Sample(LlamaContext context, int batchIndex)

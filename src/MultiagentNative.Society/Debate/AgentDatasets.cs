@@ -1,6 +1,7 @@
 // Each agent's finetuning data, built from its own responses and the vote only (Algorithm 1 lines 23-26), never from
 // the ground truth: D^G_n (round-1 answer equals the vote), D^C-_n (round 1 differs, final equals), D^C+_n (both equal),
 // and the critic mix of C- and C+ (the released code's rule by default, or an exact share w of C-).
+using MultiagentNative.Formats.Chat;
 using MultiagentNative.Tasks;
 
 namespace MultiagentNative.Society.Debate;

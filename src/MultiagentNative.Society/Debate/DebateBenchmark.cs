@@ -1,7 +1,6 @@
 // mafn bench debate: one debate round (round 1: every agent answers every problem, as the society runs it) timed per wall
 // second and per CPU second, beside the raw llama_decode ceiling and one request at a time measured in the same run.
 using System.Diagnostics;
-using MultiagentNative.Interop.Llama;
 using MultiagentNative.Serving;
 using MultiagentNative.Tasks;
 
@@ -17,7 +16,7 @@ public sealed record DebateBenchmarkReport(string Model, int Agents, int Problem
 
 public static class DebateBenchmark
 {
-    public static DebateBenchmarkReport Run(LlamaModel model, ITask task, PromptSet prompts, SocietyOptions options,
+    public static DebateBenchmarkReport Run(ServingModel model, ITask task, PromptSet prompts, SocietyOptions options,
         int repeats = 2, Action<string>? log = null)
     {
         var problems = task.Problems(DataSplit.Test).Take(options.TestProblems).ToList();

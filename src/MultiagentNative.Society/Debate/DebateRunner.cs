@@ -4,10 +4,9 @@
 // so every adapter's contexts are busy together. Responses already in the store are reused, not generated again.
 using System.Diagnostics;
 using System.Text.Json;
-using MultiagentNative.Interop.Llama;
+using MultiagentNative.Formats.Chat;
 using MultiagentNative.Serving;
 using MultiagentNative.Tasks;
-using ChatMessage = MultiagentNative.Interop.Llama.ChatMessage;
 
 namespace MultiagentNative.Society.Debate;
 

@@ -1,6 +1,6 @@
 // What a debate produced for one problem: each agent's turns, round by round (the user message it read and its reply),
 // with the answer parsed from each reply. This is everything voting and the agents' datasets may see: no ground truth.
-using MultiagentNative.Tasks;
+using MultiagentNative.Formats.Chat;
 
 namespace MultiagentNative.Society.Debate;
 

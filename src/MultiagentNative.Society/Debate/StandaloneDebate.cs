@@ -1,6 +1,5 @@
 // One debate outside a run: a question (or a few problems from a file) debated by N agents over M rounds, with the
 // agents' adapters taken from a folder (g0.gguf, c0.gguf, ... as a run writes them) or the base model for all.
-using MultiagentNative.Interop.Llama;
 using MultiagentNative.Serving;
 using MultiagentNative.Tasks;
 
@@ -10,11 +9,11 @@ public sealed record DebateOutcome(Problem Problem, ProblemDebate Debate, VoteRe
 
 public static class StandaloneDebate
 {
-    public static IReadOnlyList<DebateOutcome> Run(LlamaModel model, ITask task, PromptSet prompts, SocietyOptions options,
+    public static IReadOnlyList<DebateOutcome> Run(ServingModel model, ITask task, PromptSet prompts, SocietyOptions options,
         IReadOnlyList<Problem> problems, string? adapterFolder = null, CancellationToken cancellation = default)
     {
         int threads = options.Threads > 0 ? options.Threads : Environment.ProcessorCount;
-        var adapters = new List<LlamaLoraAdapter>();
+        var adapters = new List<LoraAdapter>();
         try
         {
             using var generator = new BatchedGenerator(model, new GeneratorOptions
@@ -28,7 +27,7 @@ public static class StandaloneDebate
                 {
                     var id = DebateRunner.AgentOf(agent, round);
                     string? path = adapterFolder is null ? null : Path.Combine(adapterFolder, $"{id.Name}.gguf");
-                    LlamaLoraAdapter? adapter = path is not null && File.Exists(path) ? model.LoadAdapter(path) : null;
+                    LoraAdapter? adapter = path is not null && File.Exists(path) ? model.LoadAdapter(path) : null;
                     if (adapter is not null)
                         adapters.Add(adapter);
                     generator.AddAgent(id, adapter);

@@ -2,7 +2,7 @@
 // problem with the task's first-round prompt, all in one batched generation; accuracy (per sample, majority of K voted
 // with AnswerClusters, pass@K), parse rate, chain diversity, tokens and time. The standard error is over problems.
 using System.Diagnostics;
-using MultiagentNative.Interop.Llama;
+using MultiagentNative.Formats.Chat;
 using MultiagentNative.Serving;
 using MultiagentNative.Tasks;
 
@@ -13,9 +13,9 @@ public sealed record EvaluationOptions
     public int Samples { get; init; } = 1;
     /// <summary>Evaluate the first Count test problems (all when null).</summary>
     public int? Count { get; init; }
-    /// <summary>Pure temperature sampling (no top-k/top-p/min-p), so "temperature 1" samples the model's own distribution.</summary>
-    public float Temperature { get; init; } = 1f;
-    public uint Seed { get; init; } = 1;
+    /// <summary>Sampling of the first answer; answer i uses Seed + i. The default is pure sampling at temperature 1 (the
+    /// model's own distribution); filters (top-k, top-p, min-p) only when asked for.</summary>
+    public SamplingOptions Sampling { get; init; } = new();
     public int MaxTokens { get; init; } = 512;
     /// <summary>Positions per sequence (prompt + answer); at most the model's training context.</summary>
     public int SequenceContextLength { get; init; } = 768;
@@ -53,8 +53,8 @@ public sealed record EvaluationReport
 
 public static class TaskEvaluation
 {
-    public static EvaluationReport Run(LlamaModel model, ITask task, PromptSet prompts, EvaluationOptions options,
-                                       LlamaLoraAdapter? adapter = null, Action<string>? log = null, CancellationToken cancellation = default)
+    public static EvaluationReport Run(ServingModel model, ITask task, PromptSet prompts, EvaluationOptions options,
+                                       LoraAdapter? adapter = null, Action<string>? log = null, CancellationToken cancellation = default)
     {
         if (options.Samples < 1)
             throw new ArgumentException($"samples must be at least 1, got {options.Samples}");
@@ -81,20 +81,17 @@ public static class TaskEvaluation
         var requests = new List<GenerationRequest>();
         for (int p = 0; p < problems.Count; p++)
         {
-            var messages = new[] { new Interop.Llama.ChatMessage("user", prompts.RenderFirstRound(problems[p].Question)) };
+            var messages = new[] { ChatMessage.User(prompts.RenderFirstRound(problems[p].Question)) };
             for (int k = 0; k < options.Samples; k++)
             {
                 requests.Add(new GenerationRequest
                 {
                     Agent = agent, Messages = messages, MaxTokens = options.MaxTokens,
-                    Sampling = new SamplingOptions
-                    {
-                        Temperature = options.Temperature, TopK = 0, TopP = 1f, MinP = 0f, Seed = SampleSeed(options.Seed, p, k),
-                    },
+                    Sampling = options.Sampling with { Seed = SampleSeed(options.Sampling.Seed, p, k) },
                 });
             }
         }
-        log?.Invoke($"generating {requests.Count} answers ({problems.Count} problems x {options.Samples}) at temperature {options.Temperature}");
+        log?.Invoke($"generating {requests.Count} answers ({problems.Count} problems x {options.Samples}) at temperature {options.Sampling.Temperature}");
         var clock = Stopwatch.StartNew();
         var completions = generator.Generate(requests, cancellation);
         double seconds = clock.Elapsed.TotalSeconds;
@@ -121,7 +118,7 @@ public static class TaskEvaluation
         return new ProblemOutcome(problem, responses, answers, correct, majority?.Representative, majorityCorrect);
     }
 
-    static EvaluationReport Summarize(ITask task, LlamaModel model, LlamaLoraAdapter? adapter, PromptSet prompts, EvaluationOptions options,
+    static EvaluationReport Summarize(ITask task, ServingModel model, LoraAdapter? adapter, PromptSet prompts, EvaluationOptions options,
                                       IReadOnlyList<ProblemOutcome> outcomes, long tokens, double seconds)
     {
         var perProblem = outcomes.Select(o => o.Correct.Count(c => c) / (double)o.Correct.Count).ToList();
@@ -129,7 +126,7 @@ public static class TaskEvaluation
         return new EvaluationReport
         {
             Task = task.Name, Model = model.Path, Adapter = adapter?.Path, PromptSet = prompts.Id, Problems = outcomes.Count,
-            Samples = options.Samples, Temperature = options.Temperature,
+            Samples = options.Samples, Temperature = options.Sampling.Temperature,
             Accuracy = perProblem.Average(), StandardError = StandardError(perProblem),
             ParseRate = outcomes.Average(o => o.Answers.Count(a => a.HasAnswer) / (double)o.Answers.Count),
             MajorityAccuracy = majority.Average(), MajorityStandardError = StandardError(majority),

@@ -4,7 +4,6 @@
 // Every phase reads what the store already holds first, so a resumed run does only the work that is missing.
 using System.Diagnostics;
 using System.Text.Json;
-using MultiagentNative.Interop.Llama;
 using MultiagentNative.Serving;
 using MultiagentNative.Society.Debate;
 using MultiagentNative.Tasks;
@@ -16,10 +15,10 @@ public sealed class SocietyRun : IDisposable
     readonly RunStore store;
     readonly ITask task;
     readonly PromptSet prompts;
-    readonly LlamaModel model;
+    readonly ServingModel model;
     readonly IReadOnlyList<Problem> train, test;
 
-    SocietyRun(RunStore store, SocietyOptions options, ITask task, PromptSet prompts, LlamaModel model)
+    SocietyRun(RunStore store, SocietyOptions options, ITask task, PromptSet prompts, ServingModel model)
     {
         this.store = store;
         Options = options;
@@ -45,7 +44,7 @@ public sealed class SocietyRun : IDisposable
         {
             var task = taskFactory(effective);
             var prompts = effective.Prompts is { } name ? PromptSets.Get(name) : task.DefaultPrompts;
-            var model = LlamaModel.Load(effective.Model);
+            var model = ServingModel.Load(effective.Model);
             return new SocietyRun(store, effective, task, prompts, model);
         }
         catch
@@ -99,7 +98,7 @@ public sealed class SocietyRun : IDisposable
             splits.Add(new DebateProblems(DataSplit.Train, train));
         var stored = store.Responses(k);
         var clock = Stopwatch.StartNew();
-        var adapters = new List<LlamaLoraAdapter>();
+        var adapters = new List<LoraAdapter>();
         int threads = Options.Threads > 0 ? Options.Threads : Environment.ProcessorCount;
         using var writer = new ResponseWriter(store);
         IReadOnlyList<IReadOnlyList<ProblemDebate>> debates;
@@ -118,7 +117,7 @@ public sealed class SocietyRun : IDisposable
                 {
                     var name = new AdapterName(agent, critic);
                     string? path = AdapterPath(k, name);
-                    LlamaLoraAdapter? adapter = path is null ? null : model.LoadAdapter(path);
+                    LoraAdapter? adapter = path is null ? null : model.LoadAdapter(path);
                     if (adapter is not null)
                         adapters.Add(adapter);
                     generator.AddAgent(DebateRunner.AgentOf(agent, critic ? 1 : 0), adapter);
@@ -194,7 +193,7 @@ public sealed class SocietyRun : IDisposable
     {
         if (store.PhaseSeconds(k, "train") is double done)
             return done;
-        var training = new SocietyTraining(Options.Model, model, Options);
+        var training = new SocietyTraining(Options.Model, Options);
         var outcome = training.Train(k, data, name => AdapterPath(k, name), store.AdapterFolder(k + 1), p =>
         {
             store.AddTrainingStep(new TrainingStepRecord(k, p.Step, p.TotalSteps, p.Loss, p.AgentLosses, p.LearningRate, p.GradNorm));

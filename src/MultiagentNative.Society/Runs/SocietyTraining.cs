@@ -3,7 +3,6 @@
 using MultiagentNative.Engine.Adapters;
 using MultiagentNative.Engine.Model;
 using MultiagentNative.Engine.Training;
-using MultiagentNative.Interop.Llama;
 using MultiagentNative.Society.Debate;
 
 namespace MultiagentNative.Society.Runs;
@@ -17,7 +16,7 @@ public readonly record struct AdapterName(int Agent, bool Critic)
 /// <param name="Trained">Adapters trained this iteration (the rest kept their previous file, or the base).</param>
 public sealed record TrainingOutcome(IReadOnlyList<AdapterName> Trained, int Steps, IReadOnlyList<int> Examples, double Seconds);
 
-public sealed class SocietyTraining(string modelPath, LlamaModel vocabulary, SocietyOptions options)
+public sealed class SocietyTraining(string modelPath, SocietyOptions options)
 {
     GgufModel<float>? model;
 
@@ -31,8 +30,7 @@ public sealed class SocietyTraining(string modelPath, LlamaModel vocabulary, Soc
         Action<TrainingProgress>? progress = null)
     {
         var clock = System.Diagnostics.Stopwatch.StartNew();
-        string template = vocabulary.ChatTemplate
-            ?? throw new SocietyConfigurationException($"{Path.GetFileName(modelPath)} has no chat template; the society needs one to format debates");
+        using var tokenizer = ChatTokenizer.Load(modelPath);
         var config = Model.Config;
         int limit = options.Lora.MaxTokens > 0 ? Math.Min(options.Lora.MaxTokens, config.ContextLength) : config.ContextLength;
         var names = new List<AdapterName>();
@@ -41,7 +39,7 @@ public sealed class SocietyTraining(string modelPath, LlamaModel vocabulary, Soc
         {
             foreach (var (critic, examples) in new[] { (false, agent.Generation), (true, agent.Critic) })
             {
-                var tokenized = examples.Select(e => Truncate(ChatDataset.Tokenize(vocabulary, template, ToInterop(e.Messages), e.TrainedTurns), limit))
+                var tokenized = examples.Select(e => Truncate(tokenizer.Tokenize(e.Messages, e.TrainedTurns), limit))
                     .Where(e => e.Trained.Skip(1).Any(t => t)).ToList();
                 if (tokenized.Count == 0)
                     continue;
@@ -82,6 +80,4 @@ public sealed class SocietyTraining(string modelPath, LlamaModel vocabulary, Soc
 
     static TokenizedExample Truncate(TokenizedExample example, int limit) =>
         example.Length <= limit ? example : new TokenizedExample(example.Tokens[..limit], example.Trained[..limit]);
-
-    static List<ChatMessage> ToInterop(IReadOnlyList<Tasks.ChatMessage> messages) => [.. messages.Select(m => new ChatMessage(m.Role, m.Content))];
 }

@@ -77,7 +77,7 @@ public class LlamaModelTests
         batch.Add(new TokenId(1), 0, new SequenceId(0), false);
         batch.Add(new TokenId(5), 1, new SequenceId(0), true);
         Assert.That(context.Decode(batch), Is.EqualTo(DecodeResult.Ok));
-        using var sampler = new LlamaSampler(SamplingOptions.Greedy);
+        using var sampler = new LlamaSampler(LlamaSamplerOptions.Greedy);
         Assert.Throws<LlamaNativeException>(() => sampler.Sample(context, 0));
         Assert.That(sampler.Sample(context, 1).Value, Is.EqualTo(LlamaTestModel.ArgMax(context.GetLogits(1))));
     }
@@ -91,7 +91,7 @@ public class LlamaModelTests
         for (int p = 0; p < prompt.Length; p++)
             batch.Add(prompt[p], p, new SequenceId(0), p == prompt.Length - 1);
         Assert.That(context.Decode(batch), Is.EqualTo(DecodeResult.Ok));
-        using var sampler = new LlamaSampler(new SamplingOptions { Temperature = 1.5f, TopK = 0, TopP = 1, MinP = 0, Seed = 9 });
+        using var sampler = new LlamaSampler(new LlamaSamplerOptions { Temperature = 1.5f, TopK = 0, TopP = 1, MinP = 0, Seed = 9 });
         var first = Enumerable.Range(0, 30).Select(_ => sampler.Sample(context, prompt.Length - 1)).ToArray();
         sampler.Reset();
         var again = Enumerable.Range(0, 30).Select(_ => sampler.Sample(context, prompt.Length - 1)).ToArray();

@@ -1,6 +1,7 @@
 // Shared stories260K model for the llama.cpp tests (loaded once), and a plain one-sequence greedy decode with raw
 // llama.cpp logits: the reference the generator and scoring are checked against.
 using MultiagentNative.Interop.Llama;
+using MultiagentNative.Serving;
 using NUnit.Framework;
 
 namespace MultiagentNative.Tests.Interop;
@@ -16,6 +17,16 @@ static class LlamaTestModel
 
     public static LlamaModel Model => Stories.Value;
 
+    static readonly Lazy<ServingModel> StoriesServing = new(() =>
+    {
+        if (!File.Exists(TestPaths.Stories260K))
+            Assert.Ignore($"test model missing: {TestPaths.Stories260K}");
+        return ServingModel.Load(TestPaths.Stories260K);
+    });
+
+    /// <summary>The same file loaded through Serving, for the generator under test (the reference stays raw llama.cpp).</summary>
+    public static ServingModel Serving => StoriesServing.Value;
+
     /// <summary>Relative tolerance for logits of the same tokens decoded in different batch compositions.</summary>
     public const double LogitsRelativeTolerance = 1e-4;
 
@@ -25,7 +36,7 @@ static class LlamaTestModel
     });
 
     /// <summary>Decodes the prompt, then greedily appends argmax tokens; returns the logits row before each appended token.</summary>
-    public static (List<float[]> Logits, List<TokenId> Tokens) GreedyReference(LlamaContext context, TokenId[] prompt, int steps)
+    public static (List<float[]> Logits, List<MultiagentNative.Interop.Llama.TokenId> Tokens) GreedyReference(LlamaContext context, MultiagentNative.Interop.Llama.TokenId[] prompt, int steps)
     {
         context.ClearMemory();
         using var batch = new LlamaBatch(Math.Max(prompt.Length, 1));
@@ -33,13 +44,13 @@ static class LlamaTestModel
             batch.Add(prompt[p], p, new SequenceId(0), p == prompt.Length - 1);
         Assert.That(context.Decode(batch), Is.EqualTo(DecodeResult.Ok));
         var logits = new List<float[]>();
-        var tokens = new List<TokenId>();
+        var tokens = new List<MultiagentNative.Interop.Llama.TokenId>();
         int last = prompt.Length - 1;
         for (int step = 0; step < steps; step++)
         {
             var row = context.GetLogits(batch.Count - 1).ToArray();
             logits.Add(row);
-            var next = new TokenId(ArgMax(row));
+            var next = new MultiagentNative.Interop.Llama.TokenId(ArgMax(row));
             tokens.Add(next);
             if (context.Model.Vocabulary.IsEndOfGeneration(next))
                 break;

@@ -1,7 +1,9 @@
 // Several agents over one model: an adapter agent and the base agent decode in parallel contexts and each matches plain
 // llama.cpp decoding with the same adapter; scoring matches a log-softmax of llama.cpp's own logits.
+using MultiagentNative.Formats.Chat;
 using MultiagentNative.Interop.Llama;
 using MultiagentNative.Serving;
+using TokenId = MultiagentNative.Interop.Llama.TokenId;
 using MultiagentNative.Tests.Interop;
 using NUnit.Framework;
 
@@ -10,6 +12,7 @@ namespace MultiagentNative.Tests.Serving;
 public class AgentsAndScoringTests
 {
     static LlamaModel Model => LlamaTestModel.Model;
+    static ServingModel Serving => LlamaTestModel.Serving;
 
     static GenerationRequest Greedy(AgentId agent, string prompt, int maxTokens = 16) => new()
     {
@@ -20,12 +23,17 @@ public class AgentsAndScoringTests
     public void AgentsWithDifferentAdaptersRunInParallelContextsWithoutMismatch()
     {
         string dir = TestPaths.NewScratch("agents");
-        using var adapterA = Model.LoadAdapter(LlamaAdapterTests.WriteAdapter(dir, "a.gguf", seed: 11, alpha: 4, magnitude: 0.3f));
-        using var adapterB = Model.LoadAdapter(LlamaAdapterTests.WriteAdapter(dir, "b.gguf", seed: 12, alpha: 4, magnitude: 0.3f));
-        using var generator = new BatchedGenerator(Model, new GeneratorOptions { MaxSequencesPerContext = 4, ThreadBudget = 2, ContextsPerAdapter = 1 });
+        string pathA = LlamaAdapterTests.WriteAdapter(dir, "a.gguf", seed: 11, alpha: 4, magnitude: 0.3f);
+        string pathB = LlamaAdapterTests.WriteAdapter(dir, "b.gguf", seed: 12, alpha: 4, magnitude: 0.3f);
+        // Loaded twice: through Serving for the generator, through raw llama.cpp for the reference.
+        using var servedA = Serving.LoadAdapter(pathA);
+        using var servedB = Serving.LoadAdapter(pathB);
+        using var adapterA = Model.LoadAdapter(pathA);
+        using var adapterB = Model.LoadAdapter(pathB);
+        using var generator = new BatchedGenerator(Serving, new GeneratorOptions { MaxSequencesPerContext = 4, ThreadBudget = 2, ContextsPerAdapter = 1 });
         AgentId a = new("a"), b = new("b"), alsoBase = new("critic-without-adapter");
-        generator.AddAgent(a, adapterA);
-        generator.AddAgent(b, adapterB);
+        generator.AddAgent(a, servedA);
+        generator.AddAgent(b, servedB);
         generator.AddAgent(alsoBase);
         string[] prompts = ["Once upon a time", "The little dog", "Tom had a red ball"];
         var requests = new List<GenerationRequest>();
@@ -46,7 +54,7 @@ public class AgentsAndScoringTests
                 context.SetAdapter(adapter);
             var reference = LlamaTestModel.GreedyReference(context, Model.Vocabulary.Tokenize(requests[i].Prompt!), 16);
             var expected = reference.Tokens.TakeWhile(t => !Model.Vocabulary.IsEndOfGeneration(t)).ToArray();
-            Assert.That(completions[i].Tokens, Is.EqualTo(expected), $"request {i} ({requests[i].Agent})");
+            Assert.That(completions[i].Tokens.Select(t => t.Value), Is.EqualTo(expected.Select(t => t.Value)), $"request {i} ({requests[i].Agent})");
             for (int s = 0; s < completions[i].Logits!.Count; s++)
                 LlamaTestModel.AssertClose(completions[i].Logits![s], reference.Logits[s], LlamaTestModel.LogitsRelativeTolerance, $"request {i} step {s}");
         }
@@ -59,20 +67,20 @@ public class AgentsAndScoringTests
     {
         foreach (var (budget, perContext, replicas) in new[] { (2, 1, 2), (2, 2, 1), (2, 0, 2), (1, 1, 3), (3, 1, 3) })
         {
-            using var generator = new BatchedGenerator(Model, new GeneratorOptions
+            using var generator = new BatchedGenerator(Serving, new GeneratorOptions
             {
                 MaxSequencesPerContext = 2, ThreadBudget = budget, ThreadsPerContext = perContext, ContextsPerAdapter = replicas,
             });
             generator.Generate([.. Enumerable.Range(0, 6).Select(i => Greedy(AgentId.Base, "Once upon a time", 3))]);
             Assert.That(generator.LastRun.NativeThreadsAtOnce, Is.InRange(1, budget), $"budget {budget}, {perContext} per context, {replicas} replicas");
         }
-        Assert.Throws<ArgumentOutOfRangeException>(() => new BatchedGenerator(Model, new GeneratorOptions { ThreadBudget = 2, ThreadsPerContext = 3 }));
+        Assert.Throws<ArgumentOutOfRangeException>(() => new BatchedGenerator(Serving, new GeneratorOptions { ThreadBudget = 2, ThreadsPerContext = 3 }));
     }
 
     [Test]
     public void ScoresMatchALogSoftmaxOfPlainLogits()
     {
-        using var generator = new BatchedGenerator(Model, new GeneratorOptions { MaxSequencesPerContext = 4, BatchSize = 64 });
+        using var generator = new BatchedGenerator(Serving, new GeneratorOptions { MaxSequencesPerContext = 4, BatchSize = 64 });
         (string Prompt, string Completion)[] pairs =
         [
             ("Once upon a time", ", there was a little girl named Lily."),
@@ -103,7 +111,7 @@ public class AgentsAndScoringTests
     [Test]
     public void ScoringAnOverlongRequestFailsOnlyThatOne()
     {
-        using var generator = new BatchedGenerator(Model, new GeneratorOptions { MaxSequencesPerContext = 2, SequenceContextLength = 32 });
+        using var generator = new BatchedGenerator(Serving, new GeneratorOptions { MaxSequencesPerContext = 2, SequenceContextLength = 32 });
         var results = generator.Score(
         [
             new ScoreRequest { Agent = AgentId.Base, Prompt = "Once upon a time", Completion = " there was a dog." },

@@ -3,7 +3,8 @@
 using Mafn;
 using MultiagentNative.Formats.Gguf;
 using MultiagentNative.Interop.Llama;
-using MultiagentNative.Society.Builtin;
+using MultiagentNative.ModelForge;
+using MultiagentNative.Serving;
 using MultiagentNative.Tests.Interop;
 using NUnit.Framework;
 
@@ -49,7 +50,7 @@ public class ServingCommandTests
     public void GreedyGenerateMatchesPlainDecoding()
     {
         var output = new StringWriter();
-        int exit = GenerateCommand.Run(new GenerateCommand.Settings(TestPaths.Stories260K, null, "Once upon a time", Temperature: 0, MaxTokens: 12), output);
+        int exit = GenerateCommand.Run(new GenerateCommand.Settings(TestPaths.Stories260K, null, "Once upon a time", Sampling: SamplingOptions.Greedy, MaxTokens: 12), output);
         Assert.That(exit, Is.EqualTo(0));
         var model = LlamaTestModel.Model;
         using var context = LlamaTestModel.SingleSequenceContext(model);
@@ -65,9 +66,9 @@ public class ServingCommandTests
         string builtin = BuiltinModel.Resolve(null);
         const string Question = "What is the result of 12+3*4+5-6*7?";
         var output = new StringWriter();
-        Assert.That(GenerateCommand.Run(new GenerateCommand.Settings(builtin, null, Question, Temperature: 0, MaxTokens: 200, Chat: true), output), Is.EqualTo(0));
+        Assert.That(GenerateCommand.Run(new GenerateCommand.Settings(builtin, null, Question, Sampling: SamplingOptions.Greedy, MaxTokens: 200, Chat: true), output), Is.EqualTo(0));
         using var model = LlamaModel.Load(builtin);
-        string formatted = LlamaChatTemplate.Apply(model.ChatTemplate!, [new ChatMessage("user", Question)]);
+        string formatted = LlamaChatTemplate.Apply(model.ChatTemplate!, ["user"], [Question]);
         Assert.That(formatted, Does.StartWith("<|im_start|>user\n" + Question + "<|im_end|>"));
         var prompt = model.Vocabulary.Tokenize(formatted, addSpecial: true, parseSpecial: true);
         using var context = LlamaTestModel.SingleSequenceContext(model);

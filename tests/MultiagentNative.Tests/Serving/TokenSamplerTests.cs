@@ -12,6 +12,7 @@ public class TokenSamplerTests
     static IEnumerable<SamplingOptions> Settings()
     {
         yield return new SamplingOptions();
+        yield return new SamplingOptions { Temperature = 0.8f, TopK = 40, TopP = 0.95f, MinP = 0.05f };
         yield return new SamplingOptions { Temperature = 1.0f, TopK = 0, TopP = 1, MinP = 0 };
         yield return new SamplingOptions { Temperature = 0.5f, TopK = 10, TopP = 1, MinP = 0 };
         yield return new SamplingOptions { Temperature = 1.3f, TopK = 0, TopP = 0.8f, MinP = 0 };
@@ -31,12 +32,28 @@ public class TokenSamplerTests
         for (int seed = 0; seed < 20; seed++)
         {
             var logits = RandomLogits(seed, spread: 1 + seed % 5);
-            var expected = LlamaSampler.Filter(options, logits);
+            var expected = LlamaSampler.Filter(Llama(options), logits);
             var sampler = new TokenSampler(options, logits.Length);
             int count = sampler.Candidates(logits);
             Assert.That(sampler.CandidateIds(count).ToArray(), Is.EqualTo(expected.Select(e => e.Token.Value).ToArray()), $"logits seed {seed}");
             Assert.That(sampler.CandidateLogits(count).ToArray(), Is.EqualTo(expected.Select(e => e.Logit).ToArray()).Within(1e-5f), $"logits seed {seed}");
         }
+    }
+
+    static LlamaSamplerOptions Llama(SamplingOptions options) => new()
+    {
+        Temperature = options.Temperature, TopK = options.TopK, TopP = options.TopP, MinP = options.MinP, Seed = options.Seed,
+    };
+
+    [Test]
+    public void DefaultsFilterNothing()
+    {
+        // "temperature 1" samples the model's own distribution unless a filter is asked for.
+        var defaults = new SamplingOptions();
+        Assert.That((defaults.Temperature, defaults.TopK, defaults.TopP, defaults.MinP), Is.EqualTo((1f, 0, 1f, 0f)));
+        var logits = RandomLogits(9);
+        var sampler = new TokenSampler(defaults, logits.Length);
+        Assert.That(sampler.Candidates(logits), Is.EqualTo(logits.Length));
     }
 
     [Test]

@@ -3,7 +3,7 @@
 using System.Diagnostics;
 using System.Text.Json;
 using MultiagentNative.Society;
-using MultiagentNative.Society.Builtin;
+using MultiagentNative.ModelForge;
 using MultiagentNative.Society.Runs;
 using MultiagentNative.Tasks;
 using NUnit.Framework;

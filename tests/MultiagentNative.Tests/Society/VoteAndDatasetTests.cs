@@ -144,15 +144,15 @@ public class EvaluationSeedTests
     [Test]
     public void ASampleDependsOnItsSeedAndProblemNotOnItsBatch()
     {
-        string? path = MultiagentNative.Society.Builtin.BuiltinModel.Find();
+        string? path = MultiagentNative.ModelForge.BuiltinModel.Find();
         if (path is null)
             Assert.Ignore("the built-in model (models/builtin) is not present");
-        using var model = MultiagentNative.Interop.Llama.LlamaModel.Load(path!);
+        using var model = MultiagentNative.Serving.ServingModel.Load(path!);
         var task = new ArithmeticTask(new TaskDataOptions { TrainCount = 0, TestCount = 24 });
         var prompts = PromptSets.BuiltinArithmetic;
-        var options = new MultiagentNative.Society.Evaluation.EvaluationOptions { Samples = 3, Seed = 1, MaxTokens = 200, Threads = 2 };
+        var options = new MultiagentNative.Society.Evaluation.EvaluationOptions { Samples = 3, Sampling = new MultiagentNative.Serving.SamplingOptions { Seed = 1 }, MaxTokens = 200, Threads = 2 };
         var three = MultiagentNative.Society.Evaluation.TaskEvaluation.Run(model, task, prompts, options);
-        var alone = MultiagentNative.Society.Evaluation.TaskEvaluation.Run(model, task, prompts, options with { Samples = 1, Seed = 3 });
+        var alone = MultiagentNative.Society.Evaluation.TaskEvaluation.Run(model, task, prompts, options with { Samples = 1, Sampling = new MultiagentNative.Serving.SamplingOptions { Seed = 3 } });
         var sameSample = three.Outcomes.Select(o => o.Responses[2]).ToList();
         var other = three.Outcomes.Select(o => o.Responses[0]).ToList();
         var single = alone.Outcomes.Select(o => o.Responses[0]).ToList();

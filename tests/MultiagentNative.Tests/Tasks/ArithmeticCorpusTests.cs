@@ -1,6 +1,7 @@
 // The built-in model's training corpus: every trained chain is re-parsed and each step checked with an independent
 // evaluator (System.Data expressions); its boxed answer equals the true result. Deliberately wrong chains hold exactly
 // one false step and a wrong answer, and are only ever shown (other agents) or written with weight 0.
+using MultiagentNative.Formats.Chat;
 using System.Data;
 using System.Globalization;
 using System.Text.Json;

@@ -110,6 +110,26 @@ public class AdapterParityTests
     }
 
     [Test]
+    public void LoraGguf_ImportForTraining_KeepsTheWeightsAndRefusesAnotherRankOrTargets()
+    {
+        var config = ConfigOf(ModelArch.Llama);
+        var saved = RandomAdapter(config, new LoraConfig(4, 12.0, LoraTargets.Q | LoraTargets.Down), seed: 8);
+        string path = Path.Combine(Scratch("lora-continue"), "a.gguf");
+        LoraGgufAdapter.Export(saved, config, path);
+        // Defaults the user did not type are not checked: the file's rank, alpha and targets win, the dropout is the caller's.
+        var continued = LoraGgufAdapter.ImportForTraining<float>(path, config, new LoraConfig(8, 16.0, LoraTargets.All, Dropout: 0.1), LoraCheck.None, seed: 1);
+        AssertSameAdapter(continued, saved);
+        Assert.That(continued.Lora, Is.EqualTo(saved.Lora with { Dropout = 0.1 }));
+        var asked = new LoraConfig(8, 12.0, LoraTargets.Q | LoraTargets.Down);
+        var rank = Assert.Throws<AdapterFormatException>(() => LoraGgufAdapter.ImportForTraining<float>(path, config, asked, LoraCheck.Rank, 1));
+        Assert.That(rank!.Message, Does.StartWith(path).And.Contain("rank 4").And.Contain("rank 8"));
+        var targets = Assert.Throws<AdapterFormatException>(() => LoraGgufAdapter.ImportForTraining<float>(path, config, asked with { Targets = LoraTargets.All }, LoraCheck.Targets, 1));
+        Assert.That(targets!.FileName, Is.EqualTo(path));
+        Assert.That(() => LoraGgufAdapter.ImportForTraining<float>(path, config, asked with { Rank = 4 }, LoraCheck.Rank | LoraCheck.Alpha | LoraCheck.Targets, 1), Throws.Nothing);
+        Assert.Throws<AdapterFormatException>(() => LoraGgufAdapter.ImportForTraining<float>(path, ConfigOf(ModelArch.Qwen2), asked, LoraCheck.None, 1), "another model");
+    }
+
+    [Test]
     public void LoraGguf_ForAnotherArchitecture_IsRefusedNamingBoth()
     {
         var llama = ConfigOf(ModelArch.Llama);

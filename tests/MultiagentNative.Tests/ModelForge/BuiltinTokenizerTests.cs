@@ -1,12 +1,12 @@
 // The built-in character tokenizer checked against llama.cpp itself: a vocabulary-only GGUF of it is loaded through the
 // serving bindings, and llama_tokenize / llama_chat_apply_template must give exactly the managed tokens the trainer uses.
 using MultiagentNative.Interop.Llama;
-using MultiagentNative.Society.Builtin;
+using MultiagentNative.ModelForge;
 using MultiagentNative.Tasks;
 using NUnit.Framework;
-using TaskMessage = MultiagentNative.Tasks.ChatMessage;
+using TaskMessage = MultiagentNative.Formats.Chat.ChatMessage;
 
-namespace MultiagentNative.Tests.Society;
+namespace MultiagentNative.Tests.ModelForge;
 
 public class BuiltinTokenizerTests
 {
@@ -79,22 +79,24 @@ public class BuiltinTokenizerTests
         foreach (var example in examples)
         {
             var managed = ForgeCorpus.Tokenize(example);
-            var messages = example.Messages.Select(m => new MultiagentNative.Interop.Llama.ChatMessage(m.Role, m.Content)).ToList();
-            string formatted = LlamaChatTemplate.Apply(BuiltinVocabulary.ChatTemplate, messages, addAssistantPrefix: false);
+            string formatted = ApplyTemplate(example.Messages, addAssistantPrefix: false);
             Assert.That(managed.Tokens, Is.EqualTo(Llama(formatted, parseSpecial: true)), $"tokens of {example.Problem.Id} ({example.Kind})");
             Assert.That(Vocabulary.Detokenize([.. managed.Tokens.Select(t => new TokenId(t))], unparseSpecial: true), Is.EqualTo(formatted));
             // Each assistant turn: the generation prompt serving decodes is exactly the trained sequence's prefix.
             for (int m = 1; m < example.Messages.Count; m += 2)
             {
                 var before = example.Messages.Take(m).ToList();
-                string prompt = LlamaChatTemplate.Apply(BuiltinVocabulary.ChatTemplate,
-                    [.. before.Select(x => new MultiagentNative.Interop.Llama.ChatMessage(x.Role, x.Content))], addAssistantPrefix: true);
+                string prompt = ApplyTemplate(before, addAssistantPrefix: true);
                 var promptTokens = Llama(prompt, parseSpecial: true);
                 Assert.That(ChatTokens.GenerationPrompt(before), Is.EqualTo(promptTokens));
                 Assert.That(managed.Tokens.Take(promptTokens.Length), Is.EqualTo(promptTokens));
             }
         }
     }
+
+    /// <summary>llama.cpp's own formatting of the messages with the built-in template (the reference).</summary>
+    static string ApplyTemplate(IReadOnlyList<TaskMessage> messages, bool addAssistantPrefix) =>
+        LlamaChatTemplate.Apply(BuiltinVocabulary.ChatTemplate, [.. messages.Select(m => m.Role)], [.. messages.Select(m => m.Content)], addAssistantPrefix);
 
     [Test]
     public void OnlyTrainedAssistantContentAndItsEndTokenCarryLoss()

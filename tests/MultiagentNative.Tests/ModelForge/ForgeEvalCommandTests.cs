@@ -3,10 +3,10 @@
 using System.CommandLine;
 using System.Text.Json;
 using Mafn;
-using MultiagentNative.Society.Builtin;
+using MultiagentNative.ModelForge;
 using NUnit.Framework;
 
-namespace MultiagentNative.Tests.Society;
+namespace MultiagentNative.Tests.ModelForge;
 
 [NonParallelizable] // redirects Console.Out and sets an environment variable
 public class ForgeEvalCommandTests

@@ -2,9 +2,10 @@
 // llama_chat_apply_template formats it and llama_tokenize (parse_special) reads it back, so training sees the tokens
 // serving sees: per message <|im_start|>role\ncontent<|im_end|>\n; the generation prompt adds <|im_start|>assistant\n.
 using MultiagentNative.Engine.Training;
+using MultiagentNative.Formats.Chat;
 using MultiagentNative.Tasks;
 
-namespace MultiagentNative.Society.Builtin;
+namespace MultiagentNative.ModelForge;
 
 public static class ChatTokens
 {

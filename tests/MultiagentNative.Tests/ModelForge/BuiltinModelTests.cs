@@ -3,12 +3,12 @@
 // test problems: single-sample accuracy 10-70%, majority of 3 above single, >= 95% parseable, differing chains.
 using MultiagentNative.Formats.Gguf;
 using MultiagentNative.Interop.Llama;
-using MultiagentNative.Society.Builtin;
+using MultiagentNative.ModelForge;
 using MultiagentNative.Society.Evaluation;
 using MultiagentNative.Tasks;
 using NUnit.Framework;
 
-namespace MultiagentNative.Tests.Society;
+namespace MultiagentNative.Tests.ModelForge;
 
 [NonParallelizable] // reads the built-in model's environment variable, which other tests set
 public class BuiltinModelTests
@@ -44,12 +44,12 @@ public class BuiltinModelTests
     [Test]
     public void SampledAtTemperatureOneItIsInTheAccuracyBand()
     {
-        using var model = LlamaModel.Load(CommittedModel());
+        using var model = MultiagentNative.Serving.ServingModel.Load(CommittedModel());
         var recipe = ForgeRecipe.FromJson(model.GetMetadata(Forge.MetadataPrefix + "recipe")!);
         var task = recipe.CreateTask();
         // 150 of the 500 held-out problems keep this to seconds; the closing figures are over all 500 (`mafn eval`).
         var report = TaskEvaluation.Run(model, task, PromptSets.Get(recipe.PromptSet),
-            new EvaluationOptions { Samples = 3, Count = 150, Temperature = 1f, Seed = 1 });
+            new EvaluationOptions { Samples = 3, Count = 150, Sampling = new MultiagentNative.Serving.SamplingOptions { Temperature = 1f, Seed = 1 } });
         TestContext.Out.WriteLine($"built-in model, 150 problems x 3: single {report.Accuracy:P1} ± {report.StandardError:P1}, " +
                                   $"majority {report.MajorityAccuracy:P1}, parse {report.ParseRate:P1}, distinct {report.DistinctChainRate:P1}");
         Assert.That(report.Problems, Is.EqualTo(150));

@@ -4,7 +4,7 @@
 // the vocabulary is dropped by llama.cpp's BPE fallback (llm_tokenizer_bpe_session::tokenize), and so is it here.
 using System.Text;
 
-namespace MultiagentNative.Society.Builtin;
+namespace MultiagentNative.ModelForge;
 
 public static class BuiltinVocabulary
 {

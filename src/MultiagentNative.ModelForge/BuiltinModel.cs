@@ -1,6 +1,6 @@
 // Where the built-in model lives: models/builtin/mafn-builtin-arithmetic.gguf beside the program (a published mafn) or in
 // the repository a development build runs from, or the file MAFN_BUILTIN_MODEL names. Commands default to it.
-namespace MultiagentNative.Society.Builtin;
+namespace MultiagentNative.ModelForge;
 
 public static class BuiltinModel
 {

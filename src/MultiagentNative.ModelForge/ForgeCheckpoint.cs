@@ -6,7 +6,7 @@ using MultiagentNative.Engine.Model;
 using MultiagentNative.Engine.Training;
 using MultiagentNative.Formats.Gguf;
 
-namespace MultiagentNative.Society.Builtin;
+namespace MultiagentNative.ModelForge;
 
 public sealed record ForgeState(ForgeRecipe Recipe, int StepsDone, long TokensSeen, long SkippedTooLong, double SecondsSpent,
                                 ModelWeights<float> Weights, AdamW<float> Optimizer);

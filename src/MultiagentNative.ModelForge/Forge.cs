@@ -7,7 +7,7 @@ using MultiagentNative.Engine.Model;
 using MultiagentNative.Engine.Training;
 using MultiagentNative.Formats.Gguf;
 
-namespace MultiagentNative.Society.Builtin;
+namespace MultiagentNative.ModelForge;
 
 public sealed record ForgeOptions
 {

@@ -4,7 +4,7 @@
 using MultiagentNative.Engine.Training;
 using MultiagentNative.Tasks;
 
-namespace MultiagentNative.Society.Builtin;
+namespace MultiagentNative.ModelForge;
 
 public sealed class ForgeCorpus
 {

@@ -1,5 +1,6 @@
-// One turn of a chat conversation as (role, content); roles are the OpenAI/ChatML names.
-namespace MultiagentNative.Tasks;
+// One turn of a chat: the project's single message type, shared by tasks (prompts), serving (chat requests) and
+// training data (chat JSONL). Roles are the usual chat-template roles: system, user, assistant, tool.
+namespace MultiagentNative.Formats.Chat;
 
 public sealed record ChatMessage(string Role, string Content)
 {

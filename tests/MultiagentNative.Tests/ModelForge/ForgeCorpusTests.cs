@@ -1,10 +1,10 @@
 // The forge corpus: fresh problems every step, never a test-split problem, operands in the recipe's range, the same
 // batch for the same step (what makes resume exact), and the built-in recipe's examples all fit its context.
-using MultiagentNative.Society.Builtin;
+using MultiagentNative.ModelForge;
 using MultiagentNative.Tasks;
 using NUnit.Framework;
 
-namespace MultiagentNative.Tests.Society;
+namespace MultiagentNative.Tests.ModelForge;
 
 public class ForgeCorpusTests
 {

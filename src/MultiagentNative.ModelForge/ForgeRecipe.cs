@@ -6,7 +6,7 @@ using System.Text.Json.Serialization;
 using MultiagentNative.Engine.Model;
 using MultiagentNative.Tasks;
 
-namespace MultiagentNative.Society.Builtin;
+namespace MultiagentNative.ModelForge;
 
 public sealed record ForgeRecipe
 {

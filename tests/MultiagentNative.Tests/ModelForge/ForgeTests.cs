@@ -4,15 +4,16 @@
 using MultiagentNative.Engine.Cpu;
 using MultiagentNative.Engine.Model;
 using MultiagentNative.Engine.Training;
+using MultiagentNative.Formats.Chat;
 using MultiagentNative.Formats.Gguf;
 using MultiagentNative.Interop.Llama;
 using MultiagentNative.Serving;
-using MultiagentNative.Society.Builtin;
+using MultiagentNative.ModelForge;
 using MultiagentNative.Society.Evaluation;
 using MultiagentNative.Tasks;
 using NUnit.Framework;
 
-namespace MultiagentNative.Tests.Society;
+namespace MultiagentNative.Tests.ModelForge;
 
 public class ForgeTests
 {
@@ -93,12 +94,12 @@ public class ForgeTests
     {
         var corpus = new ForgeCorpus(Recipe);
         var examples = corpus.RawExamples(step: 1000).Where(e => e.Kind == "first-round").Take(3).ToList();
-        using var model = LlamaModel.Load(ModelPath);
+        using var model = ServingModel.Load(ModelPath);
         using var generator = new BatchedGenerator(model, new GeneratorOptions { MaxSequencesPerContext = 4, SequenceContextLength = 512, ThreadBudget = 1 });
         var scores = generator.Score([.. examples.Select(e => new ScoreRequest
         {
             Agent = AgentId.Base, Completion = e.Messages[1].Content,
-            Messages = [new MultiagentNative.Interop.Llama.ChatMessage("user", e.Messages[0].Content)],
+            Messages = [ChatMessage.User(e.Messages[0].Content)],
         })]);
         var engine = new CpuTransformer<float>(straight!.Weights);
         for (int i = 0; i < examples.Count; i++)
@@ -117,23 +118,21 @@ public class ForgeTests
     public void GeneratedAnswersRoundTripTheirTokensAndAreGraded()
     {
         var task = new ArithmeticTask();
-        using var model = LlamaModel.Load(ModelPath);
+        using var model = ServingModel.Load(ModelPath);
         var report = TaskEvaluation.Run(model, task, PromptSets.BuiltinArithmetic,
-            new EvaluationOptions { Samples = 2, Count = 3, MaxTokens = 48, Seed = 5 });
+            new EvaluationOptions { Samples = 2, Count = 3, MaxTokens = 48, Sampling = new SamplingOptions { Seed = 5 } });
         Assert.That(report.Problems, Is.EqualTo(3));
         Assert.That(report.Outcomes.SelectMany(o => o.Responses).Count(), Is.EqualTo(6));
         Assert.That(report.TokensGenerated, Is.GreaterThan(0));
         Assert.That(report.ParseRate, Is.InRange(0.0, 1.0));
         using var generator = new BatchedGenerator(model, new GeneratorOptions { MaxSequencesPerContext = 2, SequenceContextLength = 256, ThreadBudget = 1 });
-        var messages = new[] { new MultiagentNative.Interop.Llama.ChatMessage("user", task.Problems(DataSplit.Test)[0].Question) };
+        var messages = new[] { ChatMessage.User(task.Problems(DataSplit.Test)[0].Question) };
         var completions = generator.Generate([new GenerationRequest
         {
             Agent = AgentId.Base, Messages = messages, MaxTokens = 64, Sampling = new SamplingOptions { Temperature = 1, Seed = 3 },
         }]);
         var tokens = completions[0].Tokens.Select(t => t.Value).Where(t => t != BuiltinVocabulary.ImEndId).ToArray();
-        Assert.That(completions[0].PromptTokenCount, Is.EqualTo(ChatTokens.GenerationPrompt([TaskMessageOf(messages[0])]).Length));
+        Assert.That(completions[0].PromptTokenCount, Is.EqualTo(ChatTokens.GenerationPrompt([messages[0]]).Length));
         Assert.That(BuiltinVocabulary.Decode(tokens), Is.EqualTo(completions[0].Text.Replace(BuiltinVocabulary.ImEnd, "")));
     }
-
-    static MultiagentNative.Tasks.ChatMessage TaskMessageOf(MultiagentNative.Interop.Llama.ChatMessage message) => new(message.Role, message.Content);
 }

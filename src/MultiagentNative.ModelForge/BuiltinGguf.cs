@@ -6,7 +6,7 @@ using MultiagentNative.Engine.Model;
 using MultiagentNative.Formats;
 using MultiagentNative.Formats.Gguf;
 
-namespace MultiagentNative.Society.Builtin;
+namespace MultiagentNative.ModelForge;
 
 public static class BuiltinGguf
 {
