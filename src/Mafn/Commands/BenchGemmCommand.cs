@@ -33,10 +33,10 @@ static class BenchGemmCommand
         {
             double budget = parseResult.GetValue(seconds);
             if (budget <= 0 || budget > 60)
-                throw new ArgumentOutOfRangeException("--seconds", budget, $"--seconds: expected a value in (0, 60], got {budget}");
+                throw new UsageException($"--seconds: expected a value in (0, 60], got {budget}");
             var chosen = parseResult.GetValue(kernel);
             if (!Gemm.IsSupported(chosen))
-                throw new NotSupportedException($"--kernel: {chosen} is not supported by this CPU (best: {Gemm.BestKernel})");
+                throw new UsageException($"--kernel: {chosen} is not supported by this CPU (best: {Gemm.BestKernel})");
             Run(parseResult.GetValue(json), budget, chosen == GemmKernel.Auto ? Gemm.BestKernel : chosen);
             return 0;
         });

@@ -56,10 +56,10 @@ public static class BenchTrainCommand
                     parseResult.GetValue(json), Console.Out);
             int stepCount = parseResult.GetValue(steps);
             if (stepCount < 1 || stepCount > 1000)
-                throw new ArgumentOutOfRangeException("--steps", stepCount, $"--steps: expected 1..1000, got {stepCount}");
+                throw new UsageException($"--steps: expected 1..1000, got {stepCount}");
             double budget = parseResult.GetValue(seconds);
             if (budget <= 0 || budget > 60)
-                throw new ArgumentOutOfRangeException("--seconds", budget, $"--seconds: expected a value in (0, 60], got {budget}");
+                throw new UsageException($"--seconds: expected a value in (0, 60], got {budget}");
             var settings = new Settings(parseResult.GetValue(shape)!, stepCount, budget, !parseResult.GetValue(noPeers));
             return Run(settings, parseResult.GetValue(json), Console.Out);
         });

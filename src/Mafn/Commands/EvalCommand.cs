@@ -34,6 +34,8 @@ public static class EvalCommand
         command.SetAction(parse =>
         {
             string taskName = parse.GetValue(task)!;
+            if (parse.GetValue(samples) < 1)
+                throw new UsageException($"--samples: expected at least 1, got {parse.GetValue(samples)}");
             if (!taskName.StartsWith("arithmetic", StringComparison.Ordinal) && parse.GetValue(data) is null)
                 throw new TaskConfigurationException($"{taskName}: --data FILE is required");
             var theTask = TaskRegistry.Create(taskName, new TaskDataOptions { TestFile = parse.GetValue(data) });

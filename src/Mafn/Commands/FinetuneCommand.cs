@@ -73,7 +73,7 @@ public static class FinetuneCommand
     {
         using var vocabulary = LlamaModel.LoadVocabulary(modelPath);
         string template = templateOverride ?? vocabulary.ChatTemplate
-            ?? throw new ArgumentException($"{Path.GetFileName(modelPath)} has no chat template (tokenizer.chat_template); pass --template, e.g. chatml");
+            ?? throw new UsageException($"{Path.GetFileName(modelPath)} has no chat template (tokenizer.chat_template); pass --template, e.g. chatml");
         int limit = maxTokens > 0 ? Math.Min(maxTokens, config.ContextLength) : config.ContextLength;
         var examples = new List<TokenizedExample>();
         int skipped = 0;
@@ -90,7 +90,7 @@ public static class FinetuneCommand
         if (skipped > 0)
             console.WriteLine($"skipped {skipped} conversations with no assistant tokens within {limit} tokens");
         if (examples.Count == 0)
-            throw new ArgumentException($"{Path.GetFileName(dataPath)}: no conversation has assistant tokens within {limit} tokens");
+            throw new UsageException($"{Path.GetFileName(dataPath)}: no conversation has assistant tokens within {limit} tokens");
         return examples;
     }
 
@@ -111,7 +111,7 @@ public static class FinetuneCommand
                 "gate" or "gate_proj" => LoraTargets.Gate,
                 "up" or "up_proj" => LoraTargets.Up,
                 "down" or "down_proj" => LoraTargets.Down,
-                _ => throw new ArgumentException($"--targets: unknown target '{part}' (all, attention, mlp, q, k, v, o, gate, up, down)"),
+                _ => throw new UsageException($"--targets: unknown target '{part}' (all, attention, mlp, q, k, v, o, gate, up, down)"),
             };
         }
         return targets;

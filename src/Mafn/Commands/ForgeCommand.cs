@@ -20,6 +20,7 @@ public static class ForgeCommand
         {
             Description = $"named recipe: {string.Join(", ", ForgeRecipe.All.Select(r => r.Name))}", DefaultValueFactory = _ => ForgeRecipe.Builtin.Name,
         };
+        recipeName.AcceptOnlyFromAmong([.. ForgeRecipe.All.Select(r => r.Name)]);
         var seed = new Option<uint?>("--seed") { Description = "seed of weights and corpus (default: the recipe's)" };
         var steps = new Option<int?>("--steps") { Description = "optimizer steps (default: the recipe's)" };
         var tokens = new Option<long?>("--tokens") { Description = "train about this many tokens (sets the steps from the corpus' mean length)" };
@@ -47,7 +48,7 @@ public static class ForgeCommand
                 recipe = recipe with { Seed = s };
             int overrides = (parse.GetValue(steps) is null ? 0 : 1) + (parse.GetValue(tokens) is null ? 0 : 1) + (parse.GetValue(minutes) is null ? 0 : 1);
             if (overrides > 1)
-                throw new ArgumentException("give at most one of --steps, --tokens and --minutes");
+                throw new UsageException("give at most one of --steps, --tokens and --minutes");
             string outPath = Path.GetFullPath(parse.GetValue(output) ?? BuiltinModel.DefaultOutput());
             Directory.CreateDirectory(Path.GetDirectoryName(outPath)!);
             var options = new ForgeOptions
@@ -93,7 +94,7 @@ public static class ForgeCommand
     {
         var parts = text.Split("..");
         if (parts.Length != 2 || parts[0] != "0" || !int.TryParse(parts[1], out int max) || max < 1)
-            throw new ArgumentException($"--range: expected 0..N (0..29 or 0..9), got '{text}'");
+            throw new UsageException($"--range: expected 0..N (0..29 or 0..9), got '{text}'");
         return max;
     }
 

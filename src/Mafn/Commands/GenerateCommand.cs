@@ -30,7 +30,7 @@ public static class GenerateCommand
     public static int Run(Settings settings, TextWriter output)
     {
         if (settings.Count < 1)
-            throw new ArgumentException($"--n must be at least 1, got {settings.Count}");
+            throw new UsageException($"--n must be at least 1, got {settings.Count}");
         using var loaded = LlamaModel.Load(ModelOption.Resolve(settings.Model));
         using var lora = settings.Adapter is null ? null : loaded.LoadAdapter(settings.Adapter);
         using var generator = new BatchedGenerator(loaded, new GeneratorOptions { MaxSequencesPerContext = Math.Min(settings.Count, 64) });
