@@ -36,7 +36,7 @@ public static class BenchTrainCommand
             if (parseResult.GetValue(device) == "cuda")
                 return BenchTrainCuda.Run(new BenchTrainCuda.Settings(parseResult.GetValue(agents), parseResult.GetValue(sequences),
                     parseResult.GetValue(length), parseResult.GetValue(steps), parseResult.GetValue(rank), parseResult.GetValue(layers)),
-                    parseResult.GetValue(json), Console.Out);
+                    parseResult.GetValue(json), parseResult.InvocationConfiguration.Output);
             int stepCount = parseResult.GetValue(steps);
             if (stepCount < 1 || stepCount > 1000)
                 throw new UsageException($"--steps: expected 1..1000, got {stepCount}");
@@ -44,7 +44,7 @@ public static class BenchTrainCommand
             if (budget <= 0 || budget > 60)
                 throw new UsageException($"--seconds: expected a value in (0, 60], got {budget}");
             var settings = new TrainingBenchmarkSettings(parseResult.GetValue(shape)!, stepCount, budget, !parseResult.GetValue(noPeers));
-            return Run(settings, parseResult.GetValue(json), Console.Out);
+            return Run(settings, parseResult.GetValue(json), parseResult.InvocationConfiguration.Output);
         });
         return command;
     }
