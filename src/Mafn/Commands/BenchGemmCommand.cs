@@ -67,27 +67,33 @@ static class BenchGemmCommand
             writer.WriteNumber("peak_gflops_all_cores", Math.Round(r.Peak.AllCoresGflops, 1));
             writer.WriteString("openblas", r.OpenBlasConfig);
             writer.WriteString("openblas_status", r.OpenBlasStatus);
-            writer.WriteStartArray("shapes");
-            foreach (var g in r.Results)
-            {
-                writer.WriteStartObject();
-                writer.WriteString("name", g.Case.Name);
-                writer.WriteString("op", g.Case.Op);
-                writer.WriteNumber("m", g.Case.M);
-                writer.WriteNumber("n", g.Case.N);
-                writer.WriteNumber("k", g.Case.K);
-                writer.WriteNumber("ours_gflops", Math.Round(g.OursGflops, 1));
-                writer.WriteNumber("ours_fraction_of_peak", Math.Round(g.OursGflops / r.Peak.AllCoresGflops, 3));
-                if (g.OpenBlasGflops is double t)
-                {
-                    writer.WriteNumber("openblas_gflops", Math.Round(t, 1));
-                    writer.WriteNumber("ours_over_openblas", Math.Round(g.OursGflops / t, 3));
-                }
-                writer.WriteEndObject();
-            }
-            writer.WriteEndArray();
+            WriteShapes(writer, "shapes", r.Results, r.Peak.AllCoresGflops);
             writer.WriteEndObject();
         }
         output.WriteLine(System.Text.Encoding.UTF8.GetString(stream.ToArray()));
+    }
+
+    /// <summary>Each GEMM shape's figures as a JSON array (shared with `mafn bench train --json`).</summary>
+    internal static void WriteShapes(Utf8JsonWriter writer, string name, IEnumerable<GemmResult> results, double peakGflops)
+    {
+        writer.WriteStartArray(name);
+        foreach (var g in results)
+        {
+            writer.WriteStartObject();
+            writer.WriteString("name", g.Case.Name);
+            writer.WriteString("op", g.Case.Op);
+            writer.WriteNumber("m", g.Case.M);
+            writer.WriteNumber("n", g.Case.N);
+            writer.WriteNumber("k", g.Case.K);
+            writer.WriteNumber("ours_gflops", Math.Round(g.OursGflops, 1));
+            writer.WriteNumber("ours_fraction_of_peak", Math.Round(g.OursGflops / peakGflops, 3));
+            if (g.OpenBlasGflops is double t)
+            {
+                writer.WriteNumber("openblas_gflops", Math.Round(t, 1));
+                writer.WriteNumber("ours_over_openblas", Math.Round(g.OursGflops / t, 3));
+            }
+            writer.WriteEndObject();
+        }
+        writer.WriteEndArray();
     }
 }

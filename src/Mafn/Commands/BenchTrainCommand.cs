@@ -157,20 +157,7 @@ public static class BenchTrainCommand
             w.WriteString("openblas", r.OpenBlas.Config);
             w.WriteString("openblas_status", r.OpenBlas.Status);
             w.WriteString("openblas_core", r.OpenBlas.Core);
-            w.WriteStartArray("gemm_shapes");
-            foreach (var g in r.Gemms)
-            {
-                w.WriteStartObject();
-                w.WriteString("name", g.Case.Name);
-                w.WriteNumber("m", g.Case.M);
-                w.WriteNumber("n", g.Case.N);
-                w.WriteNumber("k", g.Case.K);
-                w.WriteNumber("ours_gflops", Math.Round(g.OursGflops, 1));
-                if (g.OpenBlasGflops is double t)
-                    w.WriteNumber("openblas_gflops", Math.Round(t, 1));
-                w.WriteEndObject();
-            }
-            w.WriteEndArray();
+            BenchGemmCommand.WriteShapes(w, "gemm_shapes", r.Gemms, r.Peak.AllCoresGflops);
             w.WriteStartObject("pytorch");
             w.WriteString("status", r.PyTorch.Status);
             if (r.PyTorch.TokensPerSecond is double p)
