@@ -19,16 +19,7 @@ try
 {
     return await root.Parse(args).InvokeAsync(config);
 }
-catch (OperationCanceledException)
+catch (Exception e)
 {
-    Console.Error.WriteLine("mafn: cancelled");
-    return 130;
-}
-catch (Exception e) when (CommandErrors.IsUserFacing(e))
-{
-    // Typed errors (bad file, bad data, missing native library, ...) are the user's to fix: message only, no stack.
-    Console.Error.WriteLine($"mafn: error: {e.Message}");
-    if (Environment.GetEnvironmentVariable("MAFN_DEBUG") is { Length: > 0 })
-        Console.Error.WriteLine(e); // the stack, for a bug report
-    return 1;
+    return CommandErrors.Report(e, Console.Error, CommandErrors.DebugRequested);
 }

@@ -120,19 +120,7 @@ sealed class ScoringRun(AgentContext agent, IEnumerable<PreparedScore> requests,
         {
             var logits = agent.Context.GetLogits(index);
             var next = a.Request.Tokens[position + 1];
-            a.LogProbabilities[position + 1 - a.Request.PromptLength] = (float)LogSoftmaxAt(logits, next.Value);
+            a.LogProbabilities[position + 1 - a.Request.PromptLength] = (float)LlamaLogits.LogSoftmaxAt(logits, next.Value);
         }
-    }
-
-    /// <summary>ln softmax(logits)[token], computed in double with the max subtracted.</summary>
-    internal static double LogSoftmaxAt(ReadOnlySpan<float> logits, int token)
-    {
-        float max = float.NegativeInfinity;
-        foreach (float x in logits)
-            max = Math.Max(max, x);
-        double sum = 0;
-        foreach (float x in logits)
-            sum += Math.Exp(x - max);
-        return logits[token] - max - Math.Log(sum);
     }
 }

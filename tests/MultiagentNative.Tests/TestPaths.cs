@@ -22,6 +22,14 @@ static class TestPaths
 
     public static string Stories260K => Path.Combine(Shared, "models", "stories260K.gguf");
 
+    /// <summary><see cref="Stories260K"/>, or the test is ignored with the reason when the shared models are absent.</summary>
+    public static string Stories260KOrIgnore()
+    {
+        if (!File.Exists(Stories260K))
+            NUnit.Framework.Assert.Ignore($"stories260K.gguf is not at {Stories260K}");
+        return Stories260K;
+    }
+
     /// <summary>A fresh scratch folder for one test; removed by the caller or left for inspection on failure.</summary>
     public static string NewScratch(string name)
     {

@@ -2,6 +2,7 @@
 // and a raw llama_decode loop at the same batch sizes, with the ratios, all in one run on one model.
 using System.CommandLine;
 using System.Text.Json;
+using MultiagentNative.Engine.Model;
 using MultiagentNative.Serving;
 
 namespace Mafn;
@@ -21,25 +22,40 @@ static class BenchGenerateCommand
         };
         var syntheticType = new Option<string>("--synthetic-type")
         {
-            Description = "weight type of the synthetic model: f32, f16, q8_0, q4_0, q4_k_m", DefaultValueFactory = _ => "q8_0",
+            Description = "weight type of the synthetic model", DefaultValueFactory = _ => "q8_0",
         };
+        syntheticType.AcceptOnlyFromAmong([.. SyntheticModel.Types.Keys]);
         var command = new Command("generate", "generation throughput: one at a time vs batched vs raw llama_decode")
         {
             model, json, maxTokens, threads, repeats, synthetic, syntheticType,
         };
         command.SetAction(parse =>
         {
+            var (output, error) = (parse.InvocationConfiguration.Output, parse.InvocationConfiguration.Error);
             string path = ModelOption.Resolve(parse.GetValue(model));
             if (parse.GetValue(synthetic) is { } shape)
-                path = SyntheticModel.Ensure(shape, parse.GetValue(syntheticType)!, path, line => Console.Error.WriteLine($"  {line}"));
+            {
+                var (dim, layers) = ParseShape(shape);
+                path = SyntheticModel.Ensure(dim, layers, parse.GetValue(syntheticType)!, path, line => error.WriteLine($"  {line}"));
+            }
             using var loaded = ServingModel.Load(path);
             bool asJson = parse.GetValue(json);
             var benchmark = new GenerationBenchmark(loaded, parse.GetValue(maxTokens), parse.GetValue(threads), Math.Max(1, parse.GetValue(repeats)));
-            var report = benchmark.Run([1, 4, 16, 64], asJson ? null : line => Console.Error.WriteLine($"  {line}"));
-            Console.WriteLine(asJson ? JsonSerializer.Serialize(report, new JsonSerializerOptions { WriteIndented = true }) : Format(report));
+            var report = benchmark.Run([1, 4, 16, 64], asJson ? null : line => error.WriteLine($"  {line}"));
+            output.WriteLine(asJson ? JsonSerializer.Serialize(report, new JsonSerializerOptions { WriteIndented = true }) : Format(report));
             return 0;
         });
         return command;
+    }
+
+    /// <summary>"1024x8" as (1024, 8): DIMxLAYERS with DIM a multiple of 256 and 1..128 layers.</summary>
+    static (int Dim, int Layers) ParseShape(string shape)
+    {
+        string[] parts = shape.ToLowerInvariant().Split('x');
+        if (parts.Length != 2 || !int.TryParse(parts[0], out int dim) || !int.TryParse(parts[1], out int layers)
+            || dim < 256 || dim % 256 != 0 || layers is < 1 or > 128)
+            throw new UsageException($"--synthetic: '{shape}' is not DIMxLAYERS with DIM a multiple of 256 and 1..128 layers (e.g. 1024x8)");
+        return (dim, layers);
     }
 
     static string Format(BenchmarkReport report)

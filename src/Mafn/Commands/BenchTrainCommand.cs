@@ -1,34 +1,17 @@
 // `mafn bench train`: training throughput on the built-in model's shape next to the measured 2-core FMA peak:
 // full-weight tokens/s and GFLOP/s (with the GEMM calls timed inside the step), N LoRA agents in one pass against
-// N separate passes, and, where installed, OpenBLAS on the step's GEMM shapes and PyTorch training the same shape.
+// N separate passes, and, where installed, OpenBLAS on the step's GEMM shapes and PyTorch training the same shape
+// (TrainingBenchmarkSuite measures; this file parses and prints). A peer that did not run prints "not measured" and
+// how to install it, never a ratio.
 using System.CommandLine;
 using System.Text.Json;
-using MultiagentNative.Engine.Cpu;
-using MultiagentNative.Engine.Model;
 using MultiagentNative.Engine.Training;
-using MultiagentNative.Interop.Blas;
+using MultiagentNative.Engine.Training.Peers;
 
 namespace Mafn;
 
 public static class BenchTrainCommand
 {
-    /// <summary>What one run measures: the model shape, tokens per step, and the multi-agent workload.</summary>
-    public sealed record Settings(string Shape, int Steps, double GemmSeconds, bool Peers)
-    {
-        public LlamaConfig Config => Shape == "tiny" ? TrainingBenchmark.TinyShape : TrainingBenchmark.BuiltInShape;
-        // the PyTorch reference's 32 sequences of ~197 tokens per step (builtin-model-notes.md)
-        public int Sequences => Shape == "tiny" ? 4 : 32;
-        public int SequenceLength => Shape == "tiny" ? 24 : 197;
-        // a realistic multiagent-finetuning step: a few sequences per agent, rank 8 on every projection
-        public int Agents => 3;
-        public int SequencesPerAgent => Shape == "tiny" ? 2 : 6;
-        public LoraConfig Lora => new(Rank: 8, Alpha: 16, LoraTargets.All);
-    }
-
-    internal sealed record Report(Settings Settings, double PeakOneCore, double PeakAllCores, int Threads,
-                                  TrainingThroughput Saved, TrainingThroughput Recompute, MultiAgentThroughput Agents, MultiAgentThroughput SmallAgents,
-                                  List<BenchGemmCommand.GemmResult> Gemms, string? OpenBlasConfig, BenchTrainPyTorch.Result PyTorch);
-
     public static Command Create()
     {
         var json = new Option<bool>("--json") { Description = "print one JSON object instead of a table" };
@@ -53,22 +36,22 @@ public static class BenchTrainCommand
             if (parseResult.GetValue(device) == "cuda")
                 return BenchTrainCuda.Run(new BenchTrainCuda.Settings(parseResult.GetValue(agents), parseResult.GetValue(sequences),
                     parseResult.GetValue(length), parseResult.GetValue(steps), parseResult.GetValue(rank), parseResult.GetValue(layers)),
-                    parseResult.GetValue(json), Console.Out);
+                    parseResult.GetValue(json), parseResult.InvocationConfiguration.Output);
             int stepCount = parseResult.GetValue(steps);
             if (stepCount < 1 || stepCount > 1000)
-                throw new ArgumentOutOfRangeException("--steps", stepCount, $"--steps: expected 1..1000, got {stepCount}");
+                throw new UsageException($"--steps: expected 1..1000, got {stepCount}");
             double budget = parseResult.GetValue(seconds);
             if (budget <= 0 || budget > 60)
-                throw new ArgumentOutOfRangeException("--seconds", budget, $"--seconds: expected a value in (0, 60], got {budget}");
-            var settings = new Settings(parseResult.GetValue(shape)!, stepCount, budget, !parseResult.GetValue(noPeers));
-            return Run(settings, parseResult.GetValue(json), Console.Out);
+                throw new UsageException($"--seconds: expected a value in (0, 60], got {budget}");
+            var settings = new TrainingBenchmarkSettings(parseResult.GetValue(shape)!, stepCount, budget, !parseResult.GetValue(noPeers));
+            return Run(settings, parseResult.GetValue(json), parseResult.InvocationConfiguration.Output);
         });
         return command;
     }
 
-    public static int Run(Settings settings, bool asJson, TextWriter output)
+    public static int Run(TrainingBenchmarkSettings settings, bool asJson, TextWriter output)
     {
-        var report = Measure(settings);
+        var report = TrainingBenchmarkSuite.Run(settings);
         if (asJson)
             PrintJson(report, output);
         else
@@ -76,80 +59,24 @@ public static class BenchTrainCommand
         return 0;
     }
 
-    static Report Measure(Settings s)
-    {
-        int threads = CpuParallel.MaxThreads;
-        var burst = TimeSpan.FromSeconds(0.002);
-        int peakRepeats = s.Shape == "tiny" ? 5 : 100;
-        double peakOne = 0, peakAll = 0;
-        void SamplePeak()
-        {
-            // other work only lowers a sample: the best of bursts spread over the run
-            peakOne = Math.Max(peakOne, GemmPeak.MeasureGflops(1, burst, peakRepeats));
-            peakAll = Math.Max(peakAll, GemmPeak.MeasureGflops(threads, burst, peakRepeats));
-        }
-        SamplePeak();
-        var config = s.Config;
-        var saved = TrainingBenchmark.FullWeight(config, s.Sequences, s.SequenceLength, s.Steps, recompute: false);
-        SamplePeak();
-        var recompute = TrainingBenchmark.FullWeight(config, s.Sequences, s.SequenceLength, s.Steps, recompute: true);
-        SamplePeak();
-        var agents = TrainingBenchmark.MultiAgentLora(config, s.Lora, s.Agents, s.SequencesPerAgent, s.SequenceLength, s.Steps);
-        // one sequence per agent: where per-pass costs (fork-joins, small GEMMs below the parallel threshold) show
-        var smallAgents = TrainingBenchmark.MultiAgentLora(config, s.Lora, s.Agents, 1, s.SequenceLength, 2 * s.Steps);
-        SamplePeak();
-        var gemms = new List<BenchGemmCommand.GemmResult>();
-        string? openBlasConfig = null;
-        var pyTorch = new BenchTrainPyTorch.Result(null, "skipped (--no-peers)");
-        if (s.Peers)
-        {
-            bool openBlas = OpenBlas.IsAvailable;
-            if (openBlas)
-            {
-                OpenBlas.SetThreads(threads);
-                openBlasConfig = OpenBlas.Config;
-            }
-            foreach (var gemmCase in StepGemms(config, s.Sequences * s.SequenceLength))
-                gemms.Add(BenchGemmCommand.Measure(gemmCase, Gemm.BestKernel, threads, openBlas, s.GemmSeconds));
-            SamplePeak();
-            pyTorch = BenchTrainPyTorch.Run(config.ModelDim, config.Layers, config.Heads, config.FfnDim, config.Vocab,
-                                            s.SequenceLength, s.Sequences, Math.Max(s.Steps, 3), threads);
-        }
-        return new Report(s, peakOne, peakAll, threads, saved, recompute, agents, smallAgents, gemms, openBlasConfig, pyTorch);
-    }
-
-    /// <summary>The dense products of one full-weight step (forward y = x W^T, backward dx = dy W and dW += dy^T x).</summary>
-    static IEnumerable<BenchGemmCommand.GemmCase> StepGemms(LlamaConfig c, int rows)
-    {
-        var layers = new (string Name, int In, int Out)[]
-        {
-            ("qkv", c.ModelDim, c.QueryWidth + 2 * c.KvWidth), ("o", c.QueryWidth, c.ModelDim), ("gate/up", c.ModelDim, 2 * c.FfnDim),
-            ("down", c.FfnDim, c.ModelDim), ("head", c.ModelDim, c.Vocab),
-        };
-        foreach (var (name, dIn, dOut) in layers)
-        {
-            yield return new BenchGemmCommand.GemmCase($"{name} y=x*W^T", rows, dOut, dIn, false, true, false);
-            yield return new BenchGemmCommand.GemmCase($"{name} dx=dy*W", rows, dIn, dOut, false, false, false);
-            yield return new BenchGemmCommand.GemmCase($"{name} dW+=dy^T*x", dOut, dIn, rows, true, false, true);
-        }
-    }
-
-    static void PrintTable(Report r, TextWriter o)
+    static void PrintTable(TrainingBenchmarkReport r, TextWriter o)
     {
         var s = r.Settings;
         var c = s.Config;
         o.WriteLine($"training benchmark, shape {s.Shape} (d {c.ModelDim}, {c.Layers} layers, {c.Heads} heads, ffn {c.FfnDim}, vocab {c.Vocab}, context {c.ContextLength}), " +
-                    $"{r.Saved.Parameters:N0} parameters, {r.Threads} threads, {s.Steps} timed steps after 1 warm-up");
-        o.WriteLine($"measured FMA peak: 1 core {r.PeakOneCore:F1} GFLOP/s, {r.Threads} cores {r.PeakAllCores:F1} GFLOP/s (best of bursts through the run)");
+                    $"{r.Saved.Parameters:N0} parameters, {r.Peak.Threads} threads, {s.Steps} timed steps after 1 warm-up");
+        o.WriteLine($"measured FMA peak: 1 core {r.Peak.OneCoreGflops:F1} GFLOP/s, {r.Peak.Threads} cores {r.Peak.AllCoresGflops:F1} GFLOP/s (best of bursts through the run)");
         o.WriteLine($"full-weight training, {s.Sequences} x {s.SequenceLength} tokens per step, AdamW:");
-        o.WriteLine($"  {"activations",-11} {"tokens/s",9} {"tok/CPU-s",10} {"model GF/s",10} {"GEMM GF/s",10} {"%peak",6} {"GEMM time",9} {"vs PyTorch",10}");
+        double? pyTorch = r.PyTorch.TokensPerSecond;
+        o.WriteLine($"  {"activations",-11} {"tokens/s",9} {"tok/CPU-s",10} {"model GF/s",10} {"GEMM GF/s",10} {"%peak",6} {"GEMM time",9}" +
+                    (pyTorch is null ? "" : $" {"vs PyTorch",10}"));
         foreach (var (name, t) in new[] { ("saved", r.Saved), ("recomputed", r.Recompute) })
         {
-            o.WriteLine($"  {name,-11} {t.TokensPerSecond,9:F0} {t.TokensPerCpuSecond,10:F0} {t.ModelGflops,10:F1} {t.Gemm.Gflops,10:F1} {100 * t.Gemm.Gflops / r.PeakAllCores,5:F0}% " +
-                        $"{100 * t.GemmShareOfTime,8:F0}% {t.TokensPerSecond / ReferencePyTorch(r),9:F2}x");
+            o.WriteLine($"  {name,-11} {t.TokensPerSecond,9:F0} {t.TokensPerCpuSecond,10:F0} {t.ModelGflops,10:F1} {t.Gemm.Gflops,10:F1} {100 * t.Gemm.Gflops / r.Peak.AllCoresGflops,5:F0}% " +
+                        $"{100 * t.GemmShareOfTime,8:F0}%" + (pyTorch is double p ? $" {t.TokensPerSecond / p,9:F2}x" : ""));
         }
         o.WriteLine($"  model GF/s = 6 x {r.Saved.Parameters:N0} parameters x tokens/s; GEMM GF/s = 2mnk of the multi-threaded GEMM calls inside the timed steps / their wall time");
-        o.WriteLine($"  GEMM time = those calls' share of the step's wall time; vs PyTorch = tokens/s / {ReferencePyTorchLabel(r)}");
+        o.WriteLine("  GEMM time = those calls' share of the step's wall time" + (pyTorch is double q ? $"; vs PyTorch = tokens/s / PyTorch's {q:F0} measured in this run" : ""));
         foreach (var a in new[] { r.Agents, r.SmallAgents })
         {
             o.WriteLine($"LoRA r{s.Lora.Rank} on q,k,v,o,gate,up,down (base frozen), {a.Agents} agents x {a.RowsPerAgent / s.SequenceLength} x {s.SequenceLength} tokens, forward+backward:");
@@ -160,24 +87,27 @@ public static class BenchTrainCommand
         }
         if (!s.Peers)
             return;
-        o.WriteLine($"the step's GEMM shapes ({s.Sequences * s.SequenceLength} rows), best of interleaved calls; OpenBLAS: {r.OpenBlasConfig ?? "not installed (apt-get install libopenblas0-pthread)"}");
+        o.WriteLine($"the step's GEMM shapes ({s.Sequences * s.SequenceLength} rows), best of repeated calls; OpenBLAS: {OpenBlasLabel(r.OpenBlas)}");
         o.WriteLine($"  {"shape",-18} {"op",-3} {"m",6} {"n",6} {"k",6} {"ours GF/s",10} {"%peak",6} {"OpenBLAS",9} {"ours/OB",8}");
         foreach (var g in r.Gemms)
         {
             string theirs = g.OpenBlasGflops is double t ? $"{t,9:F1} {g.OursGflops / t,8:F2}" : $"{"-",9} {"-",8}";
-            o.WriteLine($"  {g.Case.Name,-18} {g.Case.Op,-3} {g.Case.M,6} {g.Case.N,6} {g.Case.K,6} {g.OursGflops,10:F1} {100 * g.OursGflops / r.PeakAllCores,5:F0}% {theirs}");
+            o.WriteLine($"  {g.Case.Name,-18} {g.Case.Op,-3} {g.Case.M,6} {g.Case.N,6} {g.Case.K,6} {g.OursGflops,10:F1} {100 * g.OursGflops / r.Peak.AllCoresGflops,5:F0}% {theirs}");
         }
-        o.WriteLine(r.PyTorch.TokensPerSecond is double p
-            ? $"PyTorch ({r.PyTorch.Status}, {r.Threads} threads, same shape and batch, measured now): {p:F0} tokens/s; engine/PyTorch {r.Saved.TokensPerSecond / p:F2}x saved, {r.Recompute.TokensPerSecond / p:F2}x recomputed"
-            : $"PyTorch: {r.PyTorch.Status} (apt-get install python3-torch); reference figure {TrainingBenchmark.PyTorchTokensPerSecond:F0} tokens/s from builtin-model-notes.md");
+        o.WriteLine(r.PyTorch.TokensPerSecond is double measured
+            ? $"PyTorch ({r.PyTorch.Status}, OpenBLAS core {r.PyTorch.BlasCore ?? "unknown"}, {r.Peak.Threads} threads, same shape and batch, measured now in its own process{PeerNote}): " +
+              $"{measured:F0} tokens/s; engine/PyTorch {r.Saved.TokensPerSecond / measured:F2}x saved, {r.Recompute.TokensPerSecond / measured:F2}x recomputed"
+            : $"PyTorch: {r.PyTorch.Status}");
     }
 
-    // PyTorch measured in this run where it ran, else the figure recorded in builtin-model-notes.md
-    static double ReferencePyTorch(Report r) => r.PyTorch.TokensPerSecond ?? TrainingBenchmark.PyTorchTokensPerSecond;
-    static string ReferencePyTorchLabel(Report r) => r.PyTorch.TokensPerSecond is double p
-        ? $"PyTorch measured in this run ({p:F0})" : $"PyTorch's recorded {TrainingBenchmark.PyTorchTokensPerSecond:F0}";
+    static string PeerNote => $" with {string.Join(" and ", PeerProcess.ClearedVariables)} cleared";
 
-    static void PrintJson(Report r, TextWriter output)
+    /// <summary>"OpenBLAS 0.3.21 ... (core Cooperlake, in its own process with ... cleared)" or "not measured: ... (install)".</summary>
+    internal static string OpenBlasLabel(OpenBlasResult openBlas) => openBlas.Gflops is null
+        ? openBlas.Status
+        : $"{openBlas.Config} (core {openBlas.Core}, in its own process{PeerNote})";
+
+    static void PrintJson(TrainingBenchmarkReport r, TextWriter output)
     {
         var s = r.Settings;
         var c = s.Config;
@@ -189,10 +119,10 @@ public static class BenchTrainCommand
             w.WriteNumber("d_model", c.ModelDim);
             w.WriteNumber("layers", c.Layers);
             w.WriteNumber("parameters", r.Saved.Parameters);
-            w.WriteNumber("threads", r.Threads);
+            w.WriteNumber("threads", r.Peak.Threads);
             w.WriteNumber("steps", s.Steps);
-            w.WriteNumber("peak_gflops_1_core", Math.Round(r.PeakOneCore, 1));
-            w.WriteNumber("peak_gflops_all_cores", Math.Round(r.PeakAllCores, 1));
+            w.WriteNumber("peak_gflops_1_core", Math.Round(r.Peak.OneCoreGflops, 1));
+            w.WriteNumber("peak_gflops_all_cores", Math.Round(r.Peak.AllCoresGflops, 1));
             w.WriteString("model_flops_formula", "6 x parameters x tokens");
             foreach (var (name, t) in new[] { ("full_weight", r.Saved), ("full_weight_recompute", r.Recompute) })
             {
@@ -202,7 +132,7 @@ public static class BenchTrainCommand
                 w.WriteNumber("tokens_per_cpu_second", Math.Round(t.TokensPerCpuSecond, 1));
                 w.WriteNumber("model_gflops", Math.Round(t.ModelGflops, 2));
                 w.WriteNumber("gemm_gflops", Math.Round(t.Gemm.Gflops, 2));
-                w.WriteNumber("gemm_fraction_of_peak", Math.Round(t.Gemm.Gflops / r.PeakAllCores, 3));
+                w.WriteNumber("gemm_fraction_of_peak", Math.Round(t.Gemm.Gflops / r.Peak.AllCoresGflops, 3));
                 w.WriteNumber("gemm_fraction_of_time", Math.Round(t.GemmShareOfTime, 3));
                 w.WriteNumber("gemm_calls", t.Gemm.Calls);
                 w.WriteNumber("final_loss", Math.Round(t.FinalLoss, 4));
@@ -224,26 +154,15 @@ public static class BenchTrainCommand
                 w.WriteNumber("max_relative_gradient_difference", a.MaxGradientDifference);
                 w.WriteEndObject();
             }
-            w.WriteString("openblas", r.OpenBlasConfig);
-            w.WriteStartArray("gemm_shapes");
-            foreach (var g in r.Gemms)
-            {
-                w.WriteStartObject();
-                w.WriteString("name", g.Case.Name);
-                w.WriteNumber("m", g.Case.M);
-                w.WriteNumber("n", g.Case.N);
-                w.WriteNumber("k", g.Case.K);
-                w.WriteNumber("ours_gflops", Math.Round(g.OursGflops, 1));
-                if (g.OpenBlasGflops is double t)
-                    w.WriteNumber("openblas_gflops", Math.Round(t, 1));
-                w.WriteEndObject();
-            }
-            w.WriteEndArray();
+            w.WriteString("openblas", r.OpenBlas.Config);
+            w.WriteString("openblas_status", r.OpenBlas.Status);
+            w.WriteString("openblas_core", r.OpenBlas.Core);
+            BenchGemmCommand.WriteShapes(w, "gemm_shapes", r.Gemms, r.Peak.AllCoresGflops);
             w.WriteStartObject("pytorch");
             w.WriteString("status", r.PyTorch.Status);
             if (r.PyTorch.TokensPerSecond is double p)
                 w.WriteNumber("tokens_per_second", Math.Round(p, 1));
-            w.WriteNumber("reference_tokens_per_second", TrainingBenchmark.PyTorchTokensPerSecond);
+            w.WriteString("blas_core", r.PyTorch.BlasCore);
             w.WriteEndObject();
             w.WriteEndObject();
         }

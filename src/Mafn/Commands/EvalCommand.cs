@@ -32,7 +32,10 @@ public static class EvalCommand
         sampling.AddTo(command);
         command.SetAction(parse =>
         {
+            var (output, error) = (parse.InvocationConfiguration.Output, parse.InvocationConfiguration.Error);
             string taskName = parse.GetValue(task)!;
+            if (parse.GetValue(samples) < 1)
+                throw new UsageException($"--samples: expected at least 1, got {parse.GetValue(samples)}");
             if (!taskName.StartsWith("arithmetic", StringComparison.Ordinal) && parse.GetValue(data) is null)
                 throw new TaskConfigurationException($"{taskName}: --data FILE is required");
             var theTask = TaskRegistry.Create(taskName, new TaskDataOptions { TestFile = parse.GetValue(data) });
@@ -41,7 +44,7 @@ public static class EvalCommand
             var promptSet = PromptsFor(parse.GetValue(prompts), loaded, theTask);
             if (loaded.GetMetadata(Forge.MetadataPrefix + "recipe") is { } recipeJson && theTask is ArithmeticTask arithmetic
                 && ForgeRecipe.FromJson(recipeJson).MaxOperand is int trained && trained != arithmetic.OperandMax)
-                Console.Error.WriteLine($"warning: the model was forged on operands 0..{trained}, the task {theTask.Name} uses 0..{arithmetic.OperandMax}");
+                error.WriteLine($"warning: the model was forged on operands 0..{trained}, the task {theTask.Name} uses 0..{arithmetic.OperandMax}");
             using var lora = parse.GetValue(adapter) is { } adapterPath ? loaded.LoadAdapter(adapterPath) : null;
             var (samplingOptions, maxTokens) = sampling.Bind(parse);
             var options = new EvaluationOptions
@@ -50,13 +53,13 @@ public static class EvalCommand
                 MaxTokens = maxTokens, Threads = parse.GetValue(threads),
             };
             bool asJson = parse.GetValue(json);
-            var report = TaskEvaluation.Run(loaded, theTask, promptSet, options, lora, asJson ? null : line => Console.Error.WriteLine(line));
+            var report = TaskEvaluation.Run(loaded, theTask, promptSet, options, lora, asJson ? null : line => error.WriteLine(line));
             if (parse.GetValue(responsesOut) is { } responsesPath)
                 WriteResponses(responsesPath, report);
             if (asJson)
-                Console.WriteLine(JsonSerializer.Serialize(report with { Outcomes = [] }));
+                output.WriteLine(JsonSerializer.Serialize(report with { Outcomes = [] }));
             else
-                WriteText(report);
+                WriteText(report, output);
             return 0;
         });
         return command;
@@ -71,19 +74,19 @@ public static class EvalCommand
         return task.DefaultPrompts;
     }
 
-    static void WriteText(EvaluationReport r)
+    static void WriteText(EvaluationReport r, TextWriter output)
     {
-        Console.WriteLine($"task {r.Task}: {r.Problems} test problems x {r.Samples} samples at temperature {r.Temperature}, prompts {r.PromptSet}");
-        Console.WriteLine($"model {r.Model}{(r.Adapter is null ? "" : $" + adapter {r.Adapter}")}");
-        Console.WriteLine($"accuracy        {r.Accuracy:P1} ± {r.StandardError:P1}  (single sample, mean over problems)");
+        output.WriteLine($"task {r.Task}: {r.Problems} test problems x {r.Samples} samples at temperature {r.Temperature}, prompts {r.PromptSet}");
+        output.WriteLine($"model {r.Model}{(r.Adapter is null ? "" : $" + adapter {r.Adapter}")}");
+        output.WriteLine($"accuracy        {r.Accuracy:P1} ± {r.StandardError:P1}  (single sample, mean over problems)");
         if (r.Samples > 1)
         {
-            Console.WriteLine($"majority of {r.Samples,-3} {r.MajorityAccuracy:P1} ± {r.MajorityStandardError:P1}");
-            Console.WriteLine($"pass@{r.Samples,-10} {r.PassAtK:P1}");
-            Console.WriteLine($"distinct chains {r.DistinctChainRate:P1} of problems");
+            output.WriteLine($"majority of {r.Samples,-3} {r.MajorityAccuracy:P1} ± {r.MajorityStandardError:P1}");
+            output.WriteLine($"pass@{r.Samples,-10} {r.PassAtK:P1}");
+            output.WriteLine($"distinct chains {r.DistinctChainRate:P1} of problems");
         }
-        Console.WriteLine($"parse rate      {r.ParseRate:P1}");
-        Console.WriteLine($"tokens          {r.TokensGenerated} generated in {r.Seconds:F1} s ({r.TokensPerSecond:F0} tokens/s)");
+        output.WriteLine($"parse rate      {r.ParseRate:P1}");
+        output.WriteLine($"tokens          {r.TokensGenerated} generated in {r.Seconds:F1} s ({r.TokensPerSecond:F0} tokens/s)");
     }
 
     static void WriteResponses(string path, EvaluationReport report)

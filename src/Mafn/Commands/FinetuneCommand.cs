@@ -83,7 +83,7 @@ public static class FinetuneCommand
     {
         using var vocabulary = LlamaModel.LoadVocabulary(modelPath);
         string template = templateOverride ?? vocabulary.ChatTemplate
-            ?? throw new ArgumentException($"{Path.GetFileName(modelPath)} has no chat template (tokenizer.chat_template); pass --template, e.g. chatml");
+            ?? throw new UsageException($"{Path.GetFileName(modelPath)} has no chat template (tokenizer.chat_template); pass --template, e.g. chatml");
         int limit = maxTokens > 0 ? Math.Min(maxTokens, config.ContextLength) : config.ContextLength;
         var examples = new List<TokenizedExample>();
         int skipped = 0;
@@ -100,7 +100,7 @@ public static class FinetuneCommand
         if (skipped > 0)
             console.WriteLine($"skipped {skipped} conversations with no assistant tokens within {limit} tokens");
         if (examples.Count == 0)
-            throw new ArgumentException($"{Path.GetFileName(dataPath)}: no conversation has assistant tokens within {limit} tokens");
+            throw new UsageException($"{Path.GetFileName(dataPath)}: no conversation has assistant tokens within {limit} tokens");
         return examples;
     }
 

@@ -20,6 +20,7 @@ public static class ForgeCommand
         {
             Description = $"named recipe: {string.Join(", ", ForgeRecipe.All.Select(r => r.Name))}", DefaultValueFactory = _ => ForgeRecipe.Builtin.Name,
         };
+        recipeName.AcceptOnlyFromAmong([.. ForgeRecipe.All.Select(r => r.Name)]);
         var seed = new Option<uint?>("--seed") { Description = "seed of weights and corpus (default: the recipe's)" };
         var steps = new Option<int?>("--steps") { Description = "optimizer steps (default: the recipe's)" };
         var tokens = new Option<long?>("--tokens") { Description = "train about this many tokens (sets the steps from the corpus' mean length)" };
@@ -36,6 +37,7 @@ public static class ForgeCommand
         };
         command.SetAction(parse =>
         {
+            var writer = parse.InvocationConfiguration.Output;
             var recipe = ForgeRecipe.Get(parse.GetValue(recipeName)!);
             if (parse.GetValue(range) is { } operands && ParseRange(operands) is int max && max != recipe.MaxOperand)
             {
@@ -47,7 +49,7 @@ public static class ForgeCommand
                 recipe = recipe with { Seed = s };
             int overrides = (parse.GetValue(steps) is null ? 0 : 1) + (parse.GetValue(tokens) is null ? 0 : 1) + (parse.GetValue(minutes) is null ? 0 : 1);
             if (overrides > 1)
-                throw new ArgumentException("give at most one of --steps, --tokens and --minutes");
+                throw new UsageException("give at most one of --steps, --tokens and --minutes");
             string outPath = Path.GetFullPath(parse.GetValue(output) ?? BuiltinModel.DefaultOutput());
             Directory.CreateDirectory(Path.GetDirectoryName(outPath)!);
             var options = new ForgeOptions
@@ -58,7 +60,7 @@ public static class ForgeCommand
             bool resuming = options.Resume && File.Exists(options.Checkpoint);
             var corpus = new ForgeCorpus(recipe);
             var stats = corpus.Measure(steps: 4);
-            Console.WriteLine($"corpus: {stats.MeanTokens:F0} tokens per sequence (first round {stats.MeanFirstRoundTokens:F0}, critic {stats.MeanCriticTokens:F0}), " +
+            writer.WriteLine($"corpus: {stats.MeanTokens:F0} tokens per sequence (first round {stats.MeanFirstRoundTokens:F0}, critic {stats.MeanCriticTokens:F0}), " +
                               $"longest {stats.MaxTokens}, {stats.TrainedShare:P0} of tokens trained, {stats.TooLongShare:P1} longer than the context");
             double tokensPerStep = stats.MeanTokens * recipe.SequencesPerStep;
             if (!resuming)
@@ -68,21 +70,21 @@ public static class ForgeCommand
                 else if (parse.GetValue(tokens) is long t)
                     recipe = recipe with { Steps = Math.Max(1, (int)Math.Round(t / tokensPerStep)) };
                 else if (parse.GetValue(minutes) is double m)
-                    recipe = recipe with { Steps = Math.Max(1, (int)(m * 60 * MeasureTokensPerSecond(recipe, corpus) / tokensPerStep)) };
+                    recipe = recipe with { Steps = Math.Max(1, (int)(m * 60 * MeasureTokensPerSecond(recipe, corpus, writer) / tokensPerStep)) };
             }
             else if (overrides > 0)
             {
-                Console.WriteLine("--resume: the checkpoint's step count applies; --steps/--tokens/--minutes are ignored");
+                writer.WriteLine("--resume: the checkpoint's step count applies; --steps/--tokens/--minutes are ignored");
             }
             recipe.Validate();
-            Console.WriteLine($"recipe {recipe.ToJson()}");
-            Console.WriteLine($"model: {ModelWeights<float>.ExpectedShapes(recipe.ModelConfig).Sum(x => (long)x.Length) / 1e6:F3}M parameters; " +
+            writer.WriteLine($"recipe {recipe.ToJson()}");
+            writer.WriteLine($"model: {ModelWeights<float>.ExpectedShapes(recipe.ModelConfig).Sum(x => (long)x.Length) / 1e6:F3}M parameters; " +
                               $"~{tokensPerStep * recipe.Steps / 1e6:F1}M tokens over {recipe.Steps} steps -> {outPath}");
             using var cancel = new CancellationTokenSource();
             using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, c => { c.Cancel = true; cancel.Cancel(); });
             using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, c => { c.Cancel = true; cancel.Cancel(); });
-            var result = new Forge(recipe, options, Console.Out).Run(cancel.Token);
-            Console.WriteLine($"{(result.Completed ? "done" : "paused")}: step {result.StepsDone}, {result.TokensSeen / 1e6:F2}M tokens, " +
+            var result = new Forge(recipe, options, writer).Run(cancel.Token);
+            writer.WriteLine($"{(result.Completed ? "done" : "paused")}: step {result.StepsDone}, {result.TokensSeen / 1e6:F2}M tokens, " +
                               $"loss {result.FinalLoss:F4} (mean of the last 20 steps), {result.TokensPerSecond:F0} tokens/s this run");
             return 0;
         });
@@ -93,13 +95,13 @@ public static class ForgeCommand
     {
         var parts = text.Split("..");
         if (parts.Length != 2 || parts[0] != "0" || !int.TryParse(parts[1], out int max) || max < 1)
-            throw new ArgumentException($"--range: expected 0..N (0..29 or 0..9), got '{text}'");
+            throw new UsageException($"--range: expected 0..N (0..29 or 0..9), got '{text}'");
         return max;
     }
 
     // Times full-weight steps on a throwaway copy. The first two only warm up the JIT (tiered compilation): counting
     // them made a 15-minute request run 9 minutes.
-    static double MeasureTokensPerSecond(ForgeRecipe recipe, ForgeCorpus corpus)
+    static double MeasureTokensPerSecond(ForgeRecipe recipe, ForgeCorpus corpus, TextWriter writer)
     {
         var weights = ModelWeights<float>.Random(recipe.ModelConfig, 1, recipe.InitStd);
         var gradients = ModelWeights<float>.Zeros(recipe.ModelConfig);
@@ -117,7 +119,7 @@ public static class ForgeCommand
                 tokens += batch.Rows;
         }
         double perSecond = tokens / clock.Elapsed.TotalSeconds;
-        Console.WriteLine($"measured {perSecond:F0} training tokens/s on this machine now");
+        writer.WriteLine($"measured {perSecond:F0} training tokens/s on this machine now");
         return perSecond;
     }
 }

@@ -46,9 +46,9 @@ public static class GenerateCommand
     public static int Run(Settings settings, TextWriter output)
     {
         if (settings.Count < 1)
-            throw new ArgumentException($"--n must be at least 1, got {settings.Count}");
+            throw new UsageException($"--n must be at least 1, got {settings.Count}");
         if ((settings.Prompt is null) == (settings.PromptsFile is null))
-            throw new ArgumentException("give exactly one of --prompt and --prompts-file");
+            throw new UsageException("give exactly one of --prompt and --prompts-file");
         var sampling = settings.Sampling ?? new SamplingOptions { Seed = SamplingOptionsBinder.DefaultSeed };
         SamplingOptionsBinder.Validate(sampling, settings.MaxTokens);
         var prompts = settings.PromptsFile is { } file ? PromptJsonl.Read(file) : [new PromptLine("1", settings.Prompt, null, 1)];

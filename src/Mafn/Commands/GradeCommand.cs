@@ -21,7 +21,7 @@ public static class GradeCommand
             task, data, responses, levels, json,
         };
         command.SetAction(parse => Run(parse.GetValue(task)!, parse.GetValue(data), parse.GetValue(responses)!,
-            parse.GetValue(levels), parse.GetValue(json), Console.Out));
+            parse.GetValue(levels), parse.GetValue(json), parse.InvocationConfiguration.Output));
         return command;
     }
 

@@ -15,7 +15,7 @@ public static class TokenizeCommand
         var pieces = new Option<bool>("--pieces") { Description = "print each token's text beside its id, one per line" };
         var text = new Argument<string>("TEXT") { Description = "the text to tokenize" };
         var command = new Command("tokenize", "print the token ids of a text") { model, pieces, text };
-        command.SetAction(parse => Run(parse.GetValue(model), parse.GetValue(text) ?? "", parse.GetValue(pieces), Console.Out));
+        command.SetAction(parse => Run(parse.GetValue(model), parse.GetValue(text) ?? "", parse.GetValue(pieces), parse.InvocationConfiguration.Output));
         return command;
     }
 

@@ -26,7 +26,7 @@ public static class VerifyCommand
             string modelPath = Path.GetFullPath(ModelOption.Resolve(parseResult.GetValue(model)));
             bool cuda = parseResult.GetValue(device) == "cuda";
             if (cuda && parseResult.GetValue(adapter) is not null)
-                throw new NotSupportedException("--device cuda checks the base model only; leave out --adapter");
+                throw new UsageException("--device cuda checks the base model only; leave out --adapter");
             if (cuda)
                 CudaKernels.RequireDevice();
             var report = ModelVerifier.Verify(modelPath,

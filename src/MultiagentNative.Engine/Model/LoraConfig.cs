@@ -2,6 +2,9 @@
 // dropout on the adapter input. Target modules use PEFT's names; TargetTensor maps them to GGUF tensors.
 namespace MultiagentNative.Engine.Model;
 
+/// <summary>LoRA settings that cannot be used: a rank, dropout or target module out of range.</summary>
+public sealed class LoraConfigurationException(string message) : ArgumentException(message);
+
 [Flags]
 public enum LoraTargets
 {
@@ -25,11 +28,11 @@ public sealed record LoraConfig(int Rank, double Alpha, LoraTargets Targets, dou
     public void Validate()
     {
         if (Rank <= 0)
-            throw new ArgumentException($"lora: rank must be positive, got {Rank}");
+            throw new LoraConfigurationException($"lora: rank must be positive, got {Rank}");
         if (Targets == LoraTargets.None)
-            throw new ArgumentException("lora: no target modules");
+            throw new LoraConfigurationException("lora: no target modules");
         if (Dropout is < 0.0 or >= 1.0)
-            throw new ArgumentException($"lora: dropout must be in [0, 1), got {Dropout}");
+            throw new LoraConfigurationException($"lora: dropout must be in [0, 1), got {Dropout}");
     }
 
     /// <summary>
@@ -83,7 +86,7 @@ public sealed record LoraConfig(int Rank, double Alpha, LoraTargets Targets, dou
                 "gate" or "gate_proj" => LoraTargets.Gate,
                 "up" or "up_proj" => LoraTargets.Up,
                 "down" or "down_proj" => LoraTargets.Down,
-                _ => throw new ArgumentException($"LoRA targets: unknown target '{part}' (all, attention, mlp, q, k, v, o, gate, up, down)"),
+                _ => throw new LoraConfigurationException($"LoRA targets: unknown target '{part}' (all, attention, mlp, q, k, v, o, gate, up, down)"),
             };
         }
         return targets;

@@ -1,5 +1,7 @@
 // Measures of how far our logits are from a reference (llama.cpp's) over the same positions: the max absolute
 // difference relative to the largest reference logit, per-position KL(reference || ours), and top-1 agreement.
+using MultiagentNative.Interop.Llama;
+
 namespace MultiagentNative.Engine.Verification;
 
 /// <param name="MaxAbsDiff">max over all positions and tokens of |ours - reference|.</param>
@@ -43,24 +45,13 @@ public sealed record LogitComparison(int Positions, int Vocab, double MaxAbsDiff
     /// <summary>KL(p || q) = sum_v p_v (log p_v - log q_v) with p = softmax(reference), q = softmax(ours), in double.</summary>
     public static double KlDivergence(ReadOnlySpan<float> reference, ReadOnlySpan<float> ours)
     {
-        double lseP = LogSumExp(reference), lseQ = LogSumExp(ours), kl = 0;
+        double lseP = LlamaLogits.LogSumExp(reference), lseQ = LlamaLogits.LogSumExp(ours), kl = 0;
         for (int v = 0; v < reference.Length; v++)
         {
             double logP = reference[v] - lseP;
             kl += Math.Exp(logP) * (logP - (ours[v] - lseQ));
         }
         return Math.Max(kl, 0.0);
-    }
-
-    static double LogSumExp(ReadOnlySpan<float> row)
-    {
-        double max = double.NegativeInfinity;
-        foreach (float x in row)
-            max = Math.Max(max, x);
-        double sum = 0;
-        foreach (float x in row)
-            sum += Math.Exp(x - max);
-        return max + Math.Log(sum);
     }
 
     public static int ArgMax(ReadOnlySpan<float> row)

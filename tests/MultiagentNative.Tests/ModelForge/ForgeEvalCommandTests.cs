@@ -8,7 +8,6 @@ using NUnit.Framework;
 
 namespace MultiagentNative.Tests.ModelForge;
 
-[NonParallelizable] // redirects Console.Out and sets an environment variable
 public class ForgeEvalCommandTests
 {
     [Test]
@@ -16,17 +15,14 @@ public class ForgeEvalCommandTests
     {
         string dir = TestPaths.NewScratch("forge-eval-command");
         string model = Path.Combine(dir, "tiny.gguf");
-        var saved = Console.Out;
         try
         {
             var forgeOutput = new StringWriter();
-            Console.SetOut(forgeOutput);
-            Assert.That(ForgeCommand.Create().Parse(["--recipe", "tiny", "--steps", "6", "--out", model]).Invoke(), Is.EqualTo(0), forgeOutput.ToString());
+            Assert.That(ForgeCommand.Create().Parse(["--recipe", "tiny", "--steps", "6", "--out", model]).Invoke(Writing(forgeOutput)), Is.EqualTo(0), forgeOutput.ToString());
             Assert.That(forgeOutput.ToString(), Does.Contain("recipe {\"Name\":\"tiny\"").And.Contain("step 6/6").And.Contain("tok/s").And.Contain("eta"));
             var evalOutput = new StringWriter();
-            Console.SetOut(evalOutput);
             string[] args = ["--task", "arithmetic", "--model", model, "--count", "3", "--samples", "2", "--max-tokens", "24", "--json"];
-            Assert.That(EvalCommand.Create().Parse(args).Invoke(), Is.EqualTo(0));
+            Assert.That(EvalCommand.Create().Parse(args).Invoke(Writing(evalOutput)), Is.EqualTo(0));
             using var report = JsonDocument.Parse(evalOutput.ToString());
             var root = report.RootElement;
             Assert.That(root.GetProperty("Problems").GetInt32(), Is.EqualTo(3));
@@ -36,12 +32,13 @@ public class ForgeEvalCommandTests
         }
         finally
         {
-            Console.SetOut(saved);
             Directory.Delete(dir, recursive: true);
         }
     }
 
-    [Test]
+    static InvocationConfiguration Writing(TextWriter output) => new() { Output = output, Error = TextWriter.Null, EnableDefaultExceptionHandler = false };
+
+    [Test, NonParallelizable] // sets an environment variable
     public void WithoutAModelAndNoBuiltInOneTheErrorSaysWhatToDo()
     {
         string? saved = Environment.GetEnvironmentVariable(BuiltinModel.EnvironmentVariable);

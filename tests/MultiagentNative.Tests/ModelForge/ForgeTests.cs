@@ -1,6 +1,7 @@
 // The forge pipeline at tiny scale: the loss falls, a paused and resumed run equals a straight one bit for bit, and the
 // written GGUF is the same model to llama.cpp (its scores of an answer match the engine's loss) and to our loader;
 // generation through the batched generator then round-trips tokens and is graded by the Arithmetic task.
+using System.Text.RegularExpressions;
 using MultiagentNative.Engine.Cpu;
 using MultiagentNative.Engine.Model;
 using MultiagentNative.Engine.Training;
@@ -124,7 +125,29 @@ public class ForgeTests
         Assert.That(report.Problems, Is.EqualTo(3));
         Assert.That(report.Outcomes.SelectMany(o => o.Responses).Count(), Is.EqualTo(6));
         Assert.That(report.TokensGenerated, Is.GreaterThan(0));
-        Assert.That(report.ParseRate, Is.InRange(0.0, 1.0));
+        // Regraded here from the response texts alone: the reference from the question's expression, the answer as the
+        // last \boxed{} number or else the last integer (Du et al.'s rule), compared as numbers.
+        foreach (var outcome in report.Outcomes)
+        {
+            var operands = Regex.Match(outcome.Problem.Question, @"(\d+)\+(\d+)\*(\d+)\+(\d+)-(\d+)\*(\d+)").Groups.Values.Skip(1).Select(g => long.Parse(g.Value)).ToArray();
+            long expected = operands[0] + operands[1] * operands[2] + operands[3] - operands[4] * operands[5];
+            for (int k = 0; k < outcome.Responses.Count; k++)
+            {
+                string response = outcome.Responses[k];
+                TestContext.Out.WriteLine($"{outcome.Problem.Question} -> {response.ReplaceLineEndings("\\n")}");
+                var boxed = Regex.Matches(response, @"\\boxed\{\s*(-?\d+)\s*\}");
+                var numbers = Regex.Matches(response, @"-?\d+");
+                long? answer = boxed.Count > 0 ? long.Parse(boxed[^1].Groups[1].Value) : numbers.Count > 0 ? long.Parse(numbers[^1].Value) : null;
+                Assert.That(outcome.Answers[k].HasAnswer, Is.EqualTo(answer is not null), $"parsed: {response}");
+                Assert.That(outcome.Correct[k], Is.EqualTo(answer == expected), $"graded: {response} (expected {expected})");
+            }
+            // the tiny model is rarely right, so the grader also sees a right and a wrong answer in the model's style
+            Assert.That(task.IsCorrect(outcome.Problem, task.Extract($"=1+2 so {expected}")), Is.True, $"{expected} is right");
+            Assert.That(task.IsCorrect(outcome.Problem, task.Extract($"=1+2 so {expected + 1}")), Is.False, $"{expected + 1} is wrong");
+        }
+        double parsed = report.Outcomes.Average(o => o.Answers.Count(a => a.HasAnswer) / (double)o.Answers.Count);
+        Assert.That(report.ParseRate, Is.EqualTo(parsed).Within(1e-12));
+        Assert.That(report.Accuracy, Is.EqualTo(report.Outcomes.Average(o => o.Correct.Count(c => c) / 2.0)).Within(1e-12));
         using var generator = new BatchedGenerator(model, new GeneratorOptions { MaxSequencesPerContext = 2, SequenceContextLength = 256, ThreadBudget = 1 });
         var messages = new[] { ChatMessage.User(task.Problems(DataSplit.Test)[0].Question) };
         var completions = generator.Generate([new GenerationRequest

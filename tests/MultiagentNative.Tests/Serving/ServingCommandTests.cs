@@ -100,6 +100,7 @@ public class ServingCommandTests
         {
             Environment.SetEnvironmentVariable(BuiltinModel.EnvironmentVariable, saved);
         }
-        Assert.Throws<ArgumentException>(() => GenerateCommand.Run(new GenerateCommand.Settings(TestPaths.Stories260K, null, "x", Count: 0), new StringWriter()));
+        var usage = Assert.Throws<UsageException>(() => GenerateCommand.Run(new GenerateCommand.Settings(TestPaths.Stories260K, null, "x", Count: 0), new StringWriter()));
+        Assert.That(CommandErrors.Report(usage!, new StringWriter(), debug: false), Is.EqualTo(CommandErrors.UserError), "a one-line user error");
     }
 }

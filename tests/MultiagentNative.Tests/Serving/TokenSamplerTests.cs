@@ -74,8 +74,23 @@ public class TokenSamplerTests
         Assert.That(counts[0] / 20000.0, Is.EqualTo(0.1).Within(0.015));
         Assert.That(counts[1] / 20000.0, Is.EqualTo(0.3).Within(0.015));
         Assert.That(counts[3] / 20000.0, Is.EqualTo(0.6).Within(0.015));
-        var other = new TokenSampler(options with { Seed = 6 }, 4);
-        Assert.That(Enumerable.Range(0, 50).Select(_ => other.Sample(logits)), Is.Not.EqualTo(Enumerable.Range(0, 50).Select(_ => new TokenSampler(options, 4).Sample(logits))));
+    }
+
+    [Test]
+    public void DifferentSeedsGiveDifferentDraws()
+    {
+        // One sampler per seed, 64 draws each from p = 0.5, 0.5: a sampler that ignored its seed would give every seed
+        // the same sequence (two seeds agree on all 64 draws with probability 2^-64).
+        var options = new SamplingOptions { Temperature = 1, TopK = 0, TopP = 1, MinP = 0 };
+        float[] logits = [0, 0];
+        string Draws(uint seed)
+        {
+            var sampler = new TokenSampler(options with { Seed = seed }, logits.Length);
+            return string.Concat(Enumerable.Range(0, 64).Select(_ => sampler.Sample(logits).Value));
+        }
+        var sequences = Enumerable.Range(1, 8).Select(seed => Draws((uint)seed)).ToList();
+        Assert.That(sequences, Is.Unique, string.Join(Environment.NewLine, sequences));
+        Assert.That(Draws(3), Is.EqualTo(sequences[2]), "and the same seed the same draws");
     }
 
     [Test]

@@ -112,21 +112,58 @@ public class CudaHostLogicTests
     }
 
     [Test]
-    public void MemoryPlanHoldsEveryActivationTheBackwardReads()
+    public void MemoryPlanHoldsExactlyTheBuffersThePassReads()
     {
+        // The reference is the pass itself: every H("name") (bf16) and F("name") (f32) lookup in the CUDA host code.
+        string source = RepositoryFolder("src/MultiagentNative.Engine/Cuda");
+        var reads = new HashSet<(string Name, int Bytes)>();
+        foreach (string file in Directory.GetFiles(source, "CudaTransformer*.cs"))
+        {
+            foreach (System.Text.RegularExpressions.Match m in System.Text.RegularExpressions.Regex.Matches(File.ReadAllText(file),
+                         @"\.(?<kind>[HF])\((?:p \+ |slot\.Layer \+ |\$""\{layer \+ 1\})?""(?<name>[^""]+)""\)"))
+            {
+                string name = m.Groups["name"].Value.TrimStart('.');
+                bool perLayer = m.Value.Contains("p + ") || m.Value.Contains("Layer + ") || m.Value.Contains("{layer") || name.StartsWith("0.");
+                reads.Add(((perLayer ? "L." : "") + (name.StartsWith("0.") ? name[2..] : name), m.Groups["kind"].Value == "H" ? 2 : 4));
+            }
+        }
+        Assert.That(reads, Has.Count.GreaterThan(30), "the lookups were found");
+
+        // widths all distinct, so a buffer of the wrong width cannot pass by coincidence
         var config = new LlamaConfig { Arch = ModelArch.Llama, ModelDim = 64, Heads = 4, KvHeads = 2, FfnDim = 96, Layers = 3, Vocab = 50, ContextLength = 32 };
         var lora = new LoraConfig(8, 16, LoraTargets.Q | LoraTargets.V | LoraTargets.Down);
         const int rows = 37;
-        int qw = 64, kv = 32;
-        // bf16 per row and layer: input, norm1, q, k, v, attn, hidden, norm2, gate, up, act; f32: rstd1, rstd2, lse, 3 shrunk rows
-        long layerBytes = rows * (2L * (64 + 64 + qw + kv + kv + qw + 64 + 64 + 96 * 3) + 4L * (1 + 1 + 4 + 3 * 8));
-        // head: final hidden and norm, logits; f32 rstd, loss, lse. Backward scratch: 3 of d, 3 of ffn, attn, q, k, v; f32 delta, shrunk
-        long sharedBytes = rows * (2L * (64 + 64 + 50 + 3 * 64 + 3 * 96 + qw + qw + kv + kv) + 4L * (1 + 1 + 1 + 4 + 8));
-        // LoRA weight-gradient partials: (37 rows in 128-row tiles, at most one partial tile per agent more) x widest dim 96 x rank 8
-        long partialBytes = 4L * (1 + 5) * 96 * 8;
-        Assert.That(CudaMemoryPlan.TotalBytes(config, lora, rows, agents: 5), Is.EqualTo(3 * layerBytes + sharedBytes + partialBytes));
-        var names = CudaMemoryPlan.All(config, lora, rows, 5).Select(b => b.Name).ToList();
-        Assert.That(names, Is.Unique);
+        var plan = CudaMemoryPlan.All(config, lora, rows, agents: 5);
+        var planned = plan.Select(b => (Name: b.Name.Split('.')[0].All(char.IsDigit) ? "L." + b.Name[(b.Name.IndexOf('.') + 1)..] : b.Name, Bytes: b.ElementBytes)).ToHashSet();
+        Assert.That(planned, Is.EquivalentTo(reads), "each buffer the pass reads is planned with its element type, and nothing else");
+        Assert.That(plan.Select(b => b.Name), Is.Unique);
+        Assert.That(plan.Count(b => b.Name.EndsWith(".input", StringComparison.Ordinal)), Is.EqualTo(config.Layers), "one set per layer");
+
+        // what each buffer holds per row, from the model's shapes: hidden states d = 64, q 4 x 16, k and v 2 x 16, ffn 96,
+        // vocab 50, one statistic per row or per head, rank 8 per adapted tensor (layer 0: q, v, down)
+        var perRow = new Dictionary<string, long>
+        {
+            ["0.input"] = 64, ["0.norm1"] = 64, ["0.hidden"] = 64, ["0.norm2"] = 64, ["0.q"] = 64, ["0.attn"] = 64, ["0.k"] = 32, ["0.v"] = 32,
+            ["0.gate"] = 96, ["0.up"] = 96, ["0.act"] = 96, ["0.rstd1"] = 1, ["0.rstd2"] = 1, ["0.lse"] = 4, ["0.shrunk"] = 3 * 8,
+            ["logits"] = 50, ["loss"] = 1, ["grad.k"] = 32, ["grad.act"] = 96, ["grad.delta"] = 4, ["grad.shrunk"] = 8,
+        };
+        foreach (var (name, width) in perRow)
+            Assert.That(plan.Single(b => b.Name == name).Elements, Is.EqualTo(rows * width), name);
+        // LoRA weight-gradient partials: one per 128-row tile (37 rows: 1, plus at most one partial tile per agent more)
+        // of the widest input or output (96) by the rank
+        Assert.That(plan.Single(b => b.Name == "grad.partial").Elements, Is.EqualTo((1 + 5) * 96 * 8));
+    }
+
+    /// <summary>A folder of this checkout (tests run from it; a published copy has no sources).</summary>
+    static string RepositoryFolder(string relative)
+    {
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+        {
+            if (File.Exists(Path.Combine(dir.FullName, "MultiagentNative.sln")))
+                return Path.Combine(dir.FullName, relative);
+        }
+        Assert.Ignore($"the sources ({relative}) are not beside this test binary (a published copy)");
+        return "";
     }
 
     [Test]
