@@ -60,6 +60,8 @@ public sealed class TokenSampler
     int TopK(ReadOnlySpan<float> row)
     {
         int k = Math.Min(ids.Length, row.Length);
+        if (k == row.Length)
+            return SortAll(row);
         row.CopyTo(scratch);
         float threshold = KthLargest(scratch.AsSpan(0, row.Length), k);
         int count = 0;
@@ -71,6 +73,29 @@ public sealed class TokenSampler
                 Insert(ref count, id, row[id]);
         return count;
     }
+
+    /// <summary>Every entry, best first (ties: lower id first), in O(V log V): without top-k the insertion sort would be
+    /// O(V^2), seconds a token at a 32k vocabulary. Each key packs the value (its bits flipped so ascending order is
+    /// descending value) above the id, so the keys are distinct and the order does not depend on the sort's stability.</summary>
+    int SortAll(ReadOnlySpan<float> row)
+    {
+        keys ??= new ulong[row.Length];
+        for (int id = 0; id < row.Length; id++)
+        {
+            uint bits = BitConverter.SingleToUInt32Bits(row[id]);
+            uint ascending = (bits & 0x80000000u) != 0 ? ~bits : bits | 0x80000000u;
+            keys[id] = ((ulong)~ascending << 32) | (uint)id;
+        }
+        Array.Sort(keys, 0, row.Length);
+        for (int i = 0; i < row.Length; i++)
+        {
+            ids[i] = (int)(uint)keys[i];
+            logits[i] = row[ids[i]];
+        }
+        return row.Length;
+    }
+
+    ulong[]? keys;
 
     void Insert(ref int count, int id, float value)
     {

@@ -99,4 +99,20 @@ public class TokenSamplerTests
         var logits = RandomLogits(3);
         Assert.That(new TokenSampler(SamplingOptions.Greedy, logits.Length).Sample(logits).Value, Is.EqualTo(LlamaTestModel.ArgMax(logits)));
     }
+
+    [Test]
+    public void WithoutTopKEveryTokenIsOrderedBestFirstWithLowerIdsFirstOnTies()
+    {
+        // A 4096-entry row with many ties and negative values: the full sort must order exactly as the top-k path does.
+        var random = new Random(3);
+        var row = Enumerable.Range(0, 4096).Select(_ => (float)Math.Round(random.NextDouble() * 40 - 20, 1)).ToArray();
+        var all = new TokenSampler(new SamplingOptions { TopK = 0, TopP = 1, MinP = 0, Temperature = 1 }, row.Length);
+        int count = all.Candidates(row);
+        var expected = Enumerable.Range(0, row.Length).OrderByDescending(id => row[id]).ThenBy(id => id).ToArray();
+        Assert.That(count, Is.EqualTo(row.Length));
+        Assert.That(all.CandidateIds(count).ToArray(), Is.EqualTo(expected));
+        var topK = new TokenSampler(new SamplingOptions { TopK = row.Length - 1, TopP = 1, MinP = 0, Temperature = 1 }, row.Length);
+        int kept = topK.Candidates(row);
+        Assert.That(topK.CandidateIds(kept).ToArray(), Is.EqualTo(expected[..kept]));
+    }
 }
