@@ -48,7 +48,7 @@ static class BenchDebateCommand
     static string Format(DebateBenchmarkReport r) => string.Create(CultureInfo.InvariantCulture, $"""
         model {r.Model}: one debate round, {r.Agents} agents x {r.Problems} problems, {r.Threads} threads, {r.SequencesPerContext} sequences per context
         {"",-26} {"tok/s",9} {"tok/CPU-s",10}
-        {"debate round",-26} {r.Round.PerWallSecond,9:F0} {r.Round.PerCpuSecond,10:F0}   {r.Tokens} tokens in {r.WallSeconds:F1} s, {r.CoresBusy:F2} cores busy
+        {"debate round",-26} {r.Round.PerWallSecond,9:F0} {r.Round.PerCpuSecond,10:F0}   {r.Tokens} tokens in {r.WallSeconds:F1} s, {r.CoresBusy:F2} cores busy, {r.DecodeShare:P0} of CPU in llama_decode, {r.PromptTokensDecoded} prompt tokens decoded
         {"raw llama_decode ceiling",-26} {r.RawCeiling.PerWallSecond,9:F0} {r.RawCeiling.PerCpuSecond,10:F0}   best per CPU-s, at {r.RawCeilingConcurrency} sequences
         {"one request at a time",-26} {r.OneAtATime.PerWallSecond,9:F0} {r.OneAtATime.PerCpuSecond,10:F0}
         per CPU-second: debate round = {r.CeilingShare:F2}x the raw ceiling (target >= 0.8), {r.Round.PerCpuSecond / r.OneAtATime.PerCpuSecond:F2}x one at a time

@@ -8,8 +8,11 @@ namespace MultiagentNative.Society.Debate;
 
 /// <param name="CoresBusy">CPU seconds of this process per wall second during the round.</param>
 public sealed record DebateBenchmarkReport(string Model, int Agents, int Problems, int Threads, int SequencesPerContext, long Tokens,
-    double WallSeconds, double CpuSeconds, Throughput Round, Throughput RawCeiling, int RawCeilingConcurrency, Throughput OneAtATime)
+    double WallSeconds, double CpuSeconds, Throughput Round, Throughput RawCeiling, int RawCeilingConcurrency, Throughput OneAtATime,
+    double DecodeSeconds, int PromptTokensDecoded)
 {
+    /// <summary>Share of the round's CPU time spent inside llama_decode (one native thread per context).</summary>
+    public double DecodeShare => DecodeSeconds / CpuSeconds;
     public double CoresBusy => CpuSeconds / WallSeconds;
     public double CeilingShare => Round.PerCpuSecond / RawCeiling.PerCpuSecond;
 }
@@ -41,6 +44,7 @@ public static class DebateBenchmark
         long tokens = 0;
         runner.Run(0, [new DebateProblems(DataSplit.Test, problems)], empty, r => Interlocked.Add(ref tokens, r.CompletionTokens));
         double wall = clock.Elapsed.TotalSeconds, cpuSeconds = (Process.GetCurrentProcess().TotalProcessorTime - cpu).TotalSeconds;
+        var statistics = generator.LastRun;
         var round = Throughput.Of(tokens, wall, cpuSeconds);
         log?.Invoke($"  {tokens} tokens in {wall:F1} s: {round.PerWallSecond:F0} tok/s, {round.PerCpuSecond:F0} tok/CPU-s, {cpuSeconds / wall:F2} cores busy");
         var peers = new GenerationBenchmark(model, maxTokens: 64, threads: threads, repeats: repeats);
@@ -49,6 +53,6 @@ public static class DebateBenchmark
         log?.Invoke("one request at a time");
         var single = peers.OneAtATimeBest();
         return new DebateBenchmarkReport(Path.GetFileName(model.Path), options.Agents, problems.Count, threads, options.SequencesPerContext,
-            tokens, wall, cpuSeconds, round, ceiling, concurrency, single);
+            tokens, wall, cpuSeconds, round, ceiling, concurrency, single, statistics.DecodeSeconds, statistics.PromptTokensDecoded);
     }
 }

@@ -121,9 +121,10 @@ public class SocietyRunTests
         try
         {
             var reference = Mafn($"run --preset quick --json --out {straight}", killWhen: null);
-            Assert.That(Mafn($"run --preset quick --json --out {killed}", killWhen: line => line.Contains("debate round 2: ") && !line.Contains(" 0/")).Killed,
-                Is.True, "killed during generation");
-            Assert.That(Mafn($"run --resume {killed} --json", killWhen: line => line.Contains("] train: ")).Killed, Is.True, "killed during training");
+            var generating = Mafn($"run --preset quick --json --out {killed}", killWhen: line => System.Text.RegularExpressions.Regex.IsMatch(line, @"\[iter 0/1\] debate round 2: [1-9]"));
+            Assert.That(generating.Killed, Is.True, $"killed during generation:\n{generating.Errors}");
+            var training = Mafn($"run --resume {killed} --json", killWhen: line => line.Contains("[iter 0/1] train: "));
+            Assert.That(training.Killed, Is.True, $"killed during training:\n{training.Errors}");
             var resumed = Mafn($"run --resume {killed} --json", killWhen: null);
             Assert.That(Results(resumed.Output), Is.EqualTo(Results(reference.Output)));
             foreach (string adapter in Directory.GetFiles(Path.Combine(straight, "adapters", "iter1")))
@@ -147,7 +148,7 @@ public class SocietyRunTests
     }
 
     /// <summary>Runs mafn as a separate process; with <paramref name="killWhen"/>, kills it (SIGKILL) at the first stderr line that matches.</summary>
-    static (string Output, bool Killed) Mafn(string arguments, Func<string, bool>? killWhen)
+    static (string Output, bool Killed, string Errors) Mafn(string arguments, Func<string, bool>? killWhen)
     {
         string apphost = Path.Combine(AppContext.BaseDirectory, "mafn");
         var start = File.Exists(apphost) ? new ProcessStartInfo(apphost, arguments) : new ProcessStartInfo("dotnet", $"{Path.Combine(AppContext.BaseDirectory, "mafn.dll")} {arguments}");
@@ -169,6 +170,6 @@ public class SocietyRunTests
         process.WaitForExit();
         if (!killed)
             Assert.That(process.ExitCode, Is.Zero, $"mafn {arguments} failed:\n{errors}");
-        return (stdout.Result, killed);
+        return (stdout.Result, killed, errors.ToString());
     }
 }
