@@ -82,7 +82,7 @@ public sealed class TokenSampler
         keys ??= new ulong[row.Length];
         for (int id = 0; id < row.Length; id++)
         {
-            uint bits = BitConverter.SingleToUInt32Bits(row[id]);
+            uint bits = BitConverter.SingleToUInt32Bits(row[id] + 0f); // + 0f: -0 becomes +0, as they compare equal
             uint ascending = (bits & 0x80000000u) != 0 ? ~bits : bits | 0x80000000u;
             keys[id] = ((ulong)~ascending << 32) | (uint)id;
         }
