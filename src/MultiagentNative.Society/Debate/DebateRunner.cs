@@ -141,7 +141,7 @@ public sealed class DebateRunner(BatchedGenerator generator, ITask task, PromptS
             var (key, problem, messages) = jobs[job];
             string? answer = key.Kind == ResponseKind.Answer && completion.FinishReason != FinishReason.Failed
                 ? task.Extract(completion.Text).Value : null;
-            var response = new ResponseRecord(key, problem.Id, JsonSerializer.Serialize(messages), completion.Text,
+            var response = new ResponseRecord(key, problem.Id, JsonSerializer.Serialize(messages, StoredJson), completion.Text,
                 completion.PromptTokenCount, completion.CompletionTokenCount, completion.FinishReason.ToString(), completion.Error,
                 clock.Elapsed.TotalSeconds, answer);
             results[job] = response;
@@ -155,6 +155,12 @@ public sealed class DebateRunner(BatchedGenerator generator, ITask task, PromptS
         }, cancellation);
         return results;
     }
+
+    /// <summary>JSON as people read it in the run store and dataset files: '+', '<', quotes in text stay as written.</summary>
+    public static JsonSerializerOptions StoredJson { get; } = new()
+    {
+        Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping, PropertyNamingPolicy = JsonNamingPolicy.CamelCase,
+    };
 
     /// <summary>A response's sampling seed: a function of its place in the run alone, not of its batch.</summary>
     public uint SeedOf(ResponseKey key) =>

@@ -15,7 +15,7 @@ public enum ResponseKind
 /// <summary>Iteration, split, round (0-based), agent, problem (index in the split), kind.</summary>
 public readonly record struct ResponseKey(int Iteration, DataSplit Split, int Round, int Agent, int Problem, ResponseKind Kind);
 
-/// <param name="Messages">The chat the model was given, as JSON (role/content objects).</param>
+/// <param name="Messages">The chat the model was given, as JSON: [{"role": ..., "content": ...}, ...].</param>
 /// <param name="Seconds">From the start of its generation call to the moment it finished.</param>
 /// <param name="Answer">The parsed answer (answers only), or null.</param>
 public sealed record ResponseRecord(ResponseKey Key, string ProblemId, string Messages, string Text, int PromptTokens,

@@ -180,7 +180,7 @@ public sealed class SocietyRun : IDisposable
                         problem = example.ProblemId,
                         kind = example.Kind switch { ExampleKind.Generation => "G", ExampleKind.CriticCorrected => "C-", _ => "C+" },
                         trained = example.TrainedTurns,
-                    }));
+                    }, DebateRunner.StoredJson));
                 }
                 writer.Close();
                 File.Move(path + ".tmp", path, overwrite: true);

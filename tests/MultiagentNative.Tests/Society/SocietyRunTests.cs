@@ -3,6 +3,7 @@
 using System.Diagnostics;
 using System.Text.Json;
 using MultiagentNative.Society;
+using MultiagentNative.Society.Debate;
 using MultiagentNative.ModelForge;
 using MultiagentNative.Society.Runs;
 using MultiagentNative.Tasks;
@@ -64,6 +65,56 @@ public class SocietyRunTests
         {
             Directory.Delete(clean, true);
             Directory.Delete(corrupted, true);
+        }
+    }
+
+    /// <summary>The test split with one more problem whose question alone overflows a sequence's context.</summary>
+    sealed class WithOversizedProblem(ITask inner) : ITask
+    {
+        public string Name => inner.Name;
+        public PromptSet DefaultPrompts => inner.DefaultPrompts;
+        public bool KeyDecidesEquivalence => inner.KeyDecidesEquivalence;
+        public IReadOnlyList<Problem> Problems(DataSplit split) => split == DataSplit.Train ? inner.Problems(split)
+            : [.. inner.Problems(split), new Problem("arithmetic/huge", "What is the result of " + string.Concat(Enumerable.Repeat("1+", 1500)) + "1?", "1501")];
+        public ExtractedAnswer Extract(string responseText) => inner.Extract(responseText);
+        public bool AreEquivalent(string answerA, string answerB) => inner.AreEquivalent(answerA, answerB);
+        public string CanonicalKey(string answer) => inner.CanonicalKey(answer);
+    }
+
+    [Test]
+    public void SummariesFeedTheCriticsAndAnOversizedPromptIsNoAnswer()
+    {
+        var options = Small(BuiltinPath()) with { Iterations = 0, TestProblems = 3, Summary = SummaryMode.Model, MaxTokens = 120 };
+        string folder = TestPaths.NewScratch("society-summary");
+        try
+        {
+            SocietyResult result;
+            using (var run = SocietyRun.Open(folder, options, o => new WithOversizedProblem(new ArithmeticTask(new TaskDataOptions { TrainCount = 0, TestCount = 2 }))))
+                result = run.Run();
+            Assert.That(result.Iterations.Single().Debate.Mean, Is.InRange(0.0, 2.0 / 3), "the oversized problem has no answer and counts wrong");
+            var (store, _) = RunStore.Open(folder, null);
+            using (store)
+            {
+                var responses = store.Responses(0);
+                var huge = responses.Values.Where(r => r.ProblemId == "arithmetic/huge" && r.Key.Kind == ResponseKind.Answer).ToList();
+                Assert.That(huge, Has.Count.EqualTo(6), "3 agents x 2 rounds, each recorded");
+                Assert.That(huge, Has.All.Matches<ResponseRecord>(r => r.Answer == null && r.Finish == "Failed" && r.Error!.Contains("context")));
+                var summaries = responses.Values.Where(r => r.Key.Kind == ResponseKind.Summary && r.ProblemId != "arithmetic/huge").ToList();
+                Assert.That(summaries, Has.Count.EqualTo(2 * 3), "one summary per agent and problem in round 2");
+                foreach (var summary in summaries)
+                {
+                    var critic = responses[summary.Key with { Kind = ResponseKind.Answer }];
+                    Assert.That(Contents(critic.Messages)[^1], Does.Contain(summary.Text), "the critic turn quotes its summary");
+                    var others = Enumerable.Range(0, 3).Where(a => a != summary.Key.Agent)
+                        .Select(a => responses[summary.Key with { Round = 0, Agent = a, Kind = ResponseKind.Answer }].Text);
+                    foreach (string other in others)
+                        Assert.That(Contents(summary.Messages).Single(), Does.Contain(other), "the summarizer reads the other agents' round-1 answers");
+                }
+            }
+        }
+        finally
+        {
+            Directory.Delete(folder, true);
         }
     }
 
@@ -136,6 +187,12 @@ public class SocietyRunTests
             Directory.Delete(straight, true);
             Directory.Delete(killed, true);
         }
+    }
+
+    static List<string> Contents(string messagesJson)
+    {
+        using var document = JsonDocument.Parse(messagesJson);
+        return [.. document.RootElement.EnumerateArray().Select(m => m.GetProperty("content").GetString()!)];
     }
 
     /// <summary>The per-iteration accuracy, consensus and dataset figures of a --json result (timings left out).</summary>
