@@ -39,6 +39,7 @@ public sealed class ServingModel : IDisposable
 
     public string Path => Llama.Path;
     public int TrainingContextLength => Llama.TrainingContextLength;
+    public long ParameterCount => Llama.ParameterCount;
     public int VocabularySize => Llama.Vocabulary.Count;
 
     /// <summary>The model's own chat template (tokenizer.chat_template), or null when the file has none.</summary>

@@ -91,8 +91,8 @@ public sealed record SocietyOptions
 
     /// <summary>Native decode threads in all (0: the core count).</summary>
     public int Threads { get; init; }
-    /// <summary>Sequences decoded together in one llama.cpp context.</summary>
-    public int SequencesPerContext { get; init; } = 16;
+    /// <summary>Sequences decoded together in one llama.cpp context; 0: by model size (see SocietyGenerator).</summary>
+    public int SequencesPerContext { get; init; }
 
     public void Validate()
     {
@@ -110,7 +110,7 @@ public sealed record SocietyOptions
         Check(MaxTokens >= 1, $"--max-tokens: expected >= 1, got {MaxTokens}");
         Check(CriticWeight is null or (> 0 and <= 1), $"--critic-weight: expected a share in (0, 1], got {CriticWeight}");
         Check(Lora.Rank >= 1 && Lora.LearningRate > 0 && Lora.Epochs > 0 && Lora.SequencesPerAgent >= 1, "LoRA: rank, learning rate, epochs and batch must be positive");
-        Check(Threads >= 0 && SequencesPerContext is >= 1 and <= 256, "threads >= 0 and sequences per context in 1..256");
+        Check(Threads >= 0 && SequencesPerContext is >= 0 and <= 256, "threads >= 0 and sequences per context in 0 (auto)..256");
     }
 
     static readonly JsonSerializerOptions Json = new() { WriteIndented = true };

@@ -18,7 +18,7 @@ static class BenchDebateCommand
         var agents = new Option<int>("--agents") { Description = "agents N", DefaultValueFactory = _ => 3 };
         var problems = new Option<int>("--problems") { Description = "arithmetic test problems", DefaultValueFactory = _ => 500 };
         var threads = new Option<int>("--threads") { Description = "native thread budget (default: core count)" };
-        var perContext = new Option<int>("--sequences-per-context") { Description = "sequences decoded together in one context", DefaultValueFactory = _ => 16 };
+        var perContext = new Option<int>("--sequences-per-context") { Description = "sequences decoded together in one context (0: by model size, as mafn run)", DefaultValueFactory = _ => 0 };
         var repeats = new Option<int>("--repeats") { Description = "runs per peer figure; the best is reported", DefaultValueFactory = _ => 2 };
         var json = new Option<bool>("--json") { Description = "print the figures as JSON" };
         var command = new Command("debate", "one debate round vs the raw llama_decode ceiling vs one request at a time")

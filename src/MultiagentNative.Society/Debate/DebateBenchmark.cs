@@ -25,16 +25,8 @@ public static class DebateBenchmark
         var problems = task.Problems(DataSplit.Test).Take(options.TestProblems).ToList();
         int threads = options.Threads > 0 ? options.Threads : Environment.ProcessorCount;
         var roundOptions = options with { Rounds = 1 };
-        using var generator = new BatchedGenerator(model, new GeneratorOptions
-        {
-            MaxSequencesPerContext = options.SequencesPerContext, SequenceContextLength = Math.Min(model.TrainingContextLength, 4096),
-            ThreadBudget = threads, BatchSize = Math.Max(512, options.SequencesPerContext),
-        });
-        for (int agent = 0; agent < options.Agents; agent++)
-        {
-            generator.AddAgent(DebateRunner.AgentOf(agent, 0));
-            generator.AddAgent(DebateRunner.AgentOf(agent, 1));
-        }
+        using var society = SocietyGenerator.Create(model, options);
+        var generator = society.Generator;
         var runner = new DebateRunner(generator, task, prompts, roundOptions);
         var empty = new Dictionary<ResponseKey, ResponseRecord>();
         runner.Run(0, [new DebateProblems(DataSplit.Test, problems.Take(4).ToList())], empty, _ => { }); // warm-up: contexts and JIT
@@ -52,7 +44,7 @@ public static class DebateBenchmark
         var (ceiling, concurrency) = peers.RawDecodeCeiling([threads, 4 * threads, 16 * threads]);
         log?.Invoke("one request at a time");
         var single = peers.OneAtATimeBest();
-        return new DebateBenchmarkReport(Path.GetFileName(model.Path), options.Agents, problems.Count, threads, options.SequencesPerContext,
+        return new DebateBenchmarkReport(Path.GetFileName(model.Path), options.Agents, problems.Count, threads, SocietyGenerator.SequencesPerContext(model, options),
             tokens, wall, cpuSeconds, round, ceiling, concurrency, single, statistics.DecodeSeconds, statistics.PromptTokensDecoded);
     }
 }

@@ -98,32 +98,11 @@ public sealed class SocietyRun : IDisposable
             splits.Add(new DebateProblems(DataSplit.Train, train));
         var stored = store.Responses(k);
         var clock = Stopwatch.StartNew();
-        var adapters = new List<LoraAdapter>();
-        int threads = Options.Threads > 0 ? Options.Threads : Environment.ProcessorCount;
         using var writer = new ResponseWriter(store);
         IReadOnlyList<IReadOnlyList<ProblemDebate>> debates;
-        try
+        using (var society = SocietyGenerator.Create(model, Options, (agent, critic) => AdapterPath(k, new AdapterName(agent, critic))))
         {
-            using var generator = new BatchedGenerator(model, new GeneratorOptions
-            {
-                MaxSequencesPerContext = Options.SequencesPerContext,
-                SequenceContextLength = Math.Min(model.TrainingContextLength, 4096),
-                ThreadBudget = threads,
-                BatchSize = Math.Max(512, Options.SequencesPerContext),
-            });
-            for (int agent = 0; agent < Options.Agents; agent++)
-            {
-                foreach (bool critic in new[] { false, true })
-                {
-                    var name = new AdapterName(agent, critic);
-                    string? path = AdapterPath(k, name);
-                    LoraAdapter? adapter = path is null ? null : model.LoadAdapter(path);
-                    if (adapter is not null)
-                        adapters.Add(adapter);
-                    generator.AddAgent(DebateRunner.AgentOf(agent, critic ? 1 : 0), adapter);
-                }
-            }
-            var runner = new DebateRunner(generator, task, prompts, Options);
+            var runner = new DebateRunner(society.Generator, task, prompts, Options);
             debates = runner.Run(k, splits, stored, writer.Add, p =>
             {
                 double perSecond = p.Tokens / Math.Max(p.Elapsed.TotalSeconds, 1e-9);
@@ -133,11 +112,6 @@ public sealed class SocietyRun : IDisposable
                 writer.FlushIfDue();
             }, cancellation);
             writer.Flush();
-        }
-        finally
-        {
-            foreach (var adapter in adapters)
-                adapter.Dispose();
         }
         double seconds = store.PhaseSeconds(k, "debate") ?? clock.Elapsed.TotalSeconds;
         var all = store.Responses(k);
