@@ -34,18 +34,22 @@ public static class ChatJsonl
         return conversations;
     }
 
-    static List<ChatMessage> ParseLine(string file, int line, string text)
+    /// <summary>One JSONL line as a document; invalid JSON is a ChatDataException naming the file and line.</summary>
+    internal static JsonDocument ParseJson(string file, int line, string text)
     {
-        JsonDocument document;
         try
         {
-            document = JsonDocument.Parse(text);
+            return JsonDocument.Parse(text);
         }
         catch (JsonException e)
         {
             throw new ChatDataException(file, line, $"not valid JSON: {e.Message}");
         }
-        using (document)
+    }
+
+    static List<ChatMessage> ParseLine(string file, int line, string text)
+    {
+        using (var document = ParseJson(file, line, text))
         {
             if (document.RootElement.ValueKind != JsonValueKind.Object
                 || !document.RootElement.TryGetProperty("messages", out var messages) || messages.ValueKind != JsonValueKind.Array)

@@ -30,16 +30,7 @@ public static class PromptJsonl
 
     static PromptLine ParseLine(string file, int line, string text)
     {
-        JsonDocument document;
-        try
-        {
-            document = JsonDocument.Parse(text);
-        }
-        catch (JsonException e)
-        {
-            throw new ChatDataException(file, line, $"not valid JSON: {e.Message}");
-        }
-        using (document)
+        using (var document = ChatJsonl.ParseJson(file, line, text))
         {
             var root = document.RootElement;
             if (root.ValueKind != JsonValueKind.Object)
