@@ -91,6 +91,17 @@ public sealed record ForgeRecipe
 
     public string ToJson() => JsonSerializer.Serialize(this);
 
+    /// <summary>The recipe a forged model (the built-in one) records in its metadata, or null for any other GGUF file.</summary>
+    public static ForgeRecipe? ReadFrom(string modelPath)
+    {
+        using var file = Formats.Gguf.GgufFile.Open(modelPath);
+        return file.GetString(Forge.MetadataPrefix + "recipe") is { } json ? FromJson(json) : null;
+    }
+
+    /// <summary>The prompt set a forged model was trained with, for the Arithmetic tasks it knows; null otherwise (the task's own).</summary>
+    public static string? PromptSetFor(string modelPath, string task) =>
+        task.StartsWith("arithmetic", StringComparison.Ordinal) ? ReadFrom(modelPath)?.PromptSet : null;
+
     public static ForgeRecipe FromJson(string json) =>
         JsonSerializer.Deserialize<ForgeRecipe>(json) ?? throw new ArgumentException("forge recipe: the JSON is null");
 

@@ -14,18 +14,8 @@ static class ModelOption
     public static string Resolve(string? path) => BuiltinModel.Resolve(path);
 
     /// <summary>True for a model made by `mafn forge` (the built-in one): it records its recipe in its metadata.</summary>
-    public static bool IsForged(string path)
-    {
-        using var file = MultiagentNative.Formats.Gguf.GgufFile.Open(path);
-        return file.GetString(Forge.MetadataPrefix + "recipe") is not null;
-    }
+    public static bool IsForged(string path) => ForgeRecipe.ReadFrom(path) is not null;
 
     /// <summary>The prompt set a forged model was trained with when the task is Arithmetic, else null (the task's own).</summary>
-    public static string? PromptSetOf(string path, string task)
-    {
-        if (!task.StartsWith("arithmetic", StringComparison.Ordinal))
-            return null;
-        using var file = MultiagentNative.Formats.Gguf.GgufFile.Open(path);
-        return file.GetString(Forge.MetadataPrefix + "recipe") is { } recipe ? ForgeRecipe.FromJson(recipe).PromptSet : null;
-    }
+    public static string? PromptSetOf(string path, string task) => ForgeRecipe.PromptSetFor(path, task);
 }
