@@ -54,7 +54,13 @@ public static class RunCommand
             SocietyOptions? options = null;
             string folder;
             if (parse.GetValue(resume) is { } resumeFolder)
+            {
+                // A resume repeats the stored config; a setting given beside it would be silently ignored, so refuse it.
+                var given = command.Options.Where(o => o != resume && o != json && parse.GetResult(o) is { Implicit: false }).Select(o => o.Name).ToList();
+                if (given.Count > 0)
+                    throw new UsageException($"--resume continues the run with its stored config; drop {string.Join(", ", given)} (or start a new run with --out)");
                 folder = resumeFolder;
+            }
             else
             {
                 string modelPath = Path.GetFullPath(ModelOption.Resolve(parse.GetValue(model)));
