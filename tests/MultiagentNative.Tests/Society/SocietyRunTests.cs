@@ -148,9 +148,9 @@ public class SocietyRunTests
     [Test]
     public void ResumeRefusesSettingsThatTheStoredConfigWouldOverride()
     {
-        var root = new System.CommandLine.RootCommand { Mafn.RunCommand.Create() };
+        var root = new System.CommandLine.RootCommand { global::Mafn.RunCommand.Create() };
         var config = new System.CommandLine.InvocationConfiguration { EnableDefaultExceptionHandler = false };
-        var error = Assert.Throws<Mafn.UsageException>(() => root.Parse(["run", "--resume", "somewhere", "--agents", "5", "--seed", "2"]).Invoke(config));
+        var error = Assert.Throws<global::Mafn.UsageException>(() => root.Parse(["run", "--resume", "somewhere", "--agents", "5", "--seed", "2"]).Invoke(config));
         Assert.That(error!.Message, Does.Contain("--agents").And.Contain("--seed").And.Contain("stored config"));
     }
 
