@@ -41,7 +41,7 @@ public static class EvalCommand
             var theTask = TaskRegistry.Create(taskName, new TaskDataOptions { TestFile = parse.GetValue(data) });
             string modelPath = ModelOption.Resolve(parse.GetValue(model));
             using var loaded = ServingModel.Load(modelPath);
-            var promptSet = PromptsFor(parse.GetValue(prompts), loaded, theTask);
+            var promptSet = PromptsFor(parse.GetValue(prompts), modelPath, theTask);
             if (loaded.GetMetadata(Forge.MetadataPrefix + "recipe") is { } recipeJson && theTask is ArithmeticTask arithmetic
                 && ForgeRecipe.FromJson(recipeJson).MaxOperand is int trained && trained != arithmetic.OperandMax)
                 error.WriteLine($"warning: the model was forged on operands 0..{trained}, the task {theTask.Name} uses 0..{arithmetic.OperandMax}");
@@ -65,14 +65,9 @@ public static class EvalCommand
         return command;
     }
 
-    static PromptSet PromptsFor(string? name, ServingModel model, ITask task)
-    {
-        if (name is not null)
-            return PromptSets.Get(name);
-        if (model.GetMetadata(Forge.MetadataPrefix + "recipe") is { } recipeJson && task is ArithmeticTask)
-            return PromptSets.Get(ForgeRecipe.FromJson(recipeJson).PromptSet);
-        return task.DefaultPrompts;
-    }
+    static PromptSet PromptsFor(string? name, string modelPath, ITask task) =>
+        name is not null ? PromptSets.Get(name)
+        : ForgeRecipe.PromptSetFor(modelPath, task.Name) is { } own ? PromptSets.Get(own) : task.DefaultPrompts;
 
     static void WriteText(EvaluationReport r, TextWriter output)
     {
