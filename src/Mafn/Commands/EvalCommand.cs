@@ -42,8 +42,7 @@ public static class EvalCommand
             string modelPath = ModelOption.Resolve(parse.GetValue(model));
             using var loaded = ServingModel.Load(modelPath);
             var promptSet = PromptsFor(parse.GetValue(prompts), modelPath, theTask);
-            if (loaded.GetMetadata(Forge.MetadataPrefix + "recipe") is { } recipeJson && theTask is ArithmeticTask arithmetic
-                && ForgeRecipe.FromJson(recipeJson).MaxOperand is int trained && trained != arithmetic.OperandMax)
+            if (theTask is ArithmeticTask arithmetic && ForgeRecipe.ReadFrom(modelPath)?.MaxOperand is int trained && trained != arithmetic.OperandMax)
                 error.WriteLine($"warning: the model was forged on operands 0..{trained}, the task {theTask.Name} uses 0..{arithmetic.OperandMax}");
             using var lora = parse.GetValue(adapter) is { } adapterPath ? loaded.LoadAdapter(adapterPath) : null;
             var (samplingOptions, maxTokens) = sampling.Bind(parse);
