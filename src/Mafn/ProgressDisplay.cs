@@ -13,13 +13,18 @@ sealed class ProgressDisplay(TextWriter output)
     DateTime lastLine = DateTime.MinValue;
     int width;
 
-    public void Show(SocietyProgress p)
+    public void Show(SocietyProgress p) => Show(p, "");
+
+    /// <summary>A study's run: the line starts with which run of how many.</summary>
+    public void Show(StudyProgress p) => Show(p.Inner, $"[run {p.Run}/{p.Runs} {p.Name}] ");
+
+    void Show(SocietyProgress p, string prefix)
     {
         lock (gate)
         {
             string eta = p.Remaining is { } r ? $"ETA {r:hh\\:mm\\:ss}" : "";
             string text = string.Create(CultureInfo.InvariantCulture,
-                $"[iter {p.Iteration}/{p.Iterations}] {p.Phase}: {p.Done}/{p.Total} {Bar(p.Done, p.Total)} {p.TokensPerSecond:F0} tok/s {eta} {p.Detail}").TrimEnd();
+                $"{prefix}[iter {p.Iteration}/{p.Iterations}] {p.Phase}: {p.Done}/{p.Total} {Bar(p.Done, p.Total)} {p.TokensPerSecond:F0} tok/s {eta} {p.Detail}").TrimEnd();
             bool phaseChanged = p.Phase != lastPhase || p.Done == p.Total;
             if (live)
             {

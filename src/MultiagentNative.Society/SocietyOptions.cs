@@ -35,6 +35,30 @@ public enum NoMajorityRule
     Keep,
 }
 
+/// <summary>What a run does (reference/multiagent-finetuning.md section 6): the method or one of its baselines.</summary>
+[JsonConverter(typeof(JsonStringEnumConverter<SocietyMethod>))]
+public enum SocietyMethod
+{
+    /// <summary>One agent, one answer per problem (base model).</summary>
+    Base,
+    /// <summary>N independent answers, majority vote.</summary>
+    Majority,
+    /// <summary>The debate (N agents, M rounds) without finetuning.</summary>
+    Debate,
+    /// <summary>STaR: a single agent's correct answers, and wrong ones re-asked with the ground-truth answer as a hint
+    /// and kept when then correct; finetune, iterate. The only method that reads the ground truth.</summary>
+    Star,
+    /// <summary>One model finetuned on all agents' first answers that agree with the vote; majority of N of its samples.</summary>
+    MajorityFt,
+    /// <summary>One model finetuned on all of the debate's vote-agreeing responses, used by every agent of the next debate.</summary>
+    SingleAgentFt,
+    /// <summary>The method: each agent's generation and critic adapters finetuned on its own responses.</summary>
+    MultiagentFt,
+    /// <summary>Single-agent FT's data dealt at random into N parts, one adapter per part and role, used as N agents:
+    /// the data-size control for the multiagent method (each of its agents sees about 1/N of the data).</summary>
+    SplitDataControl,
+}
+
 public sealed record LoraSettings
 {
     public int Rank { get; init; } = 8;
@@ -56,6 +80,13 @@ public sealed record SocietyOptions
     public const int FormatVersion = 1;
 
     public string Preset { get; init; } = "default";
+    public SocietyMethod Method { get; init; } = SocietyMethod.MultiagentFt;
+    /// <summary>The "without critic" ablation: generation agents only (one round), trained on D^G alone.</summary>
+    public bool NoCritic { get; init; }
+    /// <summary>The row name the run's method reports under (e.g. multiagent-ft-no-summary); null: the method's own name.</summary>
+    public string? Label { get; init; }
+    /// <summary>Test problems whose responses the diversity metrics score each iteration (0: none).</summary>
+    public int DiversityProblems { get; init; } = 100;
     public string Task { get; init; } = "arithmetic";
     /// <summary>Problems file for file-based tasks (train and test are split from it as the task does).</summary>
     public string? Data { get; init; }
@@ -110,6 +141,10 @@ public sealed record SocietyOptions
         Check(MaxTokens >= 1, $"--max-tokens: expected >= 1, got {MaxTokens}");
         Check(CriticWeight is null or (> 0 and <= 1), $"--critic-weight: expected a share in (0, 1], got {CriticWeight}");
         Check(Lora.Rank >= 1 && Lora.LearningRate > 0 && Lora.Epochs > 0 && Lora.SequencesPerAgent >= 1, "LoRA: rank, learning rate, epochs and batch must be positive");
+        Check(DiversityProblems >= 0, $"--diversity-problems: expected >= 0, got {DiversityProblems}");
+        Check(!NoCritic || Method == SocietyMethod.MultiagentFt, "--no-critic is an ablation of --method multiagent-ft");
+        Check(Method is not (SocietyMethod.Base or SocietyMethod.Majority or SocietyMethod.Debate) || Iterations == 0,
+            $"--method {MethodNames.Of(Method)} does not finetune: use --iterations 0");
         Check(Threads >= 0 && SequencesPerContext is >= 0 and <= 256, "threads >= 0 and sequences per context in 0 (auto)..256");
     }
 
@@ -147,6 +182,29 @@ public sealed record SocietyOptions
         if (a.GetRawText() != b.GetRawText())
             differences.Add($"{path}: {a.GetRawText()} -> {b.GetRawText()}");
     }
+}
+
+/// <summary>The methods' command-line names (kebab case, as the paper's table rows).</summary>
+public static class MethodNames
+{
+    public static IReadOnlyList<string> All { get; } = [.. Enum.GetValues<SocietyMethod>().Select(Of)];
+
+    public static string Of(SocietyMethod method) => method switch
+    {
+        SocietyMethod.Base => "base",
+        SocietyMethod.Majority => "majority",
+        SocietyMethod.Debate => "debate",
+        SocietyMethod.Star => "star",
+        SocietyMethod.MajorityFt => "majority-ft",
+        SocietyMethod.SingleAgentFt => "single-agent-ft",
+        SocietyMethod.MultiagentFt => "multiagent-ft",
+        SocietyMethod.SplitDataControl => "split-data-control",
+        _ => throw new ArgumentOutOfRangeException(nameof(method)),
+    };
+
+    public static SocietyMethod Parse(string name) =>
+        Enum.GetValues<SocietyMethod>().FirstOrDefault(m => Of(m) == name, (SocietyMethod)(-1)) is var m && Enum.IsDefined(m)
+            ? m : throw new SocietyConfigurationException($"unknown method '{name}' (known: {string.Join(", ", All)})");
 }
 
 /// <summary>A society setting that cannot be used (names the option and the accepted range).</summary>

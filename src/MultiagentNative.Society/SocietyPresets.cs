@@ -6,7 +6,7 @@ namespace MultiagentNative.Society;
 
 public static class SocietyPresets
 {
-    public static IReadOnlyList<string> Names { get; } = ["quick", "default", "paper"];
+    public static IReadOnlyList<string> Names { get; } = ["quick", "default", "paper", "paper-study"];
 
     /// <param name="forgedModel">The model is the built-in one (or another `mafn forge` model): raw answers instead of summaries.</param>
     public static SocietyOptions Create(string preset, string model, bool forgedModel)
@@ -25,6 +25,12 @@ public static class SocietyPresets
             "paper" => options with
             {
                 TrainProblems = 500, TestProblems = 500, Iterations = 5, Summary = SummaryMode.Model, MaxTokens = 2048,
+            },
+            // Every method and ablation, L = 5, 3 seeds, all 500 test problems, within 60 minutes on 2 cores on the built-in
+            // model: the train count is what fits (SocietyStudy runs it; StudyEstimate prints the planned time).
+            "paper-study" => options with
+            {
+                TrainProblems = 100, TestProblems = 500, Iterations = 5, MaxTokens = 320, DiversityProblems = 100,
             },
             _ => throw new SocietyConfigurationException($"unknown preset '{preset}' (known: {string.Join(", ", Names)})"),
         };

@@ -4,6 +4,7 @@ using System.CommandLine;
 using System.Globalization;
 using System.Text.Json;
 using MultiagentNative.Society;
+using MultiagentNative.Society.Methods;
 using MultiagentNative.Society.Runs;
 using MultiagentNative.Tasks;
 
@@ -13,7 +14,7 @@ public static class RunCommand
 {
     public static Command Create()
     {
-        var preset = new Option<string>("--preset") { Description = "quick (about a minute), default (the built-in job, <= 15 min on 2 cores), paper (the paper's settings)", DefaultValueFactory = _ => "default" };
+        var preset = new Option<string>("--preset") { Description = "quick (about a minute), default (the built-in job, <= 15 min on 2 cores), paper (the paper's settings), paper-study (every method and ablation, 3 seeds, then the report)", DefaultValueFactory = _ => "default" };
         preset.AcceptOnlyFromAmong([.. SocietyPresets.Names]);
         var task = new Option<string>("--task") { Description = $"task: {string.Join(", ", TaskRegistry.Names)}", DefaultValueFactory = _ => "arithmetic" };
         var data = new Option<string?>("--data") { Description = "problems JSONL (test split; the train split is carved from it unless --train-data is given)" };
@@ -43,10 +44,16 @@ public static class RunCommand
         var output = new Option<string?>("--out") { Description = "run folder (default: runs/<preset>-<task>-seed<S>); an existing run with the same config continues" };
         var resume = new Option<string?>("--resume") { Description = "continue the run in this folder with its stored config" };
         var json = new Option<bool>("--json") { Description = "print the final results as one JSON object" };
+        var method = new Option<string>("--method") { Description = $"what to run: {string.Join(", ", MethodNames.All)}", DefaultValueFactory = _ => "multiagent-ft" };
+        method.AcceptOnlyFromAmong([.. MethodNames.All]);
+        var noCritic = new Option<bool>("--no-critic") { Description = "ablation of multiagent-ft: generation agents only, trained on their first answers" };
+        var seeds = new Option<int?>("--seeds") { Description = "repeat the method with K seeds (seed, seed+1, ...) into one study folder" };
+        var diversity = new Option<int?>("--diversity-problems") { Description = "test problems the diversity metrics score each iteration (default 100; 0: off)" };
         var command = new Command("run", "multiagent finetuning: debate, vote, per-agent datasets, finetune all adapters, iterate")
         {
             preset, task, data, trainData, model, agents, rounds, iterations, trainProblems, testProblems, summary, seed, tieBreak, noMajority,
             criticWeight, maskFirst, restart, rank, learningRate, epochs, prompts, maxTokens, threads, output, resume, json,
+            method, noCritic, seeds, diversity,
         };
         command.SetAction(parse =>
         {
@@ -66,6 +73,14 @@ public static class RunCommand
                 string modelPath = Path.GetFullPath(ModelOption.Resolve(parse.GetValue(model)));
                 bool forged = ModelOption.IsForged(modelPath);
                 var o = SocietyPresets.Create(parse.GetValue(preset)!, modelPath, forged);
+                var chosen = MethodNames.Parse(parse.GetValue(method)!);
+                bool finetunes = chosen is not (SocietyMethod.Base or SocietyMethod.Majority or SocietyMethod.Debate);
+                o = o with
+                {
+                    Method = chosen, NoCritic = parse.GetValue(noCritic),
+                    Iterations = finetunes ? o.Iterations : 0, TrainProblems = finetunes ? o.TrainProblems : 0,
+                    DiversityProblems = parse.GetValue(diversity) ?? o.DiversityProblems,
+                };
                 o = o with
                 {
                     Task = parse.GetValue(task)!,
@@ -89,10 +104,18 @@ public static class RunCommand
                     },
                 };
                 o = o with { Prompts = parse.GetValue(prompts) ?? ModelOption.PromptSetOf(modelPath, o.Task) };
+                // --summary none on a model that can summarize is the paper's "without summary" ablation: its own table row.
+                if (o.Method == SocietyMethod.MultiagentFt && !o.NoCritic && !forged && o.Summary == SummaryMode.None)
+                    o = o with { Label = "multiagent-ft-no-summary" };
                 options = o;
                 folder = parse.GetValue(output) ?? Path.Combine("runs", $"{o.Preset}-{o.Task}-seed{o.Seed}");
             }
             bool asJson = parse.GetValue(json);
+            int seedCount = parse.GetValue(seeds) ?? (options?.Preset == "paper-study" ? 3 : 1);
+            if (seedCount < 1)
+                throw new UsageException($"--seeds: expected >= 1, got {seedCount}");
+            if (options is not null && (options.Preset == "paper-study" || seedCount > 1))
+                return RunStudy(options, seedCount, parse.GetValue(output), asJson, console);
             using var run = SocietyRun.Open(folder, options, TaskFor);
             var display = new ProgressDisplay(Console.Error);
             if (!asJson)
@@ -103,6 +126,39 @@ public static class RunCommand
             return 0;
         });
         return command;
+    }
+
+    /// <summary>Several runs in one study folder (K seeds of one method, or the paper study), then their table.</summary>
+    static int RunStudy(SocietyOptions options, int seedCount, string? output, bool asJson, TextWriter console)
+    {
+        bool paperStudy = options.Preset == "paper-study";
+        var plan = paperStudy
+            ? StudyPlan.PaperStudy(options, seedCount, canSummarize: !ModelOption.IsForged(options.Model))
+            : StudyPlan.Seeds(options, seedCount);
+        string folder = output ?? Path.Combine("runs", paperStudy ? $"paper-study-{options.Task}" : $"{MethodPlan.For(options).Row}-{options.Task}-seeds{seedCount}");
+        double estimate = StudyEstimate.Seconds(plan);
+        if (!asJson)
+        {
+            console.WriteLine($"study in {Path.GetFullPath(folder)}: {plan.Runs.Count} runs ({string.Join(", ", plan.Runs.Select(r => r.Name))})");
+            console.WriteLine(Describe(options, folder));
+            foreach (var row in plan.NotApplicable)
+                console.WriteLine($"  {row.Row}: {row.Status} ({row.Reason})");
+            console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  estimated wall time {TimeSpan.FromSeconds(estimate):hh\\:mm\\:ss} (a resumed study does only what is missing)"));
+        }
+        var display = new ProgressDisplay(Console.Error);
+        var result = SocietyStudy.Run(folder, plan, TaskFor, estimate, display.Show);
+        display.Done();
+        if (asJson)
+        {
+            console.WriteLine(JsonSerializer.Serialize(result));
+            return 0;
+        }
+        foreach (var run in result.Runs)
+            console.WriteLine($"{Path.GetFileName(run.Folder)}: {string.Join(", ", run.Iterations.Select(i => $"it{i.Iteration} {Pct(i.Debate)}"))}");
+        console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"study wall time: estimated {TimeSpan.FromSeconds(result.EstimatedSeconds):hh\\:mm\\:ss}, measured {TimeSpan.FromSeconds(result.MeasuredSeconds):hh\\:mm\\:ss}"));
+        console.WriteLine($"study folder {result.Folder}");
+        return 0;
     }
 
     /// <summary>The task a society config names, with its problem counts and files.</summary>
@@ -116,8 +172,8 @@ public static class RunCommand
     static string Describe(SocietyOptions o, string folder) => string.Create(CultureInfo.InvariantCulture,
         $"""
         society run in {folder}
-          preset {o.Preset}, task {o.Task}, model {Path.GetFileName(o.Model)}
-          {o.Agents} agents x {o.Rounds} rounds, {o.Iterations} finetuning iterations; {o.TrainProblems} train / {o.TestProblems} test problems
+          method {MethodPlan.For(o).Row}, preset {o.Preset}, task {o.Task}, model {Path.GetFileName(o.Model)}
+          {MethodPlan.For(o).Agents} agents x {MethodPlan.For(o).Rounds} rounds, {o.Iterations} finetuning iterations; {o.TrainProblems} train / {o.TestProblems} test problems
           summary {o.Summary.ToString().ToLowerInvariant()}{(o.Summary == SummaryMode.None ? " (critics read the other answers raw)" : " (the base model summarizes)")}, prompts {o.Prompts ?? "task default"}
           sampling T={o.Temperature} top-p={o.TopP} max {o.MaxTokens} tokens, seed {o.Seed}; ties {o.TieBreak.ToString().ToLowerInvariant()}, no-majority {o.NoMajority.ToString().ToLowerInvariant()}
           LoRA r{o.Lora.Rank} alpha {o.Lora.Alpha} lr {o.Lora.LearningRate:G3} epochs {o.Lora.Epochs} batch {o.Lora.SequencesPerAgent}/agent, {(o.RestartFromBase ? "from the base each iteration" : "continuing each agent's adapter")}
@@ -126,33 +182,38 @@ public static class RunCommand
     public static string FormatResult(SocietyResult r)
     {
         var zero = r.Iterations[0];
+        string row = r.Iterations[^1].Row;
+        int rounds = zero.Rounds.Count;
         var lines = new List<string>
         {
             "",
             $"accuracy on {r.Options.TestProblems} held-out {r.Options.Task} problems (± standard error over problems)",
-            $"{"iteration",-10} {"debate (vote)",-17} {"vs iteration 0",-17} {"round 1",-17} {$"round {r.Options.Rounds}",-17} {"consensus",9} {"generate s",10} {"train s",8}",
+            $"{"iteration",-10} {row,-24} {"vs iteration 0",-17} {"round 1",-17} {$"round {rounds}",-17} {"consensus",9} {"generate s",10} {"train s",8}",
         };
         foreach (var i in r.Iterations)
         {
             string delta = i.Iteration == 0 ? "" : $"{i.DeltaVsIterationZero.Mean * 100:+0.0;-0.0} ± {i.DeltaVsIterationZero.StandardError * 100:F1}";
             lines.Add(string.Create(CultureInfo.InvariantCulture,
-                $"{i.Iteration,-10} {Pct(i.Debate),-17} {delta,-17} {Pct(i.Rounds[0]),-17} {Pct(i.Rounds[^1]),-17} {i.Consensus,9:P1} {i.GenerationSeconds,10:F0} {i.TrainingSeconds,8:F0}"));
+                $"{i.Iteration,-10} {Pct(i.Debate),-24} {delta,-17} {Pct(i.Rounds[0]),-17} {Pct(i.Rounds[^1]),-17} {i.Consensus,9:P1} {i.GenerationSeconds,10:F0} {i.TrainingSeconds,8:F0}"));
         }
         lines.Add("");
         lines.Add("baselines (iteration 0, base model, no finetuning):");
-        lines.Add($"  single base agent        {Pct(zero.SingleAgent)}");
-        lines.Add($"  majority of {r.Options.Agents,-2}           {Pct(zero.MajorityOfRoundOne)}");
-        lines.Add($"  debate ({r.Options.Agents} agents, {r.Options.Rounds} rounds) {Pct(zero.Debate)}");
+        foreach (var (name, label) in new[] { ("base", "single base agent"), ("majority", $"majority of {r.Options.Agents}"),
+                     ("debate", $"debate ({r.Options.Agents} agents, {r.Options.Rounds} rounds)") })
+            if (zero.Rows.TryGetValue(name, out var estimate))
+                lines.Add($"  {label,-24} {Pct(estimate)}");
+        foreach (var extra in r.Iterations.Skip(1).SelectMany(i => i.Rows.Where(x => x.Key != i.Row).Select(x => (i.Iteration, x.Key, x.Value))))
+            lines.Add($"  iteration {extra.Iteration} {extra.Key,-24} {Pct(extra.Value)}");
         foreach (var i in r.Iterations.Skip(1))
         {
             string verdict = i.DeltaVsIterationZero.Mean > 2 * i.DeltaVsIterationZero.StandardError ? "beat"
                 : i.DeltaVsIterationZero.Mean < -2 * i.DeltaVsIterationZero.StandardError ? "fell below" : "did not separate from";
             lines.Add(string.Create(CultureInfo.InvariantCulture,
-                $"iteration {i.Iteration}: the multiagent-finetuned debate {verdict} iteration 0's debate ({i.DeltaVsIterationZero.Mean * 100:+0.0;-0.0} ± {i.DeltaVsIterationZero.StandardError * 100:F1} points, paired)"));
+                $"iteration {i.Iteration}: {row} {verdict} iteration 0 ({i.DeltaVsIterationZero.Mean * 100:+0.0;-0.0} ± {i.DeltaVsIterationZero.StandardError * 100:F1} points, paired)"));
         }
         lines.Add(string.Create(CultureInfo.InvariantCulture,
             $"time: {r.GenerationSeconds:F0} s generating, {r.TrainingSeconds:F0} s training, {r.WallSeconds:F0} s this session; prompts {r.PromptSet}"));
-        if (r.Options.Summary == SummaryMode.None)
+        if (r.Options.Summary == SummaryMode.None && rounds > 1)
             lines.Add("summary none: critics read the other agents' answers raw (the paper's \"without summary\" setting)");
         lines.Add($"run folder {r.Folder}");
         return string.Join(Environment.NewLine, lines);

@@ -105,6 +105,19 @@ public sealed class DebateRunner(BatchedGenerator generator, ITask task, PromptS
         return [.. splits.Select(split => split.Problems.Select(_ => Enumerable.Range(0, options.Agents).Select(_ => results[next++].Text).ToArray()).ToArray())];
     }
 
+    /// <summary>
+    /// One batched call for extra single-turn questions outside the debate (STaR's hinted re-asks): each job's key, problem,
+    /// agent and user message; stored responses are reused like the debate's.
+    /// </summary>
+    public IReadOnlyList<ResponseRecord> Ask(string step, IReadOnlyList<(ResponseKey Key, Problem Problem, AgentId Agent, string Prompt)> questions,
+        IReadOnlyDictionary<ResponseKey, ResponseRecord> stored, Action<ResponseRecord> record, Action<DebateProgress>? progress = null,
+        CancellationToken cancellation = default)
+    {
+        var jobs = questions.Select(q => (q.Key, q.Problem, new List<ChatMessage> { ChatMessage.User(q.Prompt) })).ToList();
+        var agents = questions.ToDictionary(q => q.Key, q => q.Agent);
+        return Generate(step, 0, jobs, stored, record, key => agents[key], progress, cancellation);
+    }
+
     /// <summary>Generates the jobs not already stored, in one batched call; returns every job's record in job order.</summary>
     ResponseRecord[] Generate(string step, int round, List<(ResponseKey Key, Problem Problem, List<ChatMessage> Messages)> jobs,
         IReadOnlyDictionary<ResponseKey, ResponseRecord> stored, Action<ResponseRecord> record, Func<ResponseKey, AgentId> agentOf,
@@ -139,7 +152,7 @@ public sealed class DebateRunner(BatchedGenerator generator, ITask task, PromptS
         {
             int job = pending[completion.RequestIndex];
             var (key, problem, messages) = jobs[job];
-            string? answer = key.Kind == ResponseKind.Answer && completion.FinishReason != FinishReason.Failed
+            string? answer = key.Kind != ResponseKind.Summary && completion.FinishReason != FinishReason.Failed
                 ? task.Extract(completion.Text).Value : null;
             var response = new ResponseRecord(key, problem.Id, JsonSerializer.Serialize(messages, StoredJson), completion.Text,
                 completion.PromptTokenCount, completion.CompletionTokenCount, completion.FinishReason.ToString(), completion.Error,

@@ -10,6 +10,8 @@ public enum ResponseKind
     Answer,
     /// <summary>The base model's summary of the other agents' previous answers, written for one agent's critic turn.</summary>
     Summary,
+    /// <summary>STaR's re-ask of a wrongly answered train problem, with the ground-truth answer as a hint.</summary>
+    Hinted,
 }
 
 /// <summary>Iteration, split, round (0-based), agent, problem (index in the split), kind.</summary>

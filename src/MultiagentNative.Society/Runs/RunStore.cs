@@ -188,6 +188,35 @@ public sealed class RunStore : IDisposable
         return result;
     }
 
+    /// <summary>
+    /// Copies another run's responses of one iteration (answers and summaries of agents below <paramref name="agents"/> in
+    /// rounds below <paramref name="rounds"/>) that this run does not hold yet; the other run is only read.
+    /// </summary>
+    public void ImportResponses(string otherFolder, int iteration, int agents, int rounds)
+    {
+        string other = Path.Combine(Path.GetFullPath(otherFolder), DatabaseName);
+        lock (gate)
+        {
+            // ATTACH cannot run inside a transaction: attach, copy in one transaction, detach.
+            Execute($"ATTACH DATABASE '{other.Replace("'", "''")}' AS sibling");
+            try
+            {
+                Write(() =>
+                {
+                    using var copy = Command($"""
+                        INSERT OR IGNORE INTO responses SELECT * FROM sibling.responses
+                        WHERE iteration = $i AND agent < $a AND round < $r AND kind IN ({(int)ResponseKind.Answer}, {(int)ResponseKind.Summary})
+                        """, ("$i", iteration), ("$a", agents), ("$r", rounds));
+                    copy.ExecuteNonQuery();
+                });
+            }
+            finally
+            {
+                Execute("DETACH DATABASE sibling");
+            }
+        }
+    }
+
     /// <summary>Writes responses in one transaction.</summary>
     public void AddResponses(IReadOnlyList<ResponseRecord> responses)
     {
@@ -223,21 +252,20 @@ public sealed class RunStore : IDisposable
         });
     }
 
-    public void AddDatasets(int iteration, IReadOnlyList<AgentData> data)
+    /// <summary>Each adapter file's examples (the agent column holds the example's place in its adapter's dataset).</summary>
+    public void AddDatasets(int iteration, IReadOnlyList<Methods.AdapterDataset> data)
     {
         Write(() =>
         {
             using var command = Command("INSERT OR REPLACE INTO dataset VALUES ($i, $a, $adapter, $p, $id, $kind)");
-            foreach (var agent in data)
+            foreach (var dataset in data)
             {
-                foreach (var (adapter, examples) in new[] { ("generation", agent.Generation), ("critic", agent.Critic) })
+                for (int e = 0; e < dataset.Examples.Count; e++)
                 {
-                    foreach (var example in examples)
-                    {
-                        Bind(command, ("$i", iteration), ("$a", agent.Agent), ("$adapter", adapter), ("$p", example.ProblemIndex),
-                            ("$id", example.ProblemId), ("$kind", example.Kind.ToString()));
-                        command.ExecuteNonQuery();
-                    }
+                    var example = dataset.Examples[e];
+                    Bind(command, ("$i", iteration), ("$a", e), ("$adapter", dataset.Adapter), ("$p", example.ProblemIndex),
+                        ("$id", example.ProblemId), ("$kind", example.Kind.ToString()));
+                    command.ExecuteNonQuery();
                 }
             }
         });

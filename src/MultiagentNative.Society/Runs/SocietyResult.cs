@@ -15,7 +15,7 @@ public readonly record struct Estimate(double Mean, double StandardError)
     }
 }
 
-/// <param name="Debate">Accuracy of the voted final answer on the test split.</param>
+/// <param name="Debate">Accuracy of the run's own row on the test split (for the method: the voted final answer).</param>
 /// <param name="Rounds">Accuracy per round: the mean over agents of each agent's answer, per problem.</param>
 /// <param name="MajorityOfRoundOne">Majority vote over the round-1 answers (no debate).</param>
 /// <param name="DeltaVsIterationZero">Paired difference of Debate against iteration 0's debate, per problem.</param>
@@ -26,6 +26,12 @@ public sealed record IterationResult(int Iteration, Estimate Debate, IReadOnlyLi
 {
     /// <summary>A single agent: the round-1 accuracy (mean over agents).</summary>
     public Estimate SingleAgent => Rounds[0];
+
+    /// <summary>The row <see cref="Debate"/> reports (multiagent-ft, star, ...).</summary>
+    public string Row { get; init; } = "multiagent-ft";
+
+    /// <summary>Every table row this iteration measured (iteration 0 includes the base, majority and debate baselines).</summary>
+    public IReadOnlyDictionary<string, Estimate> Rows { get; init; } = new Dictionary<string, Estimate>();
 }
 
 public sealed record SocietyResult(string Folder, SocietyOptions Options, string PromptSet, IReadOnlyList<IterationResult> Iterations,

@@ -1,11 +1,13 @@
-// Algorithm 1 end to end over a run folder: for each iteration k = 0..L, the agents of iteration k debate the test
-// split (measured) and, while k < L, the train split (for data) in the same batched rounds; the train votes give each
-// agent its own datasets, and the engine finetunes all 2N adapters in one pass to make iteration k+1's agents.
-// Every phase reads what the store already holds first, so a resumed run does only the work that is missing.
+// Algorithm 1 end to end over a run folder, for the method or one of its baselines (MethodPlan): for each iteration
+// k = 0..L, the agents of iteration k debate the test split (measured) and, while k < L, the train split (for data) in
+// the same batched rounds; the method's dataset rule turns the train debate into each adapter's data, and the engine
+// finetunes all adapters in one pass to make iteration k+1's agents. Every phase reads what the store already holds
+// first, so a resumed run does only the work that is missing.
 using System.Diagnostics;
 using System.Text.Json;
 using MultiagentNative.Serving;
 using MultiagentNative.Society.Debate;
+using MultiagentNative.Society.Methods;
 using MultiagentNative.Tasks;
 
 namespace MultiagentNative.Society.Runs;
@@ -17,6 +19,9 @@ public sealed class SocietyRun : IDisposable
     readonly PromptSet prompts;
     readonly ServingModel model;
     readonly IReadOnlyList<Problem> train, test;
+    readonly MethodPlan plan;
+    /// <summary>The options the debate runs with: the method's agent and round counts.</summary>
+    readonly SocietyOptions debateOptions;
 
     SocietyRun(RunStore store, SocietyOptions options, ITask task, PromptSet prompts, ServingModel model)
     {
@@ -27,6 +32,18 @@ public sealed class SocietyRun : IDisposable
         this.model = model;
         train = options.Iterations > 0 ? [.. task.Problems(DataSplit.Train).Take(options.TrainProblems)] : [];
         test = [.. task.Problems(DataSplit.Test).Take(options.TestProblems)];
+        plan = MethodPlan.For(options);
+        debateOptions = options with { Agents = plan.Agents, Rounds = plan.Rounds };
+    }
+
+    public MethodPlan Plan => plan;
+
+    /// <summary>Takes iteration 0's responses (answers and summaries of the agents and rounds this run has) from a
+    /// sibling run that asked the same questions with the same seeds (SocietyStudy.SharesIterationZero decides).</summary>
+    public void ImportIterationZero(string siblingFolder)
+    {
+        if (RunStore.Exists(siblingFolder))
+            store.ImportResponses(siblingFolder, 0, plan.Agents, plan.Rounds);
     }
 
     public SocietyOptions Options { get; }
@@ -61,37 +78,51 @@ public sealed class SocietyRun : IDisposable
         IReadOnlyList<double>? iterationZero = null;
         for (int k = 0; k <= Options.Iterations; k++)
         {
-            var (testDebates, trainDebates, tokens, generationSeconds) = Debate(k, progress, cancellation);
-            var testVotes = Votes(k, DataSplit.Test, testDebates);
+            var debated = Debate(k, progress, cancellation);
+            var testVotes = Votes(k, DataSplit.Test, debated.Test);
             var correct = testVotes.Select((v, p) => v.Answer is not null && task.AreEquivalent(v.Answer, test[p].ReferenceAnswer)).ToList();
-            store.AddVotes(k, DataSplit.Test, testDebates, testVotes, [.. correct.Select(c => (bool?)c)]);
-            var debateScores = correct.Select(c => c ? 1.0 : 0.0).ToList();
-            iterationZero ??= debateScores;
+            store.AddVotes(k, DataSplit.Test, debated.Test, testVotes, [.. correct.Select(c => (bool?)c)]);
+            var headline = Scores(k, debated.Test, plan.Rows(k).Single(r => r.Row == HeadlineRow(k)).Score);
+            iterationZero ??= headline;
             var sizes = new Dictionary<string, int>();
             double trainingSeconds = 0, strictShare = 0;
             if (k < Options.Iterations)
             {
-                var trainVotes = Votes(k, DataSplit.Train, trainDebates);
-                store.AddVotes(k, DataSplit.Train, trainDebates, trainVotes, [.. trainVotes.Select(_ => (bool?)null)]);
+                var trainVotes = Votes(k, DataSplit.Train, debated.Train);
+                store.AddVotes(k, DataSplit.Train, debated.Train, trainVotes, [.. trainVotes.Select(_ => (bool?)null)]);
                 strictShare = trainVotes.Count(v => v.HasStrictMajority) / (double)Math.Max(1, trainVotes.Count);
-                var data = AgentDatasets.Build(task, trainDebates, trainVotes,
-                    new DatasetRules(Options.Rounds, Options.NoMajority, Options.CriticWeight, Options.MaskFirstAnswer, Seeds.Derive(Options.Seed, k, 5)));
+                var data = MethodDatasets.Build(plan, task, train, debated.Train, trainVotes, debated.Hinted,
+                    new DatasetRules(plan.Rounds, Options.NoMajority, Options.CriticWeight, Options.MaskFirstAnswer, Seeds.Derive(Options.Seed, k, 5)));
                 ExportDatasets(k, data);
-                foreach (var agent in data)
-                {
-                    sizes[$"g{agent.Agent}"] = agent.Generation.Count;
-                    sizes[$"c{agent.Agent}"] = agent.Critic.Count;
-                }
+                foreach (var dataset in data)
+                    sizes[dataset.Adapter] = dataset.Examples.Count;
                 trainingSeconds = Train(k, data, progress);
             }
-            var result = Measure(k, testDebates, testVotes, debateScores, iterationZero, strictShare, tokens, generationSeconds, trainingSeconds, sizes);
+            var result = Measure(k, debated.Test, testVotes, headline, iterationZero, strictShare, debated.Tokens, debated.Seconds, trainingSeconds, sizes);
             results.Add(result);
         }
         return new SocietyResult(Folder, Options, prompts.Id, results, clock.Elapsed.TotalSeconds);
     }
 
-    (IReadOnlyList<ProblemDebate> Test, IReadOnlyList<ProblemDebate> Train, long Tokens, double Seconds) Debate(int k,
-        Action<SocietyProgress>? progress, CancellationToken cancellation)
+    /// <summary>The row iteration k reports as the run's accuracy: the method's own row (iteration 0 of a baseline: its last).</summary>
+    string HeadlineRow(int k) => plan.Finetunes ? plan.Row : plan.Rows(k)[^1].Row;
+
+    /// <summary>Per test problem, 1 when the row's answer is right (Round1Mean: the share of agents right in round 1).</summary>
+    List<double> Scores(int k, IReadOnlyList<ProblemDebate> debates, RowScore score) => [.. debates.Select((d, p) => score switch
+    {
+        RowScore.Round1Mean => d.AnswersOf(0).Average(a => IsRight(a, p) ? 1.0 : 0.0),
+        RowScore.Round1Vote => IsRight(MajorityVote.Decide(task, d.AnswersOf(0), Options.TieBreak,
+            Seeds.Derive(Options.Seed, k, (int)DataSplit.Test, p, plan.Rounds == 1 ? 3 : 4)).Answer, p) ? 1.0 : 0.0,
+        _ => IsRight(MajorityVote.Decide(task, d.AnswersOf(plan.Rounds - 1), Options.TieBreak, Seeds.Derive(Options.Seed, k, (int)DataSplit.Test, p, 3)).Answer, p) ? 1.0 : 0.0,
+    })];
+
+    bool IsRight(string? answer, int testProblem) => answer is not null && task.AreEquivalent(answer, test[testProblem].ReferenceAnswer);
+
+    /// <summary>What iteration k's generation produced: the test and train debates, STaR's hinted re-asks (train problem -> turn).</summary>
+    sealed record Debated(IReadOnlyList<ProblemDebate> Test, IReadOnlyList<ProblemDebate> Train, IReadOnlyDictionary<int, AgentTurn> Hinted,
+        long Tokens, double Seconds);
+
+    Debated Debate(int k, Action<SocietyProgress>? progress, CancellationToken cancellation)
     {
         var splits = new List<DebateProblems> { new(DataSplit.Test, test) };
         if (k < Options.Iterations)
@@ -100,28 +131,39 @@ public sealed class SocietyRun : IDisposable
         var clock = Stopwatch.StartNew();
         using var writer = new ResponseWriter(store);
         IReadOnlyList<IReadOnlyList<ProblemDebate>> debates;
-        using (var society = SocietyGenerator.Create(model, Options, (agent, critic) => AdapterPath(k, new AdapterName(agent, critic))))
+        var hinted = new Dictionary<int, AgentTurn>();
+        using (var society = SocietyGenerator.Create(model, debateOptions, (agent, critic) => AdapterPath(k, plan.AdapterOf(agent, critic))))
         {
-            var runner = new DebateRunner(society.Generator, task, prompts, Options);
-            debates = runner.Run(k, splits, stored, writer.Add, p =>
+            var runner = new DebateRunner(society.Generator, task, prompts, debateOptions);
+            void Report(DebateProgress p)
             {
                 double perSecond = p.Tokens / Math.Max(p.Elapsed.TotalSeconds, 1e-9);
                 TimeSpan? remaining = p.Done > 0 && p.Done < p.Total ? p.Elapsed / p.Done * (p.Total - p.Done) : null;
-                progress?.Invoke(new SocietyProgress($"debate {p.Step}", k, Options.Iterations, p.Done, p.Total, perSecond, p.Elapsed, remaining,
+                progress?.Invoke(new SocietyProgress($"{plan.Row} {p.Step}", k, Options.Iterations, p.Done, p.Total, perSecond, p.Elapsed, remaining,
                     k < Options.Iterations ? $"{test.Count} test + {train.Count} train problems" : $"{test.Count} test problems"));
                 writer.FlushIfDue();
-            }, cancellation);
+            }
+            debates = runner.Run(k, splits, stored, writer.Add, Report, cancellation);
+            if (plan.Method == SocietyMethod.Star && k < Options.Iterations)
+            {
+                // STaR's rationalization: wrongly answered train problems asked again with the reference answer as a hint.
+                var questions = Star.ToHint(task, train, debates[1]).Select(p => (new ResponseKey(k, DataSplit.Train, 0, 0, p, ResponseKind.Hinted),
+                    train[p], DebateRunner.AgentOf(0, 0), Star.HintPrompt(prompts.RenderFirstRound(train[p].Question), train[p].ReferenceAnswer))).ToList();
+                var answers = runner.Ask("hinted re-ask", questions, stored, writer.Add, Report, cancellation);
+                for (int i = 0; i < questions.Count; i++)
+                    hinted[questions[i].Item1.Problem] = new AgentTurn(questions[i].Item4, answers[i].Text, answers[i].Answer);
+            }
             writer.Flush();
         }
         double seconds = store.PhaseSeconds(k, "debate") ?? clock.Elapsed.TotalSeconds;
         var all = store.Responses(k);
         long tokens = all.Values.Sum(r => (long)r.CompletionTokens);
         store.FinishPhase(k, "debate", seconds);
-        return (debates[0], splits.Count > 1 ? debates[1] : [], tokens, seconds);
+        return new Debated(debates[0], splits.Count > 1 ? debates[1] : [], hinted, tokens, seconds);
     }
 
     /// <summary>Iteration k's adapter file for an agent role: the newest one trained at or before k, or null (the base).</summary>
-    string? AdapterPath(int k, AdapterName name)
+    string? AdapterPath(int k, string name)
     {
         for (int iteration = k; iteration >= 1; iteration--)
         {
@@ -133,37 +175,34 @@ public sealed class SocietyRun : IDisposable
     }
 
     List<VoteResult> Votes(int k, DataSplit split, IReadOnlyList<ProblemDebate> debates) =>
-        [.. debates.Select((d, p) => MajorityVote.Decide(task, d.AnswersOf(Options.Rounds - 1), Options.TieBreak,
+        [.. debates.Select((d, p) => MajorityVote.Decide(task, d.AnswersOf(plan.Rounds - 1), Options.TieBreak,
             Seeds.Derive(Options.Seed, k, (int)split, p, 3)))];
 
-    void ExportDatasets(int k, IReadOnlyList<AgentData> data)
+    void ExportDatasets(int k, IReadOnlyList<AdapterDataset> data)
     {
         string folder = store.DatasetFolder(k);
         Directory.CreateDirectory(folder);
-        foreach (var agent in data)
+        foreach (var dataset in data)
         {
-            foreach (var (name, examples) in new[] { (new AdapterName(agent.Agent, false), agent.Generation), (new AdapterName(agent.Agent, true), agent.Critic) })
+            string path = Path.Combine(folder, $"{dataset.Adapter}.jsonl");
+            using var writer = new StreamWriter(path + ".tmp");
+            foreach (var example in dataset.Examples)
             {
-                string path = Path.Combine(folder, $"{name}.jsonl");
-                using var writer = new StreamWriter(path + ".tmp");
-                foreach (var example in examples)
+                writer.WriteLine(JsonSerializer.Serialize(new
                 {
-                    writer.WriteLine(JsonSerializer.Serialize(new
-                    {
-                        messages = example.Messages.Select(m => new { role = m.Role, content = m.Content }),
-                        problem = example.ProblemId,
-                        kind = example.Kind switch { ExampleKind.Generation => "G", ExampleKind.CriticCorrected => "C-", _ => "C+" },
-                        trained = example.TrainedTurns,
-                    }, DebateRunner.StoredJson));
-                }
-                writer.Close();
-                File.Move(path + ".tmp", path, overwrite: true);
+                    messages = example.Messages.Select(m => new { role = m.Role, content = m.Content }),
+                    problem = example.ProblemId,
+                    kind = example.Kind switch { ExampleKind.Generation => "G", ExampleKind.CriticCorrected => "C-", _ => "C+" },
+                    trained = example.TrainedTurns,
+                }, DebateRunner.StoredJson));
             }
+            writer.Close();
+            File.Move(path + ".tmp", path, overwrite: true);
         }
         store.AddDatasets(k, data);
     }
 
-    double Train(int k, IReadOnlyList<AgentData> data, Action<SocietyProgress>? progress)
+    double Train(int k, IReadOnlyList<AdapterDataset> data, Action<SocietyProgress>? progress)
     {
         if (store.PhaseSeconds(k, "train") is double done)
             return done;
@@ -171,7 +210,7 @@ public sealed class SocietyRun : IDisposable
         var outcome = training.Train(k, data, name => AdapterPath(k, name), store.AdapterFolder(k + 1), p =>
         {
             store.AddTrainingStep(new TrainingStepRecord(k, p.Step, p.TotalSteps, p.Loss, p.AgentLosses, p.LearningRate, p.GradNorm));
-            progress?.Invoke(new SocietyProgress("train", k, Options.Iterations, p.Step, p.TotalSteps, p.TokensPerSecond, p.Elapsed, p.Remaining,
+            progress?.Invoke(new SocietyProgress($"{plan.Row} train", k, Options.Iterations, p.Step, p.TotalSteps, p.TokensPerSecond, p.Elapsed, p.Remaining,
                 $"loss {p.Loss:F4}"));
         });
         store.FinishPhase(k, "train", outcome.Seconds,
@@ -179,24 +218,21 @@ public sealed class SocietyRun : IDisposable
         return outcome.Seconds;
     }
 
-    IterationResult Measure(int k, IReadOnlyList<ProblemDebate> debates, IReadOnlyList<VoteResult> votes, IReadOnlyList<double> debateScores,
+    IterationResult Measure(int k, IReadOnlyList<ProblemDebate> debates, IReadOnlyList<VoteResult> votes, IReadOnlyList<double> headline,
         IReadOnlyList<double> iterationZero, double strictShare, long tokens, double generationSeconds, double trainingSeconds,
         IReadOnlyDictionary<string, int> sizes)
     {
-        var rounds = Enumerable.Range(0, Options.Rounds).Select(r => Estimate.Of([.. debates.Select((d, p) =>
-            d.AnswersOf(r).Average(a => a is not null && task.AreEquivalent(a, test[p].ReferenceAnswer) ? 1.0 : 0.0))])).ToList();
-        var majority = Estimate.Of([.. debates.Select((d, p) =>
-        {
-            var vote = MajorityVote.Decide(task, d.AnswersOf(0), Options.TieBreak, Seeds.Derive(Options.Seed, k, (int)DataSplit.Test, p, 4));
-            return vote.Answer is not null && task.AreEquivalent(vote.Answer, test[p].ReferenceAnswer) ? 1.0 : 0.0;
-        })]);
-        var debate = Estimate.Of(debateScores);
-        var delta = Estimate.Of([.. debateScores.Select((s, p) => s - iterationZero[p])]);
+        var rounds = Enumerable.Range(0, plan.Rounds).Select(r => Estimate.Of([.. debates.Select((d, p) =>
+            d.AnswersOf(r).Average(a => IsRight(a, p) ? 1.0 : 0.0))])).ToList();
+        var majority = Estimate.Of(Scores(k, debates, RowScore.Round1Vote));
+        var rows = plan.Rows(k).ToDictionary(r => r.Row, r => Estimate.Of(Scores(k, debates, r.Score)));
+        var accuracy = Estimate.Of(headline);
+        var delta = Estimate.Of([.. headline.Select((s, p) => s - iterationZero[p])]);
         double consensus = votes.Average(v => v.Consensus);
-        double parseRate = debates.Average(d => d.AnswersOf(Options.Rounds - 1).Count(a => a is not null) / (double)d.Agents);
+        double parseRate = debates.Average(d => d.AnswersOf(plan.Rounds - 1).Count(a => a is not null) / (double)d.Agents);
         var metrics = new List<MetricRecord>
         {
-            new(k, "debate.accuracy", debate.Mean, debate.StandardError),
+            new(k, "debate.accuracy", accuracy.Mean, accuracy.StandardError),
             new(k, "majority_round1.accuracy", majority.Mean, majority.StandardError),
             new(k, "delta_vs_iteration0", delta.Mean, delta.StandardError),
             new(k, "consensus", consensus, 0),
@@ -206,10 +242,14 @@ public sealed class SocietyRun : IDisposable
             new(k, "seconds.generation", generationSeconds, 0),
             new(k, "seconds.training", trainingSeconds, 0),
         };
+        metrics.AddRange(rows.Select(r => new MetricRecord(k, $"accuracy/{r.Key}", r.Value.Mean, r.Value.StandardError)));
         metrics.AddRange(rounds.Select((r, i) => new MetricRecord(k, $"round{i + 1}.accuracy", r.Mean, r.StandardError)));
         metrics.AddRange(sizes.Select(s => new MetricRecord(k, $"dataset.{s.Key}", s.Value, 0)));
         store.SetMetrics(metrics);
-        return new IterationResult(k, debate, rounds, majority, delta, consensus, parseRate, strictShare, tokens, generationSeconds, trainingSeconds, sizes);
+        return new IterationResult(k, accuracy, rounds, majority, delta, consensus, parseRate, strictShare, tokens, generationSeconds, trainingSeconds, sizes)
+        {
+            Row = HeadlineRow(k), Rows = rows,
+        };
     }
 
     public void Dispose()

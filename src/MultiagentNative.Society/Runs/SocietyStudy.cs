@@ -1,0 +1,151 @@
+// Several runs side by side in one study folder: one method over K seeds (`mafn run --seeds K`), or every method and
+// ablation of the paper over K seeds (`--preset paper-study`). The runs go one after another, each its own resumable run
+// folder; a run whose iteration 0 asks the same questions of the same base model with the same seeds as a finished
+// sibling takes those responses from it instead of generating them again (identical by construction: every sampling
+// seed is a function of the run seed and the response's place). study.json records the rows that do not apply and the
+// estimated and measured wall time.
+using System.Diagnostics;
+using System.Text.Json;
+using MultiagentNative.Society.Methods;
+using MultiagentNative.Tasks;
+
+namespace MultiagentNative.Society.Runs;
+
+/// <summary>One run of a study: its subfolder name and options.</summary>
+public sealed record StudyRun(string Name, SocietyOptions Options);
+
+/// <summary>A table row that a study does not run, with the reason the report prints.</summary>
+public sealed record StudyRow(string Row, string Status, string Reason);
+
+public sealed record StudyPlan(string Preset, IReadOnlyList<StudyRun> Runs, IReadOnlyList<StudyRow> NotApplicable)
+{
+    /// <summary>Each run of <paramref name="options"/>'s method with seeds seed, seed+1, ...</summary>
+    public static StudyPlan Seeds(SocietyOptions options, int seeds) => new(options.Preset,
+        [.. Enumerable.Range(0, seeds).Select(s => options with { Seed = options.Seed + (uint)s })
+            .Select(o => new StudyRun($"{MethodPlan.For(o).Row}-seed{o.Seed}", o))], []);
+
+    /// <summary>
+    /// Every method of reference section 6 and the two ablations, over <paramref name="seeds"/> seeds, from
+    /// <paramref name="options"/> (the iterated methods with its iteration count). The "without summary" ablation is run
+    /// when <paramref name="canSummarize"/>; otherwise the main runs already read raw answers and the row is not applicable.
+    /// </summary>
+    public static StudyPlan PaperStudy(SocietyOptions options, int seeds, bool canSummarize)
+    {
+        var runs = new List<StudyRun>();
+        for (int s = 0; s < seeds; s++)
+        {
+            var o = options with { Seed = options.Seed + (uint)s };
+            // The multiagent run comes first: its iteration 0 is the debate every other method's iteration 0 shares.
+            var variants = new List<SocietyOptions>
+            {
+                o with { Method = SocietyMethod.MultiagentFt },
+                o with { Method = SocietyMethod.MultiagentFt, NoCritic = true },
+                o with { Method = SocietyMethod.SingleAgentFt },
+                o with { Method = SocietyMethod.SplitDataControl },
+                o with { Method = SocietyMethod.MajorityFt },
+                o with { Method = SocietyMethod.Star },
+            };
+            if (canSummarize)
+                variants.Insert(1, o with { Method = SocietyMethod.MultiagentFt, Summary = SummaryMode.None, Label = "multiagent-ft-no-summary" });
+            runs.AddRange(variants.Select(v => new StudyRun($"{MethodPlan.For(v).Row}-seed{v.Seed}", v)));
+        }
+        IReadOnlyList<StudyRow> notApplicable = canSummarize ? [] :
+        [
+            new("multiagent-ft-no-summary", "not applicable",
+                "the model cannot write summaries (the built-in model was trained on critic turns that quote raw answers), so every debate here already runs without a summary"),
+        ];
+        return new StudyPlan("paper-study", runs, notApplicable);
+    }
+}
+
+/// <summary>Progress of a study: which run of how many, and the run's own progress.</summary>
+public sealed record StudyProgress(int Run, int Runs, string Name, SocietyProgress Inner);
+
+public sealed record StudyResult(string Folder, IReadOnlyList<SocietyResult> Runs, double EstimatedSeconds, double MeasuredSeconds);
+
+public static class SocietyStudy
+{
+    public const string StudyFile = "study.json";
+
+    /// <summary>
+    /// Runs every run of <paramref name="plan"/> under <paramref name="folder"/> (a resumed study skips what its runs already
+    /// hold); <paramref name="estimatedSeconds"/> is recorded beside the measured time.
+    /// </summary>
+    public static StudyResult Run(string folder, StudyPlan plan, Func<SocietyOptions, ITask> taskFactory, double estimatedSeconds,
+        Action<StudyProgress>? progress = null, CancellationToken cancellation = default)
+    {
+        folder = Path.GetFullPath(folder);
+        Directory.CreateDirectory(folder);
+        var clock = Stopwatch.StartNew();
+        double earlier = ReadMeasured(folder);
+        WriteStudyFile(folder, plan, estimatedSeconds, null, earlier);
+        var results = new List<SocietyResult>();
+        for (int i = 0; i < plan.Runs.Count; i++)
+        {
+            var spec = plan.Runs[i];
+            string runFolder = Path.Combine(folder, spec.Name);
+            using var run = SocietyRun.Open(runFolder, spec.Options, taskFactory);
+            foreach (var sibling in plan.Runs.Take(i).Where(s => SharesIterationZero(s.Options, spec.Options)))
+                run.ImportIterationZero(Path.Combine(folder, sibling.Name));
+            int index = i;
+            results.Add(run.Run(p => progress?.Invoke(new StudyProgress(index + 1, plan.Runs.Count, spec.Name, p)), cancellation));
+            WriteStudyFile(folder, plan, estimatedSeconds, null, earlier + clock.Elapsed.TotalSeconds);
+        }
+        double measured = earlier + clock.Elapsed.TotalSeconds;
+        WriteStudyFile(folder, plan, estimatedSeconds, measured, measured);
+        return new StudyResult(folder, results, estimatedSeconds, measured);
+    }
+
+    /// <summary>
+    /// Whether two runs' iteration-0 responses are the same questions to the same base model with the same seeds: everything
+    /// that shapes a response but the method, agent and round counts (a run takes the agents and rounds it has).
+    /// </summary>
+    public static bool SharesIterationZero(SocietyOptions a, SocietyOptions b)
+    {
+        static SocietyOptions Key(SocietyOptions o) => o with
+        {
+            Preset = "", Method = SocietyMethod.MultiagentFt, NoCritic = false, Label = null, DiversityProblems = 0, Agents = 0, Rounds = 0,
+            Iterations = o.Iterations > 0 ? 1 : 0, TieBreak = TieBreak.Random, NoMajority = NoMajorityRule.Skip, CriticWeight = null,
+            MaskFirstAnswer = false, RestartFromBase = false, Lora = new LoraSettings(), Threads = 0, SequencesPerContext = 0,
+        };
+        return Key(a).ToJson() == Key(b).ToJson();
+    }
+
+    static double ReadMeasured(string folder)
+    {
+        string path = Path.Combine(folder, StudyFile);
+        if (!File.Exists(path))
+            return 0;
+        try
+        {
+            using var document = JsonDocument.Parse(File.ReadAllText(path));
+            return document.RootElement.TryGetProperty("measuredSecondsSoFar", out var value) ? value.GetDouble() : 0;
+        }
+        catch (JsonException)
+        {
+            return 0;
+        }
+    }
+
+    /// <param name="soFar">Wall seconds of this study's sessions so far (a killed and resumed study adds its sessions up).</param>
+    static void WriteStudyFile(string folder, StudyPlan plan, double estimated, double? measured, double soFar)
+    {
+        var first = plan.Runs[0].Options;
+        var content = new
+        {
+            preset = plan.Preset,
+            runs = plan.Runs.Select(r => r.Name),
+            rows = plan.NotApplicable.Select(r => new { row = r.Row, status = r.Status, reason = r.Reason }),
+            seeds = plan.Runs.Select(r => r.Options.Seed).Distinct().Count(),
+            trainProblems = first.TrainProblems,
+            testProblems = first.TestProblems,
+            iterations = plan.Runs.Max(r => r.Options.Iterations),
+            estimatedSeconds = Math.Round(estimated),
+            measuredSeconds = measured is double m ? Math.Round(m) : (double?)null,
+            measuredSecondsSoFar = soFar,
+        };
+        string path = Path.Combine(folder, StudyFile);
+        File.WriteAllText(path + ".tmp", JsonSerializer.Serialize(content, new JsonSerializerOptions { WriteIndented = true }));
+        File.Move(path + ".tmp", path, overwrite: true);
+    }
+}
