@@ -1,5 +1,5 @@
 // The running sums behind DiversityResult, in double and in a fixed order (problem, author, position), so a result
-// does not depend on how problems were chunked beyond the engine's own float rounding.
+// does not depend on how responses were chunked beyond the engine's own float rounding.
 using MultiagentNative.Engine.Training;
 
 namespace MultiagentNative.Society.Metrics;
@@ -14,6 +14,8 @@ public static partial class DiversityMetrics
         long tokens;
         double dissimilarity;
         int embeddingPairs;
+        readonly List<double[]> pending = [];
+        int pendingProblem = -1;
 
         /// <summary>One response position predicting <paramref name="target"/>; logProbs[k] is distinct scorer k's log-softmax,
         /// scorerOf[i] agent i's scorer.</summary>
@@ -53,17 +55,27 @@ public static partial class DiversityMetrics
             return result;
         }
 
-        /// <summary>The response embeddings of one problem (one per agent who answered): 1 - cos for every unordered pair.</summary>
-        public void AddProblem(ReadOnlySpan<double[]> embeddings)
+        /// <summary>A response's embedding; responses come in problem order, so a new problem closes the previous one.</summary>
+        public void AddEmbedding(int problem, double[] embedding)
         {
-            for (int a = 0; a < embeddings.Length; a++)
+            if (problem != pendingProblem)
+                ClosePending();
+            pendingProblem = problem;
+            pending.Add(embedding);
+        }
+
+        // 1 - cos for every unordered pair of the pending problem's responses (one per agent who answered)
+        void ClosePending()
+        {
+            for (int a = 0; a < pending.Count; a++)
             {
-                for (int b = a + 1; b < embeddings.Length; b++)
+                for (int b = a + 1; b < pending.Count; b++)
                 {
-                    dissimilarity += 1 - Cosine(embeddings[a], embeddings[b]);
+                    dissimilarity += 1 - Cosine(pending[a], pending[b]);
                     embeddingPairs++;
                 }
             }
+            pending.Clear();
         }
 
         static double Cosine(double[] x, double[] y)
@@ -80,6 +92,7 @@ public static partial class DiversityMetrics
 
         public DiversityResult Result(int problems, IReadOnlyList<IReadOnlyList<TokenizedExample?>> responses, double seconds)
         {
+            ClosePending();
             var reasons = new List<string>();
             var nllMatrix = new double[agents, agents];
             var klMatrix = new double[agents, agents];

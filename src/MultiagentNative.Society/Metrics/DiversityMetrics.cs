@@ -1,6 +1,6 @@
 // The paper's diversity measures (§4.2, Figures 3, 7, 9; reference/multiagent-finetuning.md §4.5) computed with the
 // engine: every scorer agent reads every agent's response in one multi-agent forward, so NLL and KL come from the same
-// logits. Chunks hold whole problems, so a problem's embeddings are complete when its chunk is done.
+// logits. Chunks hold whole responses (each under every scorer); a problem's embeddings are compared once all are in.
 using System.Diagnostics;
 using MultiagentNative.Engine.Adapters;
 using MultiagentNative.Engine.Cpu;
@@ -14,7 +14,8 @@ namespace MultiagentNative.Society.Metrics;
 public sealed class DiversityInputException(string message) : ArgumentException(message);
 
 /// <param name="MaxProblems">Measure only the first K problems (0: all).</param>
-/// <param name="ChunkLogits">Logits (rows x vocab) one forward may hold; a chunk is whole problems, at least one.</param>
+/// <param name="ChunkLogits">Logits (scorers x rows x vocab) one forward may hold; a chunk is whole responses, at least one
+/// (so one response of L tokens needs scorers x L x vocab floats however small this is).</param>
 /// <param name="TemplateOverride">Chat template when the model has none (e.g. "chatml").</param>
 public sealed record DiversityOptions(int MaxProblems = 0, long ChunkLogits = 1 << 24, string? TemplateOverride = null);
 
@@ -86,46 +87,41 @@ public static partial class DiversityMetrics
                 scorers.Add(a);
             return index < 0 ? scorers.Count - 1 : index;
         }).ToArray();
+        var pooled = new List<Response>();
+        for (int problem = 0; problem < problems; problem++)
+        {
+            for (int agent = 0; agent < agents; agent++)
+            {
+                if (responses[agent][problem] is { } example)
+                    pooled.Add(new Response(problem, agent, example));
+            }
+        }
         var sums = new Sums(agents);
         int first = 0;
-        while (first < problems)
+        while (first < pooled.Count)
         {
-            int end = ChunkEnd(responses, first, problems, scorers.Count, config.Vocab, options.ChunkLogits);
-            MeasureChunk(model, scorers, scorerOf, responses, first, end, sums);
+            int end = ChunkEnd(pooled, first, scorers.Count, config.Vocab, options.ChunkLogits);
+            MeasureChunk(model, scorers, scorerOf, pooled.GetRange(first, end - first), sums);
             first = end;
         }
         return sums.Result(problems, responses, clock.Elapsed.TotalSeconds);
     }
 
+    readonly record struct Response(int Problem, int Author, TokenizedExample Example);
+
     // One forward of every scorer over the chunk's pooled responses gives NLL and KL; one base forward gives the embeddings.
     static void MeasureChunk(CpuTransformer<float> model, IReadOnlyList<AdapterSet<float>?> scorers, int[] scorerOf,
-        IReadOnlyList<IReadOnlyList<TokenizedExample?>> responses, int first, int end, Sums sums)
+        List<Response> chunk, Sums sums)
     {
         var config = model.Weights.Config;
         int vocab = config.Vocab, dim = config.ModelDim;
-        var authors = new List<int>();
-        var examples = new List<TokenizedExample>();
-        var problemStart = new List<int>();
-        for (int problem = first; problem < end; problem++)
-        {
-            problemStart.Add(examples.Count);
-            for (int agent = 0; agent < responses.Count; agent++)
-            {
-                if (responses[agent][problem] is { } example)
-                {
-                    authors.Add(agent);
-                    examples.Add(example);
-                }
-            }
-        }
-        problemStart.Add(examples.Count);
+        var examples = chunk.Select(r => r.Example).ToList();
         var batch = TrainingBatch.Build([.. scorers.Select(_ => (IReadOnlyList<TokenizedExample>)examples)], config.ContextLength);
         var logits = model.Logits(batch, scorers);
         var baseBatch = TrainingBatch.Build([examples], config.ContextLength);
         var hidden = model.FinalHidden(baseBatch, [null]);
         var logProbs = scorers.Select(_ => new double[vocab]).ToArray();
-        var embeddings = new double[examples.Count][];
-        for (int s = 0; s < examples.Count; s++)
+        for (int s = 0; s < chunk.Count; s++)
         {
             int start = baseBatch.SeqStart[s], stop = baseBatch.SeqStart[s + 1];
             for (int row = start; row < stop; row++)
@@ -134,12 +130,10 @@ public static partial class DiversityMetrics
                     continue;
                 for (int k = 0; k < scorers.Count; k++)
                     LogSoftmax(logProbs[k], logits.AsSpan((batch.SegStart[k] + row) * vocab, vocab));
-                sums.AddPosition(authors[s], baseBatch.Targets[row], logProbs, scorerOf);
+                sums.AddPosition(chunk[s].Author, baseBatch.Targets[row], logProbs, scorerOf);
             }
-            embeddings[s] = MeanPool(hidden.AsSpan(start * dim, (stop - start) * dim), examples[s].Trained, dim);
+            sums.AddEmbedding(chunk[s].Problem, MeanPool(hidden.AsSpan(start * dim, (stop - start) * dim), chunk[s].Example.Trained, dim));
         }
-        for (int p = 0; p + 1 < problemStart.Count; p++)
-            sums.AddProblem(embeddings.AsSpan(problemStart[p], problemStart[p + 1] - problemStart[p]));
     }
 
     // logProbs[v] = x[v] - log(sum_u exp x[u]), in double
@@ -215,19 +209,13 @@ public static partial class DiversityMetrics
             throw new DiversityInputException($"agent {agent} problem {problem}: the response is empty (no response token after the first position)");
     }
 
-    // The end of the chunk starting at `first`: whole problems while scorers x rows x vocab logits fit, at least one problem.
-    static int ChunkEnd(IReadOnlyList<IReadOnlyList<TokenizedExample?>> responses, int first, int problems, int scorers, int vocab, long chunkLogits)
+    // The end of the chunk starting at `first`: responses while scorers x rows x vocab logits fit, at least one.
+    static int ChunkEnd(List<Response> pooled, int first, int scorers, int vocab, long chunkLogits)
     {
         long rows = 0;
         int end = first;
-        while (end < problems)
-        {
-            long problemRows = responses.Sum(perProblem => (long)(perProblem[end]?.Length ?? 0));
-            if (end > first && (rows + problemRows) * scorers * vocab > chunkLogits)
-                break;
-            rows += problemRows;
-            end++;
-        }
+        while (end < pooled.Count && (end == first || (rows + pooled[end].Example.Length) * scorers * vocab <= chunkLogits))
+            rows += pooled[end++].Example.Length;
         return end;
     }
 }

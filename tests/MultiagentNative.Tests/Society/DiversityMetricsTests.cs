@@ -195,10 +195,11 @@ public class DiversityMetricsTests
         var tokenized = Tokenized(Responses(problems: 4));
         var transformer = model.CreateTransformer();
         var whole = DiversityMetrics.Compute(transformer, adapters, tokenized);
-        var oneProblemAtATime = DiversityMetrics.Compute(transformer, adapters, tokenized, new DiversityOptions(ChunkLogits: 1));
-        AssertMatrixClose(whole.NllMatrix, oneProblemAtATime.NllMatrix, "NllMatrix");
-        AssertMatrixClose(whole.KlMatrix, oneProblemAtATime.KlMatrix, "KlMatrix");
-        AssertClose(whole.EmbeddingDissimilarity, oneProblemAtATime.EmbeddingDissimilarity, "EmbeddingDissimilarity");
+        // ChunkLogits 1: one response per forward, so every problem spans several chunks
+        var oneResponseAtATime = DiversityMetrics.Compute(transformer, adapters, tokenized, new DiversityOptions(ChunkLogits: 1));
+        AssertMatrixClose(whole.NllMatrix, oneResponseAtATime.NllMatrix, "NllMatrix");
+        AssertMatrixClose(whole.KlMatrix, oneResponseAtATime.KlMatrix, "KlMatrix");
+        AssertClose(whole.EmbeddingDissimilarity, oneResponseAtATime.EmbeddingDissimilarity, "EmbeddingDissimilarity");
 
         var firstTwo = DiversityMetrics.Compute(transformer, adapters, tokenized, new DiversityOptions(MaxProblems: 2));
         long expectedTokens = tokenized.Sum(perProblem => perProblem.Take(2).Sum(e => e is null ? 0 : e.Trained.Skip(1).Count(t => t)));
