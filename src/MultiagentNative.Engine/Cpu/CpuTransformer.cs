@@ -78,15 +78,42 @@ public sealed partial class CpuTransformer<T> where T : unmanaged, IFloatingPoin
         var pass = new Pass(this, batch, segmentAdapters, fullGradients: null, dropoutSeed: 0, training: false);
         try
         {
-            RunForward(pass, keepStates: false);
+            var normed = NormedFinalHidden(pass);
             var logits = new T[pass.Rows * config.Vocab];
-            Linear.Forward<T>(logits, pass.FinalNorm, weights[weights.OutputName], [], pass.Rows, config.ModelDim, config.Vocab);
+            Linear.Forward<T>(logits, normed, weights[weights.OutputName], [], pass.Rows, config.ModelDim, config.Vocab);
             return logits;
         }
         finally
         {
             pass.ReleaseBuffers();
         }
+    }
+
+    /// <summary>
+    /// Final hidden states [rows, dim] after output_norm (what the output head reads) in evaluation mode:
+    /// Logits(batch, a) = FinalHidden(batch, a) @ output^T. For embeddings of sequences.
+    /// </summary>
+    public T[] FinalHidden(TrainingBatch batch, IReadOnlyList<AdapterSet<T>?> segmentAdapters)
+    {
+        var pass = new Pass(this, batch, segmentAdapters, fullGradients: null, dropoutSeed: 0, training: false);
+        try
+        {
+            return NormedFinalHidden(pass);
+        }
+        finally
+        {
+            pass.ReleaseBuffers();
+        }
+    }
+
+    // The layers and output_norm without the loss head; the result is a fresh array, not a pooled buffer.
+    T[] NormedFinalHidden(Pass pass)
+    {
+        int rows = pass.Rows, d = config.ModelDim;
+        RunLayers(pass, keepStates: false);
+        var normed = new T[rows * d];
+        RmsNorm.Forward<T>(normed, pass.Zeroed(rows), pass.FinalHidden, weights[TensorNames.OutputNorm], rows, d, T.CreateChecked(config.RmsEps));
+        return normed;
     }
 
     /// <summary>The loss ForwardBackward sees for the same dropout seed (dropout on), without the backward.</summary>
@@ -128,6 +155,13 @@ public sealed partial class CpuTransformer<T> where T : unmanaged, IFloatingPoin
 
     T RunForward(Pass pass, bool keepStates)
     {
+        RunLayers(pass, keepStates);
+        return Head(pass);
+    }
+
+    // Embedding and every layer: sets pass.FinalHidden (before output_norm).
+    void RunLayers(Pass pass, bool keepStates)
+    {
         int rows = pass.Rows, d = config.ModelDim;
         var input = pass.Uninitialized(rows * d);
         Embedding.Forward<T>(input, pass.Batch.Tokens, weights[TensorNames.TokenEmbedding], rows, d, config.Vocab);
@@ -147,7 +181,6 @@ public sealed partial class CpuTransformer<T> where T : unmanaged, IFloatingPoin
             input = output;
         }
         pass.FinalHidden = input;
-        return Head(pass);
     }
 
     void RunBackward(Pass pass)
