@@ -32,6 +32,10 @@ public sealed record IterationResult(int Iteration, Estimate Debate, IReadOnlyLi
 
     /// <summary>Every table row this iteration measured (iteration 0 includes the base, majority and debate baselines).</summary>
     public IReadOnlyDictionary<string, Estimate> Rows { get; init; } = new Dictionary<string, Estimate>();
+
+    /// <summary>The diversity measures of this iteration's agents (null: not measured now, e.g. one agent, or already stored).</summary>
+    [System.Text.Json.Serialization.JsonIgnore]
+    public Metrics.DiversityResult? Diversity { get; init; }
 }
 
 public sealed record SocietyResult(string Folder, SocietyOptions Options, string PromptSet, IReadOnlyList<IterationResult> Iterations,

@@ -7,7 +7,9 @@ using System.Diagnostics;
 using System.Text.Json;
 using MultiagentNative.Serving;
 using MultiagentNative.Society.Debate;
+using MultiagentNative.Formats.Chat;
 using MultiagentNative.Society.Methods;
+using MultiagentNative.Society.Metrics;
 using MultiagentNative.Tasks;
 
 namespace MultiagentNative.Society.Runs;
@@ -99,7 +101,7 @@ public sealed class SocietyRun : IDisposable
                 trainingSeconds = Train(k, data, progress);
             }
             var result = Measure(k, debated.Test, testVotes, headline, iterationZero, strictShare, debated.Tokens, debated.Seconds, trainingSeconds, sizes);
-            results.Add(result);
+            results.Add(result with { Diversity = Diversity(k, debated.Test, progress) });
         }
         return new SocietyResult(Folder, Options, prompts.Id, results, clock.Elapsed.TotalSeconds);
     }
@@ -250,6 +252,38 @@ public sealed class SocietyRun : IDisposable
         {
             Row = HeadlineRow(k), Rows = rows,
         };
+    }
+
+    /// <summary>
+    /// The diversity measures of iteration k's agents on the generation agents' first answers to the first test problems
+    /// (DiversityProblems): NLL of one agent's answers under another agent's adapter, KL between their next-token
+    /// distributions, and 1 - cosine of base-model embeddings. Stored as metrics; a resumed run reads them back.
+    /// </summary>
+    DiversityResult? Diversity(int k, IReadOnlyList<ProblemDebate> debates, Action<SocietyProgress>? progress)
+    {
+        if (plan.Agents < 2 || Options.DiversityProblems == 0)
+            return null;
+        if (store.PhaseSeconds(k, "metrics") is not null)
+            return null;
+        int problems = Math.Min(Options.DiversityProblems, debates.Count);
+        progress?.Invoke(new SocietyProgress($"{plan.Row} diversity", k, Options.Iterations, 0, problems, 0, TimeSpan.Zero, null));
+        var responses = Enumerable.Range(0, plan.Agents).Select(agent => (IReadOnlyList<IReadOnlyList<ChatMessage>?>)[.. debates.Take(problems)
+            .Select(d => string.IsNullOrWhiteSpace(d.Turns[agent][0].Response) ? null : d.Conversation(agent, 0))]).ToList();
+        var adapters = Enumerable.Range(0, plan.Agents).Select(agent => AdapterPath(k, plan.AdapterOf(agent, false))).ToList();
+        var result = DiversityMetrics.Compute(Options.Model, adapters, responses, new DiversityOptions(MaxProblems: problems));
+        store.SetMetrics(
+        [
+            new(k, "diversity.likelihood", result.LikelihoodDiversity, 0),
+            new(k, "diversity.self_likelihood", result.SelfLikelihood, 0),
+            new(k, "diversity.kl", result.KlDivergence, 0),
+            new(k, "diversity.embedding", result.EmbeddingDissimilarity, 0),
+            new(k, "diversity.problems", result.Problems, 0),
+            new(k, "diversity.tokens", result.Tokens, 0),
+            new(k, "seconds.metrics", result.Seconds, 0),
+        ]);
+        store.FinishPhase(k, "metrics", result.Seconds, result.Reason);
+        progress?.Invoke(new SocietyProgress($"{plan.Row} diversity", k, Options.Iterations, problems, problems, 0, TimeSpan.FromSeconds(result.Seconds), null));
+        return result;
     }
 
     public void Dispose()
