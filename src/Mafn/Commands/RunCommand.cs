@@ -43,10 +43,11 @@ public static class RunCommand
         var output = new Option<string?>("--out") { Description = "run folder (default: runs/<preset>-<task>-seed<S>); an existing run with the same config continues" };
         var resume = new Option<string?>("--resume") { Description = "continue the run in this folder with its stored config" };
         var json = new Option<bool>("--json") { Description = "print the final results as one JSON object" };
+        var backend = BackendOption.Create();
         var command = new Command("run", "multiagent finetuning: debate, vote, per-agent datasets, finetune all adapters, iterate")
         {
             preset, task, data, trainData, model, agents, rounds, iterations, trainProblems, testProblems, summary, seed, tieBreak, noMajority,
-            criticWeight, maskFirst, restart, rank, learningRate, epochs, prompts, maxTokens, threads, output, resume, json,
+            criticWeight, maskFirst, restart, rank, learningRate, epochs, prompts, maxTokens, threads, backend, output, resume, json,
         };
         command.SetAction(parse =>
         {
@@ -82,6 +83,7 @@ public static class RunCommand
                     MaskFirstAnswer = parse.GetValue(maskFirst), RestartFromBase = parse.GetValue(restart),
                     MaxTokens = parse.GetValue(maxTokens) ?? o.MaxTokens,
                     Threads = parse.GetValue(threads) ?? o.Threads,
+                    Backend = BackendOption.Parse(parse.GetValue(backend)),
                     Lora = o.Lora with
                     {
                         Rank = parse.GetValue(rank) ?? o.Lora.Rank, LearningRate = parse.GetValue(learningRate) ?? o.Lora.LearningRate,

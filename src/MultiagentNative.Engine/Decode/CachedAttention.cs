@@ -21,10 +21,15 @@ static unsafe class CachedAttention
                                int[] rowSlot, int[] positions, int heads, int kvHeads, int headDim, float[][] scores)
     {
         int items = 0;
+        long work = 0;
         for (int i = 0; i < inputs; i++)
+        {
             items += heads * ((inputRowStart[i + 1] - inputRowStart[i] + RowsPerItem - 1) / RowsPerItem);
+            for (int r = inputRowStart[i]; r < inputRowStart[i + 1]; r++)
+                work += (long)(positions[r] + 1) * heads * headDim * 2;
+        }
         var job = new Job(o, q, cache, keys, values, inputRowStart, inputs, rowSlot, positions, heads, kvHeads, headDim, scores);
-        int parts = Math.Min(scores.Length, items);
+        int parts = work < CpuDecoder.ParallelWork ? 1 : Math.Min(scores.Length, items);
         if (parts <= 1)
         {
             job.RunPart(0, 1);

@@ -151,13 +151,20 @@ public sealed class CpuDecoder : IDecodeBackend
         for (int i = 0; i < inputs; i++)
             x.AsSpan(plan.LastRow[i] * d, d).CopyTo(finalRows.AsSpan(i * d, d));
         NormRows(finalNorm, finalRows, weights[TensorNames.OutputNorm], inputs, d, (float)config.RmsEps);
-        Linear.Forward<float>(logits, finalNorm, weights[weights.OutputName], [], inputs, d, config.Vocab);
+        Gemm.Multiply(logits, finalNorm, weights[weights.OutputName], inputs, config.Vocab, d, transB: true,
+                      threads: ThreadsFor((long)inputs * d * config.Vocab));
     }
 
     // y = x W^T (+ bias) over all rows, then each agent's LoRA on its own rows: y[seg] += s (x[seg] A^T) B^T
     void Project(float[] y, float[] input, string name, string? biasName, int rows, int inDim, int outDim)
     {
-        Linear.Forward<float>(y, input, weights[name], biasName is null ? [] : weights[biasName], rows, inDim, outDim);
+        Gemm.Multiply(y, input, weights[name], rows, outDim, inDim, transB: true, threads: ThreadsFor((long)rows * inDim * outDim));
+        if (biasName is not null)
+        {
+            var bias = weights[biasName].AsSpan(0, outDim);
+            for (int r = 0; r < rows; r++)
+                TensorPrimitives.Add(y.AsSpan(r * outDim, outDim), bias, y.AsSpan(r * outDim, outDim));
+        }
         for (int agent = 0; agent < agents.Count; agent++)
         {
             var (adapter, scale) = agents[agent];
@@ -167,12 +174,18 @@ public sealed class CpuDecoder : IDecodeBackend
             int rank = pair.Rank;
             if (shrunk.Length < count * rank)
                 shrunk = new float[Math.Max(count * rank, 2 * shrunk.Length)];
-            MatMul.Multiply<float>(shrunk, input.AsSpan(first * inDim, count * inDim), pair.A, count, rank, inDim,
-                                   transA: false, transB: true, accumulate: false);
-            MatMul.Multiply<float>(y.AsSpan(first * outDim, count * outDim), shrunk, pair.B, count, outDim, rank,
-                                   transA: false, transB: true, accumulate: true, (float)(scale * adapter.Lora.Scale));
+            int threads = ThreadsFor((long)count * rank * (inDim + outDim));
+            Gemm.Multiply(shrunk, input.AsSpan(first * inDim, count * inDim), pair.A, count, rank, inDim, transB: true, threads: threads);
+            Gemm.Multiply(y.AsSpan(first * outDim, count * outDim), shrunk, pair.B, count, outDim, rank, transB: true,
+                          alpha: (float)(scale * adapter.Lora.Scale), accumulate: true, threads: threads);
         }
     }
+
+    /// <summary>Below ~8M multiply-adds a fork-join costs more than it saves: on a loaded machine each one waits for a
+    /// descheduled worker (built-in model, 2 shared cores: 20 ms per step with all threads, most of it waiting).</summary>
+    internal const long ParallelWork = 1L << 23;
+
+    static int ThreadsFor(long multiplyAdds) => multiplyAdds < ParallelWork ? 1 : 0;
 
     void StoreKv(int layer, int rows)
     {
