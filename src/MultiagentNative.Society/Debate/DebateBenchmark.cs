@@ -79,6 +79,6 @@ public static class DebateBenchmark
         var round = Throughput.Of(tokens, wall, cpuSeconds);
         log?.Invoke($"  {tokens} tokens in {wall:F1} s: {round.PerWallSecond:F0} tok/s, {round.PerCpuSecond:F0} tok/CPU-s, {cpuSeconds / wall:F2} cores busy");
         return new BackendRound(options.Backend, tokens, wall, cpuSeconds, round, statistics.DecodeSeconds, statistics.PromptTokensDecoded,
-            statistics.DecodeCalls, gemm.Seconds);
+            statistics.DecodeCalls, gemm.Seconds + gemm.SerialThreadSeconds); // small steps run their GEMMs serially on the caller
     }
 }
