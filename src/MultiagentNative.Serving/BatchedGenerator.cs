@@ -1,5 +1,8 @@
 // Batched generation and scoring for many agents over one loaded model: each distinct adapter gets a context, requests of
 // its agents are sequences of that context, and contexts run on parallel threads whose native threads sum to the budget.
+using MultiagentNative.Engine.Adapters;
+using MultiagentNative.Engine.Decode;
+using MultiagentNative.Engine.Model;
 using MultiagentNative.Formats.Chat;
 
 namespace MultiagentNative.Serving;
@@ -14,6 +17,7 @@ public sealed class BatchedGenerator : IDisposable
     readonly List<AdapterGroup> groups = [];
     readonly Lock gate = new();
     readonly Lock running = new();
+    CpuDecoder? engine;
 
     /// <summary>The contexts (replicas) serving one adapter, or the bare base model.</summary>
     sealed class AdapterGroup(LoraAdapter? adapter, float scale)
@@ -21,6 +25,8 @@ public sealed class BatchedGenerator : IDisposable
         public LoraAdapter? Adapter { get; } = adapter;
         public float Scale { get; } = scale;
         public List<AgentContext> Replicas { get; } = [];
+        /// <summary>The agent index of this adapter in the engine decoder; -1 until the engine backend first runs.</summary>
+        public int EngineAgent { get; set; } = -1;
     }
 
     public BatchedGenerator(ServingModel model, GeneratorOptions? options = null)
@@ -31,6 +37,10 @@ public sealed class BatchedGenerator : IDisposable
             throw new ArgumentOutOfRangeException(nameof(options), $"MaxSequencesPerContext: expected 1..256, got {Options.MaxSequencesPerContext}");
         if (Options.ThreadBudget < 1)
             throw new ArgumentOutOfRangeException(nameof(options), $"ThreadBudget: expected >= 1, got {Options.ThreadBudget}");
+        if (Options.Backend == DecodeBackendKind.Engine && Options.EngineSlots is < 1 or > 4096)
+            throw new ArgumentOutOfRangeException(nameof(options), $"EngineSlots: expected 1..4096, got {Options.EngineSlots}");
+        if (Options.Backend == DecodeBackendKind.Engine && Options.BatchSize < Options.EngineSlots)
+            throw new ArgumentOutOfRangeException(nameof(options), $"BatchSize ({Options.BatchSize}) must hold one token of each of the {Options.EngineSlots} engine slots");
         if (Options.BatchSize < Options.MaxSequencesPerContext)
             throw new ArgumentOutOfRangeException(nameof(options), $"BatchSize ({Options.BatchSize}) must hold one token of each of the {Options.MaxSequencesPerContext} sequences of a context");
         if (Options.ThreadsPerContext < 0 || Options.ThreadsPerContext > Options.ThreadBudget)
@@ -83,6 +93,8 @@ public sealed class BatchedGenerator : IDisposable
     {
         var results = new Completion?[requests.Count];
         var prepared = requests.Select((r, i) => Prepare(i, r.Agent, r.Prompt, r.Messages, r)).ToList();
+        if (Options.Backend == DecodeBackendKind.Engine)
+            return GenerateOnEngine(prepared, results, completed, cancellation);
         var runs = Deal(prepared, p => p.Source.Agent).Select(job => new GenerationRun(job.Context, Options, job.Items, results, completed)).ToList();
         LastRun = RunStatistics.Empty;
         int threads = 0;
@@ -95,6 +107,48 @@ public sealed class BatchedGenerator : IDisposable
             LastRun = runs.Aggregate(RunStatistics.Empty, (sum, run) => sum.Add(run.Statistics)) with { NativeThreadsAtOnce = threads };
         }
         return [.. results.Select((c, i) => c ?? throw new InvalidOperationException($"request {i} got no completion; this is a bug"))];
+    }
+
+    // All agents' requests in one continuous-batching loop over the engine decoder (its threads are CpuParallel's, within
+    // the process's MaxThreads), in request order so slots fill as llama.cpp's contexts would.
+    IReadOnlyList<Completion> GenerateOnEngine(List<PreparedRequest> prepared, Completion?[] results, Action<Completion>? completed,
+        CancellationToken cancellation)
+    {
+        var decoder = EngineDecoder();
+        var run = new EngineGenerationRun(decoder, Options, model.Llama.Vocabulary,
+            prepared.Select(p => (p, agents[p.Source.Agent].EngineAgent)), results, completed);
+        LastRun = RunStatistics.Empty;
+        try
+        {
+            run.Run(cancellation);
+        }
+        finally
+        {
+            LastRun = run.Statistics with { NativeThreadsAtOnce = Engine.Cpu.CpuParallel.MaxThreads };
+        }
+        return [.. results.Select((c, i) => c ?? throw new InvalidOperationException($"request {i} got no completion; this is a bug"))];
+    }
+
+    /// <summary>The engine decoder over ServingModel.Path's weights (loaded on first use, dequantized to F32), with every
+    /// adapter group registered: the same LoRA GGUF file llama.cpp loaded, imported by the engine, at the same scale.</summary>
+    CpuDecoder EngineDecoder()
+    {
+        lock (gate)
+        {
+            if (engine is null)
+            {
+                var loaded = GgufModelLoader.Load<float>(model.Path, Options.ThreadBudget);
+                engine = CpuDecoder.FromModel(loaded, Options.EngineSlots, Options.SequenceContextLength);
+            }
+            foreach (var group in groups)
+            {
+                if (group.EngineAgent >= 0)
+                    continue;
+                var adapter = group.Adapter is null ? null : LoraGgufAdapter.Import<float>(group.Adapter.Path, engine.Config);
+                group.EngineAgent = engine.AddAgent(adapter, group.Scale);
+            }
+            return engine;
+        }
     }
 
     /// <summary>Log-likelihood of each completion given its prompt under its agent, batched like generation.</summary>
@@ -216,5 +270,7 @@ public sealed class BatchedGenerator : IDisposable
                 replica.Dispose();
         groups.Clear();
         agents.Clear();
+        engine?.Dispose();
+        engine = null;
     }
 }

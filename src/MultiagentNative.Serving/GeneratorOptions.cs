@@ -4,6 +4,14 @@ namespace MultiagentNative.Serving;
 
 public sealed record GeneratorOptions
 {
+    /// <summary>The forward pass: llama.cpp contexts (the reference) or the engine's CpuDecoder, which runs every agent's
+    /// rows in one batched forward. Tokenizer, chat template, sampling and stop rules are the same for both.</summary>
+    public DecodeBackendKind Backend { get; init; } = DecodeBackendKind.LlamaCpp;
+
+    /// <summary>Engine backend: KV slots of its one decoder, shared by all agents (sequences decoded at once). Each slot holds
+    /// SequenceContextLength positions of every layer's K and V in F32.</summary>
+    public int EngineSlots { get; init; } = 64;
+
     /// <summary>Sequences decoded together in one context (slots); requests beyond this wait and fill slots as others finish.</summary>
     public int MaxSequencesPerContext { get; init; } = 64;
 

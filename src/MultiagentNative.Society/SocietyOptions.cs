@@ -124,6 +124,10 @@ public sealed record SocietyOptions
     public int Threads { get; init; }
     /// <summary>Sequences decoded together in one llama.cpp context; 0: by model size (see SocietyGenerator).</summary>
     public int SequencesPerContext { get; init; }
+    /// <summary>The decode forward pass: the engine's CpuDecoder (default: faster here, `mafn bench debate`) or llama.cpp.
+    /// A run config written before this setting reads as the engine.</summary>
+    [JsonConverter(typeof(JsonStringEnumConverter<Serving.DecodeBackendKind>))]
+    public Serving.DecodeBackendKind Backend { get; init; } = Serving.DecodeBackendKind.Engine;
 
     public void Validate()
     {

@@ -1,5 +1,6 @@
-// mafn bench debate: one debate round of the society (N agents x P problems, one batched call) against the raw
-// llama_decode ceiling and one request at a time, per wall second and per CPU second, with the cores kept busy.
+// mafn bench debate: one debate round of the society (N agents x P problems, one batched call) on both decode backends over
+// the same requests, side by side with their ratio and the engine's GEMM share, plus the raw llama_decode ceiling and one
+// request at a time, per wall second and per CPU second.
 using System.CommandLine;
 using System.Globalization;
 using System.Text.Json;
@@ -21,9 +22,12 @@ static class BenchDebateCommand
         var perContext = new Option<int>("--sequences-per-context") { Description = "sequences decoded together in one context (0: by model size, as mafn run)", DefaultValueFactory = _ => 0 };
         var repeats = new Option<int>("--repeats") { Description = "runs per peer figure; the best is reported", DefaultValueFactory = _ => 2 };
         var json = new Option<bool>("--json") { Description = "print the figures as JSON" };
-        var command = new Command("debate", "one debate round vs the raw llama_decode ceiling vs one request at a time")
+        var backend = new Option<string>("--backend") { Description = "both (side by side), engine or llama.cpp", DefaultValueFactory = _ => "both" };
+        backend.AcceptOnlyFromAmong("both", "engine", "llama.cpp");
+        var skipPeers = new Option<bool>("--skip-peers") { Description = "skip the raw llama_decode ceiling and one-at-a-time figures" };
+        var command = new Command("debate", "one debate round on the engine and llama.cpp, vs the raw llama_decode ceiling and one request at a time")
         {
-            model, agents, problems, threads, perContext, repeats, json,
+            model, agents, problems, threads, perContext, repeats, json, backend, skipPeers,
         };
         command.SetAction(parse =>
         {
@@ -38,20 +42,41 @@ static class BenchDebateCommand
             using var loaded = ServingModel.Load(path);
             var prompts = options.Prompts is { } name ? PromptSets.Get(name) : task.DefaultPrompts;
             bool asJson = parse.GetValue(json);
-            var report = DebateBenchmark.Run(loaded, task, prompts, options, Math.Max(1, parse.GetValue(repeats)), asJson ? null : line => Console.Error.WriteLine(line));
+            DecodeBackendKind[] backends = parse.GetValue(backend) switch
+            {
+                "both" => [DecodeBackendKind.LlamaCpp, DecodeBackendKind.Engine],
+                var one => [BackendOption.Parse(one)],
+            };
+            var report = DebateBenchmark.Run(loaded, task, prompts, options, Math.Max(1, parse.GetValue(repeats)),
+                asJson ? null : line => Console.Error.WriteLine(line), backends, peers: !parse.GetValue(skipPeers));
             console.WriteLine(asJson ? JsonSerializer.Serialize(report, new JsonSerializerOptions { WriteIndented = true }) : Format(report));
             return 0;
         });
         return command;
     }
 
-    static string Format(DebateBenchmarkReport r) => string.Create(CultureInfo.InvariantCulture, $"""
-        model {r.Model}: one debate round, {r.Agents} agents x {r.Problems} problems, {r.Threads} threads, {r.SequencesPerContext} sequences per context
-        {"",-26} {"tok/s",9} {"tok/CPU-s",10}
-        {"debate round",-26} {r.Round.PerWallSecond,9:F0} {r.Round.PerCpuSecond,10:F0}   {r.Tokens} tokens in {r.WallSeconds:F1} s, {r.CoresBusy:F2} cores busy, {r.DecodeShare:P0} of CPU in llama_decode, {r.PromptTokensDecoded} prompt tokens decoded
-        {"raw llama_decode ceiling",-26} {r.RawCeiling.PerWallSecond,9:F0} {r.RawCeiling.PerCpuSecond,10:F0}   best per CPU-s, at {r.RawCeilingConcurrency} sequences
-        {"one request at a time",-26} {r.OneAtATime.PerWallSecond,9:F0} {r.OneAtATime.PerCpuSecond,10:F0}
-        per CPU-second: debate round = {r.CeilingShare:F2}x the raw ceiling (target >= 0.8), {r.Round.PerCpuSecond / r.OneAtATime.PerCpuSecond:F2}x one at a time
-        per wall second: {r.Round.PerWallSecond / r.OneAtATime.PerWallSecond:F2}x one at a time; cores busy {r.CoresBusy:F2} of {r.Threads} (target >= {0.9 * r.Threads:F1})
-        """);
+    static string Format(DebateBenchmarkReport r)
+    {
+        var lines = new List<string>
+        {
+            $"model {r.Model}: one debate round, {r.Agents} agents x {r.Problems} problems, {r.Threads} threads; llama.cpp {r.SequencesPerContext} sequences per context, engine {r.EngineSlots} slots",
+            $"{"",-26} {"tok/s",9} {"tok/CPU-s",10}",
+        };
+        foreach (var round in r.Rounds)
+        {
+            string detail = round.Backend == DecodeBackendKind.Engine
+                ? $"GEMM {round.GemmShare:P0} of step time ({round.DecodeSeconds:F2} s in {round.DecodeCalls} forwards)"
+                : $"{round.DecodeSeconds / round.CpuSeconds:P0} of CPU in llama_decode";
+            lines.Add($"{"round, " + (round.Backend == DecodeBackendKind.Engine ? "engine" : "llama.cpp"),-26} {round.Round.PerWallSecond,9:F0} {round.Round.PerCpuSecond,10:F0}   " +
+                      $"{round.Tokens} tokens in {round.WallSeconds:F1} s, {round.CoresBusy:F2} cores busy, {round.PromptTokensDecoded} prompt tokens decoded, {detail}");
+        }
+        if (r.EngineRatio is { } ratio)
+            lines.Add($"engine / llama.cpp: {ratio.Wall:F2}x tokens/s, {ratio.Cpu:F2}x tokens per CPU-second (target >= 5x on the built-in model)");
+        if (r.RawCeilingConcurrency > 0)
+        {
+            lines.Add($"{"raw llama_decode ceiling",-26} {r.RawCeiling.PerWallSecond,9:F0} {r.RawCeiling.PerCpuSecond,10:F0}   best per CPU-s, at {r.RawCeilingConcurrency} sequences");
+            lines.Add($"{"one request at a time",-26} {r.OneAtATime.PerWallSecond,9:F0} {r.OneAtATime.PerCpuSecond,10:F0}");
+        }
+        return string.Join(Environment.NewLine, lines.Select(l => l.ToString(CultureInfo.InvariantCulture)));
+    }
 }

@@ -25,9 +25,10 @@ public static class EvalCommand
         var threads = new Option<int>("--threads") { Description = "native decode threads (2 only on an idle 2-core machine; busy cores make ggml thread barriers stall)", DefaultValueFactory = _ => 1 };
         var json = new Option<bool>("--json") { Description = "print the report as one JSON object" };
         var responsesOut = new Option<string?>("--responses-out") { Description = "write every response as JSONL (id, sample, response, answer, correct)" };
+        var backend = BackendOption.Create();
         var command = new Command("eval", "accuracy of a model on a task's test split (single agent, K samples)")
         {
-            task, data, model, adapter, samples, count, prompts, threads, json, responsesOut,
+            task, data, model, adapter, samples, count, prompts, threads, json, responsesOut, backend,
         };
         sampling.AddTo(command);
         command.SetAction(parse =>
@@ -49,7 +50,7 @@ public static class EvalCommand
             var options = new EvaluationOptions
             {
                 Samples = parse.GetValue(samples), Count = parse.GetValue(count), Sampling = samplingOptions,
-                MaxTokens = maxTokens, Threads = parse.GetValue(threads),
+                MaxTokens = maxTokens, Threads = parse.GetValue(threads), Backend = BackendOption.Parse(parse.GetValue(backend)),
             };
             bool asJson = parse.GetValue(json);
             var report = TaskEvaluation.Run(loaded, theTask, promptSet, options, lora, asJson ? null : line => error.WriteLine(line));

@@ -13,7 +13,8 @@ public static class GenerateCommand
     static readonly JsonSerializerOptions Relaxed = new() { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
 
     public sealed record Settings(string? Model, string? Adapter, string? Prompt, int Count = 1, SamplingOptions? Sampling = null,
-        int MaxTokens = SamplingOptionsBinder.DefaultMaxTokens, bool Chat = false, string? PromptsFile = null, bool Json = false, string? OutFile = null);
+        int MaxTokens = SamplingOptionsBinder.DefaultMaxTokens, bool Chat = false, string? PromptsFile = null, bool Json = false, string? OutFile = null,
+        DecodeBackendKind Backend = DecodeBackendKind.Engine);
 
     public static Command Create()
     {
@@ -28,17 +29,18 @@ public static class GenerateCommand
         var chat = new Option<bool>("--chat") { Description = "send each raw prompt as a user turn in the model's chat template and print only the reply" };
         var json = new Option<bool>("--json") { Description = "print one JSON line per completion: id, sample, text, completion_tokens, prompt_tokens, finish_reason, error" };
         var outFile = new Option<string?>("--out") { Description = "write the JSON lines to FILE.jsonl instead of printing" };
+        var backend = BackendOption.Create();
         var sampling = new SamplingOptionsBinder();
         var command = new Command("generate", "generate completions of one prompt or a JSONL file of prompts")
         {
-            model, adapter, prompt, promptsFile, count, chat, json, outFile,
+            model, adapter, prompt, promptsFile, count, chat, json, outFile, backend,
         };
         sampling.AddTo(command);
         command.SetAction(parse =>
         {
             var (options, maxTokens) = sampling.Bind(parse);
             return Run(new Settings(parse.GetValue(model), parse.GetValue(adapter), parse.GetValue(prompt), parse.GetValue(count), options,
-                maxTokens, parse.GetValue(chat), parse.GetValue(promptsFile), parse.GetValue(json), parse.GetValue(outFile)), parse.InvocationConfiguration.Output);
+                maxTokens, parse.GetValue(chat), parse.GetValue(promptsFile), parse.GetValue(json), parse.GetValue(outFile), BackendOption.Parse(parse.GetValue(backend))), parse.InvocationConfiguration.Output);
         });
         return command;
     }
@@ -72,6 +74,8 @@ public static class GenerateCommand
         using var generator = new BatchedGenerator(loaded, new GeneratorOptions
         {
             MaxSequencesPerContext = Math.Min(requests.Count, 64),
+            Backend = settings.Backend,
+            EngineSlots = Math.Clamp(requests.Count, 1, 64),
             SequenceContextLength = Math.Min(loaded.TrainingContextLength, LongestPrompt(loaded, requests) + settings.MaxTokens + 1),
         });
         if (lora is not null)

@@ -49,10 +49,11 @@ public static class RunCommand
         var noCritic = new Option<bool>("--no-critic") { Description = "ablation of multiagent-ft: generation agents only, trained on their first answers" };
         var seeds = new Option<int?>("--seeds") { Description = "repeat the method with K seeds (seed, seed+1, ...) into one study folder" };
         var diversity = new Option<int?>("--diversity-problems") { Description = "test problems the diversity metrics score each iteration (default 100; 0: off)" };
+        var backend = BackendOption.Create();
         var command = new Command("run", "multiagent finetuning: debate, vote, per-agent datasets, finetune all adapters, iterate")
         {
             preset, task, data, trainData, model, agents, rounds, iterations, trainProblems, testProblems, summary, seed, tieBreak, noMajority,
-            criticWeight, maskFirst, restart, rank, learningRate, epochs, prompts, maxTokens, threads, output, resume, json,
+            criticWeight, maskFirst, restart, rank, learningRate, epochs, prompts, maxTokens, threads, backend, output, resume, json,
             method, noCritic, seeds, diversity,
         };
         command.SetAction(parse =>
@@ -97,6 +98,7 @@ public static class RunCommand
                     MaskFirstAnswer = parse.GetValue(maskFirst), RestartFromBase = parse.GetValue(restart),
                     MaxTokens = parse.GetValue(maxTokens) ?? o.MaxTokens,
                     Threads = parse.GetValue(threads) ?? o.Threads,
+                    Backend = BackendOption.Parse(parse.GetValue(backend)),
                     Lora = o.Lora with
                     {
                         Rank = parse.GetValue(rank) ?? o.Lora.Rank, LearningRate = parse.GetValue(learningRate) ?? o.Lora.LearningRate,

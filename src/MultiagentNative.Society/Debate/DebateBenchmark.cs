@@ -1,50 +1,84 @@
-// mafn bench debate: one debate round (round 1: every agent answers every problem, as the society runs it) timed per wall
-// second and per CPU second, beside the raw llama_decode ceiling and one request at a time measured in the same run.
+// mafn bench debate: one debate round (round 1: every agent answers every problem, as the society runs it) on each decode
+// backend over the same requests, per wall second and per CPU second, with the engine's GEMM share of its step time, beside
+// the raw llama_decode ceiling and one request at a time measured in the same run.
 using System.Diagnostics;
+using MultiagentNative.Engine.Cpu;
 using MultiagentNative.Serving;
 using MultiagentNative.Tasks;
 
 namespace MultiagentNative.Society.Debate;
 
-/// <param name="CoresBusy">CPU seconds of this process per wall second during the round.</param>
-public sealed record DebateBenchmarkReport(string Model, int Agents, int Problems, int Threads, int SequencesPerContext, long Tokens,
-    double WallSeconds, double CpuSeconds, Throughput Round, Throughput RawCeiling, int RawCeilingConcurrency, Throughput OneAtATime,
-    double DecodeSeconds, int PromptTokensDecoded)
+/// <param name="DecodeSeconds">Time inside the forward calls (llama_decode summed over contexts, or CpuDecoder.Forward).</param>
+/// <param name="GemmSeconds">Engine: wall time inside the float GEMMs (GemmCounter); 0 for llama.cpp.</param>
+public sealed record BackendRound(DecodeBackendKind Backend, long Tokens, double WallSeconds, double CpuSeconds, Throughput Round,
+    double DecodeSeconds, int PromptTokensDecoded, int DecodeCalls, double GemmSeconds)
 {
-    /// <summary>Share of the round's CPU time spent inside llama_decode (one native thread per context).</summary>
-    public double DecodeShare => DecodeSeconds / CpuSeconds;
     public double CoresBusy => CpuSeconds / WallSeconds;
-    public double CeilingShare => Round.PerCpuSecond / RawCeiling.PerCpuSecond;
+    /// <summary>Engine: share of the step (forward) time spent in GEMMs; the rest is attention, norms, copies and overhead.</summary>
+    public double GemmShare => DecodeSeconds > 0 ? GemmSeconds / DecodeSeconds : 0;
+}
+
+public sealed record DebateBenchmarkReport(string Model, int Agents, int Problems, int Threads, int SequencesPerContext, int EngineSlots,
+    IReadOnlyList<BackendRound> Rounds, Throughput RawCeiling, int RawCeilingConcurrency, Throughput OneAtATime)
+{
+    public BackendRound? Of(DecodeBackendKind backend) => Rounds.FirstOrDefault(r => r.Backend == backend);
+
+    /// <summary>Engine tokens/s over llama.cpp tokens/s (wall, CPU), when both ran.</summary>
+    public (double Wall, double Cpu)? EngineRatio => Of(DecodeBackendKind.Engine) is { } e && Of(DecodeBackendKind.LlamaCpp) is { } l
+        ? (e.Round.PerWallSecond / l.Round.PerWallSecond, e.Round.PerCpuSecond / l.Round.PerCpuSecond) : null;
 }
 
 public static class DebateBenchmark
 {
     public static DebateBenchmarkReport Run(ServingModel model, ITask task, PromptSet prompts, SocietyOptions options,
-        int repeats = 2, Action<string>? log = null)
+        int repeats = 2, Action<string>? log = null, IReadOnlyList<DecodeBackendKind>? backends = null, bool peers = true)
     {
         var problems = task.Problems(DataSplit.Test).Take(options.TestProblems).ToList();
         int threads = options.Threads > 0 ? options.Threads : Environment.ProcessorCount;
-        var roundOptions = options with { Rounds = 1 };
+        var rounds = new List<BackendRound>();
+        foreach (var backend in backends ?? [DecodeBackendKind.LlamaCpp, DecodeBackendKind.Engine])
+            rounds.Add(RunRound(model, task, prompts, options with { Backend = backend, Rounds = 1 }, problems, log));
+        var (ceiling, concurrency, single) = (Throughput.Zero, 0, Throughput.Zero);
+        if (peers)
+        {
+            var generation = new GenerationBenchmark(model, maxTokens: 64, threads: threads, repeats: repeats);
+            log?.Invoke("raw llama_decode at 1, 4 and 16 sequences per context");
+            (ceiling, concurrency) = generation.RawDecodeCeiling([threads, 4 * threads, 16 * threads]);
+            log?.Invoke("one request at a time");
+            single = generation.OneAtATimeBest();
+        }
+        return new DebateBenchmarkReport(Path.GetFileName(model.Path), options.Agents, problems.Count, threads,
+            SocietyGenerator.SequencesPerContext(model, options), SocietyGenerator.EngineSlots, rounds, ceiling, concurrency, single);
+    }
+
+    static BackendRound RunRound(ServingModel model, ITask task, PromptSet prompts, SocietyOptions options, List<Problem> problems, Action<string>? log)
+    {
         using var society = SocietyGenerator.Create(model, options);
         var generator = society.Generator;
-        var runner = new DebateRunner(generator, task, prompts, roundOptions);
+        var runner = new DebateRunner(generator, task, prompts, options);
         var empty = new Dictionary<ResponseKey, ResponseRecord>();
-        runner.Run(0, [new DebateProblems(DataSplit.Test, problems.Take(4).ToList())], empty, _ => { }); // warm-up: contexts and JIT
-        log?.Invoke($"debate round 1: {problems.Count} problems x {options.Agents} agents");
+        runner.Run(0, [new DebateProblems(DataSplit.Test, problems.Take(4).ToList())], empty, _ => { }); // warm-up: contexts, weights, JIT
+        log?.Invoke($"{options.Backend}: debate round 1, {problems.Count} problems x {options.Agents} agents");
+        bool counting = GemmCounter.Enabled;
+        GemmCounter.Reset();
+        GemmCounter.Enabled = options.Backend == DecodeBackendKind.Engine;
         var cpu = Process.GetCurrentProcess().TotalProcessorTime;
         var clock = Stopwatch.StartNew();
         long tokens = 0;
-        runner.Run(0, [new DebateProblems(DataSplit.Test, problems)], empty, r => Interlocked.Add(ref tokens, r.CompletionTokens));
+        try
+        {
+            runner.Run(0, [new DebateProblems(DataSplit.Test, problems)], empty, r => Interlocked.Add(ref tokens, r.CompletionTokens));
+        }
+        finally
+        {
+            GemmCounter.Enabled = counting;
+        }
         double wall = clock.Elapsed.TotalSeconds, cpuSeconds = (Process.GetCurrentProcess().TotalProcessorTime - cpu).TotalSeconds;
         var statistics = generator.LastRun;
+        var gemm = GemmCounter.Snapshot();
         var round = Throughput.Of(tokens, wall, cpuSeconds);
         log?.Invoke($"  {tokens} tokens in {wall:F1} s: {round.PerWallSecond:F0} tok/s, {round.PerCpuSecond:F0} tok/CPU-s, {cpuSeconds / wall:F2} cores busy");
-        var peers = new GenerationBenchmark(model, maxTokens: 64, threads: threads, repeats: repeats);
-        log?.Invoke("raw llama_decode at 1, 4 and 16 sequences per context");
-        var (ceiling, concurrency) = peers.RawDecodeCeiling([threads, 4 * threads, 16 * threads]);
-        log?.Invoke("one request at a time");
-        var single = peers.OneAtATimeBest();
-        return new DebateBenchmarkReport(Path.GetFileName(model.Path), options.Agents, problems.Count, threads, SocietyGenerator.SequencesPerContext(model, options),
-            tokens, wall, cpuSeconds, round, ceiling, concurrency, single, statistics.DecodeSeconds, statistics.PromptTokensDecoded);
+        return new BackendRound(options.Backend, tokens, wall, cpuSeconds, round, statistics.DecodeSeconds, statistics.PromptTokensDecoded,
+            statistics.DecodeCalls, gemm.Seconds + gemm.SerialThreadSeconds); // small steps run their GEMMs serially on the caller
     }
 }

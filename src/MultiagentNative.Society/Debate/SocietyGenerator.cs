@@ -25,7 +25,9 @@ public sealed class SocietyGenerator : IDisposable
             MaxSequencesPerContext = perContext,
             SequenceContextLength = Math.Min(model.TrainingContextLength, 4096),
             ThreadBudget = options.Threads > 0 ? options.Threads : Environment.ProcessorCount,
-            BatchSize = Math.Max(512, perContext),
+            BatchSize = Math.Max(512, Math.Max(perContext, EngineSlots)),
+            Backend = options.Backend,
+            EngineSlots = EngineSlots,
         });
         var adapters = new List<LoraAdapter>();
         try
@@ -57,6 +59,10 @@ public sealed class SocietyGenerator : IDisposable
     /// </summary>
     public static int SequencesPerContext(ServingModel model, SocietyOptions options) =>
         options.SequencesPerContext > 0 ? options.SequencesPerContext : model.ParameterCount < 100_000_000 ? 2 : 16;
+
+    /// <summary>Engine backend: sequences of all agents decoded at once. 64 rows keep the built-in model's step GEMM-bound
+    /// while the F32 KV cache stays small (64 x the sequence length x layers x 2 x kv width floats).</summary>
+    public const int EngineSlots = 64;
 
     public void Dispose()
     {

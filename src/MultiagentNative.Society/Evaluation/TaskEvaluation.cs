@@ -22,6 +22,8 @@ public sealed record EvaluationOptions
     public int MaxSequencesPerContext { get; init; } = 64;
     /// <summary>Native decode threads. 1 by default: on 2 shared cores under load, 2 threads ran ~400x slower (ggml thread barriers).</summary>
     public int Threads { get; init; } = 1;
+    /// <summary>The decode forward pass (see GeneratorOptions.Backend).</summary>
+    public DecodeBackendKind Backend { get; init; } = DecodeBackendKind.Engine;
 }
 
 public sealed record ProblemOutcome(Problem Problem, IReadOnlyList<string> Responses, IReadOnlyList<ExtractedAnswer> Answers,
@@ -71,6 +73,8 @@ public static class TaskEvaluation
             MaxSequencesPerContext = Math.Min(options.MaxSequencesPerContext, problems.Count * options.Samples),
             SequenceContextLength = context,
             ThreadBudget = options.Threads,
+            Backend = options.Backend,
+            EngineSlots = Math.Clamp(problems.Count * options.Samples, 1, 64),
         });
         var agent = AgentId.Base;
         if (adapter is not null)

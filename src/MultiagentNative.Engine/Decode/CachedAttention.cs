@@ -1,0 +1,120 @@
+// Attention of new rows over their slot's cached keys and values (the rows' own K/V are already in the cache):
+// a row at position p of slot s sees positions 0..p of s only, so a prompt chunk is causal and slots never mix.
+// GQA as llama.cpp: query head h reads kv head h / (heads / kvHeads); scale 1/sqrt(headDim).
+using System.Numerics.Tensors;
+using System.Runtime.Intrinsics;
+
+namespace MultiagentNative.Engine.Decode;
+
+static unsafe class CachedAttention
+{
+    /// <summary>Rows of one input handled by one work item: long prompt chunks split across cores.</summary>
+    const int RowsPerItem = 16;
+
+    /// <summary>
+    /// Semantics, for row r (slot rowSlot[r], position pos[r]) and head h: p = softmax_{j&lt;=pos[r]}(scale q[r,h] . K[slot, j, kv(h)]);
+    /// o[r,h] = sum_j p_j V[slot, j, kv(h)] (overwrites o).
+    /// Shapes: o, q [rows, heads*headDim]; keys, values a layer of the KvCache; inputRowStart [inputs+1] (rows of one input
+    /// are consecutive positions of one slot); scores: per part at least cache.Capacity floats.
+    /// </summary>
+    public static void Forward(float[] o, float[] q, KvCache cache, float[] keys, float[] values, int[] inputRowStart, int inputs,
+                               int[] rowSlot, int[] positions, int heads, int kvHeads, int headDim, float[][] scores)
+    {
+        int items = 0;
+        long work = 0;
+        for (int i = 0; i < inputs; i++)
+        {
+            items += heads * ((inputRowStart[i + 1] - inputRowStart[i] + RowsPerItem - 1) / RowsPerItem);
+            for (int r = inputRowStart[i]; r < inputRowStart[i + 1]; r++)
+                work += (long)(positions[r] + 1) * heads * headDim * 2;
+        }
+        var job = new Job(o, q, cache, keys, values, inputRowStart, inputs, rowSlot, positions, heads, kvHeads, headDim, scores);
+        int parts = work < CpuDecoder.ParallelWork ? 1 : Math.Min(scores.Length, items);
+        if (parts <= 1)
+        {
+            job.RunPart(0, 1);
+            return;
+        }
+        Cpu.CpuParallel.For(parts, part => job.RunPart(part, parts));
+    }
+
+    sealed class Job(float[] o, float[] q, KvCache cache, float[] keys, float[] values, int[] inputRowStart, int inputs,
+                     int[] rowSlot, int[] positions, int heads, int kvHeads, int headDim, float[][] scores)
+    {
+        // Items are (input, row block, head) in order; part p takes items p, p + parts, ... with its own scores buffer.
+        public void RunPart(int part, int parts)
+        {
+            int item = 0;
+            int group = heads / kvHeads, queryWidth = heads * headDim;
+            float scale = 1f / MathF.Sqrt(headDim);
+            var buffer = scores[part];
+            for (int input = 0; input < inputs; input++)
+            {
+                for (int first = inputRowStart[input]; first < inputRowStart[input + 1]; first += RowsPerItem)
+                {
+                    int last = Math.Min(first + RowsPerItem, inputRowStart[input + 1]);
+                    for (int h = 0; h < heads; h++, item++)
+                    {
+                        if (item % parts != part)
+                            continue;
+                        int kvHead = h / group;
+                        for (int r = first; r < last; r++)
+                            Row(o.AsSpan(r * queryWidth + h * headDim, headDim), q.AsSpan(r * queryWidth + h * headDim, headDim),
+                                rowSlot[r], positions[r] + 1, kvHead, scale, buffer);
+                    }
+                }
+            }
+        }
+
+        void Row(Span<float> output, ReadOnlySpan<float> query, int slot, int keyCount, int kvHead, float scale, float[] buffer)
+        {
+            var s = buffer.AsSpan(0, keyCount);
+            long start = cache.Offset(slot, 0) + kvHead * headDim;
+            int stride = cache.KvWidth;
+            fixed (float* pk = keys, pv = values, pq = query, po = output, ps = s)
+            {
+                float* key = pk + start;
+                for (int j = 0; j < keyCount; j++, key += stride)
+                    ps[j] = Dot(pq, key, headDim) * scale;
+                float max = TensorPrimitives.Max(s);
+                TensorPrimitives.Subtract(s, max, s);
+                TensorPrimitives.Exp(s, s);
+                float inverse = 1f / TensorPrimitives.Sum(s);
+                output.Clear();
+                float* value = pv + start;
+                for (int j = 0; j < keyCount; j++, value += stride)
+                    Axpy(po, value, ps[j] * inverse, headDim);
+            }
+        }
+    }
+
+    static float Dot(float* a, float* b, int n)
+    {
+        int i = 0;
+        float sum = 0;
+        if (Vector256.IsHardwareAccelerated && n >= 8)
+        {
+            var acc = Vector256<float>.Zero;
+            for (; i + 8 <= n; i += 8)
+                acc += Vector256.Load(a + i) * Vector256.Load(b + i);
+            sum = Vector256.Sum(acc);
+        }
+        for (; i < n; i++)
+            sum += a[i] * b[i];
+        return sum;
+    }
+
+    // y += alpha x
+    static void Axpy(float* y, float* x, float alpha, int n)
+    {
+        int i = 0;
+        if (Vector256.IsHardwareAccelerated && n >= 8)
+        {
+            var a = Vector256.Create(alpha);
+            for (; i + 8 <= n; i += 8)
+                (Vector256.Load(y + i) + a * Vector256.Load(x + i)).Store(y + i);
+        }
+        for (; i < n; i++)
+            y[i] += alpha * x[i];
+    }
+}

@@ -1,0 +1,284 @@
+// Continuous batching of every agent's requests over one engine decoder: each step runs one token per generating slot
+// plus prompt chunks (up to BatchSize rows) of all agents in one Forward, samples, retires and refills slots. Identical
+// prompt prefixes of the same adapter are decoded once and copied (another adapter's K/V would differ).
+using MultiagentNative.Engine.Decode;
+using MultiagentNative.Interop.Llama;
+
+namespace MultiagentNative.Serving;
+
+sealed class EngineGenerationRun
+{
+    readonly IDecodeBackend decoder;
+    readonly GeneratorOptions options;
+    readonly LlamaVocabulary vocabulary;
+    readonly Queue<(PreparedRequest Request, int Agent)> queue;
+    readonly EngineSlot[] slots;
+    readonly Completion?[] results;
+    readonly Action<Completion>? completed;
+    readonly DecodeInput[] inputs;
+    readonly EngineSlot[] inputSlots;
+    readonly float[] logits;
+    readonly int sequenceLength;
+    int promptTokensDecoded, tokensGenerated, decodeCalls;
+    long decodeTicks;
+
+    /// <summary>One decoder slot and the request it serves (states as SequenceSlot's).</summary>
+    sealed class EngineSlot(int index)
+    {
+        public int Index { get; } = index;
+        public SlotState State;
+        public PreparedRequest? Request;
+        public int Agent = -1;
+        public int[] PromptInts = [];
+        public readonly int[] Last = new int[1];
+        public int PromptDecoded, NextPosition, SharedPrefixLength;
+        public EngineSlot? PrefixSource;
+        /// <summary>This step's input whose logits the slot samples from; -1 when none.</summary>
+        public int InputIndex = -1;
+        public bool Finished;
+        public TokenId LastToken;
+        public TokenSampler? Sampler;
+        public CompletionText? Text;
+        public readonly List<TokenId> Generated = [];
+        public List<float[]>? Logits;
+
+        public void Reset()
+        {
+            (State, Request, Agent, PromptInts, PromptDecoded, NextPosition, SharedPrefixLength) = (SlotState.Free, null, -1, [], 0, 0, 0);
+            (PrefixSource, InputIndex, Finished, Sampler, Text, Logits) = (null, -1, false, null, null, null);
+            Generated.Clear();
+        }
+    }
+
+    public RunStatistics Statistics => new(promptTokensDecoded, tokensGenerated, decodeCalls, 1,
+        (double)decodeTicks / System.Diagnostics.Stopwatch.Frequency);
+
+    public EngineGenerationRun(IDecodeBackend decoder, GeneratorOptions options, LlamaVocabulary vocabulary,
+        IEnumerable<(PreparedRequest Request, int Agent)> requests, Completion?[] results, Action<Completion>? completed)
+    {
+        this.decoder = decoder;
+        this.options = options;
+        this.vocabulary = vocabulary;
+        this.results = results;
+        this.completed = completed;
+        queue = new(requests);
+        slots = [.. Enumerable.Range(0, decoder.MaxSlots).Select(i => new EngineSlot(i))];
+        inputs = new DecodeInput[decoder.MaxSlots];
+        inputSlots = new EngineSlot[decoder.MaxSlots];
+        logits = new float[decoder.MaxSlots * decoder.VocabularySize];
+        sequenceLength = decoder.SlotCapacity;
+    }
+
+    public void Run(CancellationToken cancellation)
+    {
+        try
+        {
+            while (true)
+            {
+                cancellation.ThrowIfCancellationRequested();
+                Admit();
+                if (slots.All(s => s.State == SlotState.Free))
+                    return;
+                int count = BuildInputs();
+                long start = System.Diagnostics.Stopwatch.GetTimestamp();
+                decoder.Forward(inputs.AsSpan(0, count), logits);
+                decodeTicks += System.Diagnostics.Stopwatch.GetTimestamp() - start;
+                decodeCalls++;
+                SampleAll(count);
+                CopyReadyPrefixes();
+                RetireFinished();
+            }
+        }
+        finally
+        {
+            foreach (var slot in slots)
+            {
+                decoder.ResetSlot(slot.Index);
+                slot.Reset();
+            }
+        }
+    }
+
+    void Admit()
+    {
+        foreach (var slot in slots)
+        {
+            if (slot.State != SlotState.Free)
+                continue;
+            if (!NextRunnable(out var next))
+                return;
+            Start(slot, next.Request, next.Agent);
+        }
+    }
+
+    bool NextRunnable(out (PreparedRequest Request, int Agent) next)
+    {
+        while (queue.TryDequeue(out next))
+        {
+            var request = next.Request;
+            string? error = request.Error ?? (request.Prompt.Length == 0 ? "the prompt has no tokens"
+                : request.Prompt.Length >= sequenceLength ? new ContextOverflowException(
+                    $"context overflow: the prompt has {request.Prompt.Length} tokens and a sequence holds {sequenceLength} positions " +
+                    "(prompt + at least one generated token); shorten the prompt or raise GeneratorOptions.SequenceContextLength").Message
+                : null);
+            if (error is null)
+                return true;
+            Complete(new Completion(request.Index, "", [], request.Prompt.Length, FinishReason.Failed, error, null));
+        }
+        return false;
+    }
+
+    void Start(EngineSlot slot, PreparedRequest request, int agent)
+    {
+        decoder.ResetSlot(slot.Index);
+        slot.Request = request;
+        slot.Agent = agent;
+        slot.PromptInts = [.. request.Prompt.Select(t => t.Value)];
+        slot.Sampler = new TokenSampler(request.Source.Sampling, decoder.VocabularySize);
+        slot.Text = new CompletionText(vocabulary, request.Source.Stop);
+        slot.Logits = request.Source.RecordLogits ? [] : null;
+        slot.State = SlotState.Prefill;
+        if (options.SharePromptPrefixes)
+            PlanPrefixShare(slot);
+    }
+
+    void PlanPrefixShare(EngineSlot slot)
+    {
+        EngineSlot? best = null;
+        int bestLength = 0;
+        foreach (var other in slots)
+        {
+            if (other == slot || other.Agent != slot.Agent || other.State is SlotState.Free or SlotState.WaitingForPrefix)
+                continue;
+            int common = CommonPrefix(slot.PromptInts, other.PromptInts);
+            if (common > bestLength)
+                (best, bestLength) = (other, common);
+        }
+        // keep at least one prompt token to decode: its logits give the first sampled token
+        bestLength = Math.Min(bestLength, slot.PromptInts.Length - 1);
+        if (best is null || bestLength < options.MinSharedPrefix)
+            return;
+        slot.PrefixSource = best;
+        slot.SharedPrefixLength = bestLength;
+        slot.State = SlotState.WaitingForPrefix;
+        if (best.PromptDecoded >= bestLength)
+            CopyPrefix(slot);
+    }
+
+    static int CommonPrefix(int[] a, int[] b)
+    {
+        int n = Math.Min(a.Length, b.Length), i = 0;
+        while (i < n && a[i] == b[i])
+            i++;
+        return i;
+    }
+
+    void CopyPrefix(EngineSlot slot)
+    {
+        decoder.CopyPrefix(slot.PrefixSource!.Index, slot.Index, slot.SharedPrefixLength);
+        slot.PromptDecoded = slot.SharedPrefixLength;
+        slot.PrefixSource = null;
+        slot.State = SlotState.Prefill;
+    }
+
+    void CopyReadyPrefixes()
+    {
+        foreach (var slot in slots)
+            if (slot.State == SlotState.WaitingForPrefix && slot.PrefixSource!.PromptDecoded >= slot.SharedPrefixLength)
+                CopyPrefix(slot);
+    }
+
+    // one token per generating slot first (they never wait), then prompt chunks in slot order while rows remain
+    int BuildInputs()
+    {
+        int count = 0, rows = 0;
+        foreach (var slot in slots)
+        {
+            slot.InputIndex = -1;
+            if (slot.State != SlotState.Generating)
+                continue;
+            slot.Last[0] = slot.LastToken.Value;
+            slot.InputIndex = count;
+            inputSlots[count] = slot;
+            inputs[count++] = new DecodeInput(slot.Index, slot.Agent, slot.Last);
+            rows++;
+        }
+        foreach (var slot in slots)
+        {
+            if (slot.State != SlotState.Prefill)
+                continue;
+            int room = options.BatchSize - rows;
+            if (room <= 0)
+                break;
+            int end = Math.Min(slot.PromptInts.Length, slot.PromptDecoded + room);
+            inputs[count] = new DecodeInput(slot.Index, slot.Agent, slot.PromptInts.AsMemory(slot.PromptDecoded, end - slot.PromptDecoded));
+            // only a chunk that ends the prompt samples; an earlier chunk's logits are not used
+            slot.InputIndex = end == slot.PromptInts.Length ? count : -1;
+            inputSlots[count++] = slot;
+            rows += end - slot.PromptDecoded;
+            promptTokensDecoded += end - slot.PromptDecoded;
+            slot.PromptDecoded = end;
+        }
+        return count;
+    }
+
+    void SampleAll(int count)
+    {
+        int vocab = decoder.VocabularySize;
+        for (int i = 0; i < count; i++)
+        {
+            var slot = inputSlots[i];
+            if (slot.InputIndex != i)
+                continue;
+            if (slot.State == SlotState.Prefill)
+            {
+                slot.State = SlotState.Generating;
+                slot.NextPosition = slot.PromptInts.Length;
+            }
+            else
+                slot.NextPosition++;
+            var row = logits.AsSpan(i * vocab, vocab);
+            slot.Logits?.Add(row.ToArray());
+            var token = slot.Sampler!.Sample(row);
+            tokensGenerated++;
+            slot.LastToken = token;
+            if (vocabulary.IsEndOfGeneration(token.ToLlama()))
+            {
+                Finish(slot, FinishReason.EndOfGeneration, null);
+                continue;
+            }
+            slot.Generated.Add(token);
+            if (slot.Text!.Append(token))
+                Finish(slot, FinishReason.Stop, null);
+            else if (slot.Generated.Count >= slot.Request!.Source.MaxTokens)
+                Finish(slot, FinishReason.Length, null);
+            else if (slot.NextPosition >= sequenceLength)
+                Finish(slot, FinishReason.ContextFull,
+                    $"context full: the sequence reached its {sequenceLength} positions after {slot.Generated.Count} generated tokens");
+        }
+    }
+
+    void Finish(EngineSlot slot, FinishReason reason, string? error)
+    {
+        var request = slot.Request!;
+        Complete(new Completion(request.Index, slot.Text!.Text, [.. slot.Generated], request.Prompt.Length, reason, error, slot.Logits));
+        slot.Finished = true; // retired after this step's prefix copies
+    }
+
+    void Complete(Completion completion)
+    {
+        results[completion.RequestIndex] = completion;
+        completed?.Invoke(completion);
+    }
+
+    void RetireFinished()
+    {
+        foreach (var slot in slots)
+        {
+            if (!slot.Finished)
+                continue;
+            decoder.ResetSlot(slot.Index);
+            slot.Reset();
+        }
+    }
+}

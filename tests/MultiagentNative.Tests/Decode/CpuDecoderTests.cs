@@ -1,0 +1,133 @@
+// The engine decoder against the engine's training forward (itself checked against llama.cpp) on llama, qwen2 and phi3,
+// and its slot protocol: a sequence's logits alone equal those inside a batch of other agents' rows, fed in any chunking,
+// after a slot was reused, or continued from a copied prefix.
+using MultiagentNative.Engine.Decode;
+using MultiagentNative.Engine.Model;
+using MultiagentNative.Tests.Engine.Parity;
+using NUnit.Framework;
+
+namespace MultiagentNative.Tests.Decode;
+
+public class CpuDecoderTests
+{
+    const double Tolerance = 1e-4;
+    const double BatchTolerance = 1e-6;
+
+    static int[] Tokens(int vocab, int count, int seed)
+    {
+        var random = new Random(seed);
+        return [.. Enumerable.Range(0, count).Select(_ => random.Next(1, vocab))];
+    }
+
+    static AdapterSet<float> RandomAdapter(LlamaConfig config, int seed)
+    {
+        var adapter = AdapterSet<float>.Create(config, new LoraConfig(4, 8, LoraTargets.All), seed);
+        var random = new Random(seed + 1);
+        foreach (var pair in adapter.Pairs.Values)
+            for (int i = 0; i < pair.B.Length; i++)
+                pair.B[i] = (float)(random.NextDouble() - 0.5) * 0.2f;
+        return adapter;
+    }
+
+    // Feeds tokens in the given chunk sizes (repeating the last), returning the logits after every token of the last chunk.
+    static float[] LastLogits(CpuDecoder decoder, int slot, int agent, int[] tokens, int chunk)
+    {
+        var logits = new float[decoder.VocabularySize];
+        for (int start = 0; start < tokens.Length; start += chunk)
+        {
+            int length = Math.Min(chunk, tokens.Length - start);
+            decoder.Forward([new DecodeInput(slot, agent, tokens.AsMemory(start, length))], logits);
+        }
+        return logits;
+    }
+
+    [TestCase(ModelArch.Llama)]
+    [TestCase(ModelArch.Qwen2)]
+    [TestCase(ModelArch.Phi3)]
+    public void EveryPrefixMatchesTheTrainingForward(ModelArch arch)
+    {
+        var model = GgufModelLoader.Load<float>(GeneratedModels.Path(arch));
+        var adapter = RandomAdapter(model.Config, 3);
+        var transformer = model.CreateTransformer();
+        int vocab = model.Config.Vocab;
+        int[] tokens = Tokens(vocab, 40, seed: 7);
+        using var decoder = CpuDecoder.FromModel(model, maxSlots: 4, slotCapacity: 64);
+        int baseAgent = decoder.AddAgent(null), loraAgent = decoder.AddAgent(adapter);
+        foreach (var (agent, set) in new[] { (baseAgent, (AdapterSet<float>?)null), (loraAgent, adapter) })
+        {
+            float[] expected = transformer.Logits(tokens, set);
+            decoder.ResetSlot(1);
+            // a 13-token chunk, then one token at a time: every step's logits against the full forward's row
+            var logits = new float[vocab];
+            decoder.Forward([new DecodeInput(1, agent, tokens.AsMemory(0, 13))], logits);
+            LlamaTestModelAssert(logits, expected.AsSpan(12 * vocab, vocab).ToArray(), Tolerance, $"{arch} agent {agent} row 12");
+            for (int p = 13; p < tokens.Length; p++)
+            {
+                decoder.Forward([new DecodeInput(1, agent, tokens.AsMemory(p, 1))], logits);
+                LlamaTestModelAssert(logits, expected.AsSpan(p * vocab, vocab).ToArray(), Tolerance, $"{arch} agent {agent} row {p}");
+            }
+            Assert.That(decoder.SlotLength(1), Is.EqualTo(tokens.Length));
+        }
+    }
+
+    [Test]
+    public void SequenceAloneEqualsItInsideABatchOfOtherAgents()
+    {
+        var model = GgufModelLoader.Load<float>(GeneratedModels.Path(ModelArch.Llama));
+        int vocab = model.Config.Vocab;
+        using var decoder = CpuDecoder.FromModel(model, maxSlots: 8, slotCapacity: 64);
+        int[] agents = [decoder.AddAgent(RandomAdapter(model.Config, 1)), decoder.AddAgent(null), decoder.AddAgent(RandomAdapter(model.Config, 2))];
+        int[] target = Tokens(vocab, 30, 11);
+        float[] alone = LastLogits(decoder, 0, agents[0], target, chunk: 30);
+
+        decoder.ResetSlot(0);
+        var others = Enumerable.Range(1, 7).Select(s => Tokens(vocab, 5 + 7 * s, 20 + s)).ToArray();
+        var logits = new float[8 * vocab];
+        // step 1: the target's prompt beside other agents' prompts; then the target one token at a time beside them
+        decoder.Forward([new DecodeInput(3, agents[1], others[2]), new DecodeInput(0, agents[0], target.AsMemory(0, 25)),
+                         new DecodeInput(5, agents[2], others[4]), new DecodeInput(1, agents[0], others[0])], logits);
+        for (int p = 25; p < 30; p++)
+            decoder.Forward([new DecodeInput(3, agents[2 - p % 3], others[2].AsMemory(p % 5, 1)), new DecodeInput(0, agents[0], target.AsMemory(p, 1)),
+                             new DecodeInput(2, agents[p % 3], others[1].AsMemory(0, 1 + p % 4))], logits);
+        LlamaTestModelAssert(logits.AsSpan(vocab, vocab).ToArray(), alone, BatchTolerance, "target in a batch");
+    }
+
+    [Test]
+    public void ReusedSlotAndCopiedPrefixGiveTheSameLogits()
+    {
+        var model = GgufModelLoader.Load<float>(GeneratedModels.Path(ModelArch.Qwen2));
+        int vocab = model.Config.Vocab;
+        using var decoder = CpuDecoder.FromModel(model, maxSlots: 3, slotCapacity: 48);
+        int agent = decoder.AddAgent(RandomAdapter(model.Config, 4));
+        int[] first = Tokens(vocab, 40, 1), second = Tokens(vocab, 20, 2);
+        float[] reference = LastLogits(decoder, 2, agent, first, chunk: 40);
+
+        decoder.ResetSlot(2);
+        LastLogits(decoder, 2, agent, second, chunk: 7);
+        decoder.ResetSlot(2);
+        LlamaTestModelAssert(LastLogits(decoder, 2, agent, first, chunk: 9), reference, BatchTolerance, "slot reused");
+
+        decoder.CopyPrefix(2, 0, 17);
+        Assert.That(decoder.SlotLength(0), Is.EqualTo(17));
+        var logits = new float[vocab];
+        decoder.Forward([new DecodeInput(0, agent, first.AsMemory(17))], logits);
+        LlamaTestModelAssert(logits, reference, BatchTolerance, "continued from a copied prefix");
+    }
+
+    [Test]
+    public void MisuseThrowsNamingTheInput()
+    {
+        var model = GgufModelLoader.Load<float>(GeneratedModels.Path(ModelArch.Llama));
+        using var decoder = CpuDecoder.FromModel(model, maxSlots: 2, slotCapacity: 8);
+        int agent = decoder.AddAgent(null);
+        var logits = new float[2 * model.Config.Vocab];
+        Assert.Throws<ArgumentException>(() => decoder.Forward([new DecodeInput(0, agent, new int[9])], logits));
+        Assert.Throws<ArgumentException>(() => decoder.Forward([new DecodeInput(0, agent, new int[1]), new DecodeInput(0, agent, new int[1])], logits));
+        Assert.Throws<ArgumentOutOfRangeException>(() => decoder.Forward([new DecodeInput(0, 5, new int[1])], logits));
+        Assert.Throws<ArgumentOutOfRangeException>(() => decoder.Forward([new DecodeInput(2, agent, new int[1])], logits));
+        Assert.That(decoder.SlotLength(0), Is.Zero, "a refused forward leaves the slot as it was");
+    }
+
+    static void LlamaTestModelAssert(float[] actual, float[] expected, double tolerance, string what) =>
+        Interop.LlamaTestModel.AssertClose(actual, expected, tolerance, what);
+}
