@@ -144,8 +144,9 @@ public sealed partial class CudaDecoder : IDecodeBackend
                 grown.CopyFrom(adapterStack.AsSpan(), kernels.Stream);
             else
                 grown.Clear(kernels.Stream); // the first adapter arrives after null agents: theirs are zeros
-            grown.CopyFrom(HostRange(adapter, scale), kernels.Stream, agent * floatsPerAgent);
+            // the host copy goes on the default stream, so the stream's copy or clear must be done before it
             kernels.Synchronize();
+            grown.CopyFrom(HostRange(adapter, scale), null, agent * floatsPerAgent);
             adapterStack?.Dispose();
             adapterStack = grown;
         }
@@ -221,7 +222,7 @@ public sealed partial class CudaDecoder : IDecodeBackend
         segments = null;
         adapterStack?.Dispose();
         kCache.Dispose();
-        vCache?.Dispose();
+        vCache.Dispose();
         if (ownsWeights)
         {
             weights.Dispose();
