@@ -59,16 +59,14 @@ public sealed partial class CudaDecoder
         }
     }
 
-    /// <summary>The batch on the host: rows grouped by agent, and where each input's rows and last row are.</summary>
-    readonly record struct RowLayout(int[] Tokens, int[] Positions, int[] Slots, int[] SegStart, int[] Order, int[] LastRows);
-
     public void Forward(ReadOnlySpan<DecodeInput> inputs, Span<float> logits)
     {
-        var layout = Arrange(inputs);
+        // host checks name the bad input before anything is uploaded or any slot changes
+        var layout = DecodeRows.Arrange(inputs, slotLengths, agents.Count, SlotCapacity, config.Vocab);
         if (inputs.IsEmpty)
             return;
         ShapeCheck.AtLeast(logits.Length, inputs.Length, config.Vocab, "logits");
-        int rows = layout.Tokens.Length;
+        int rows = layout.Rows;
         Upload(layout);
         var p = pass!;
         int d = config.ModelDim;
@@ -126,55 +124,9 @@ public sealed partial class CudaDecoder
         CudaLora.Forward(kernels, y, pass!.Shrunk, x, Stack(slot), segments!, null, inDim, outDim, rank, 1f, LoraDropout.None);
     }
 
-    // host checks name the bad input before anything is uploaded; rows are ordered by agent, stable within one
-    RowLayout Arrange(ReadOnlySpan<DecodeInput> inputs)
+    void Upload(DecodeRows layout)
     {
-        if (inputs.Length > MaxSlots)
-            throw new ArgumentException($"inputs: {inputs.Length} inputs, but a forward extends at most {MaxSlots} slots, each once", nameof(inputs));
-        var seen = new bool[MaxSlots];
-        int rows = 0;
-        for (int i = 0; i < inputs.Length; i++)
-        {
-            var input = inputs[i];
-            if ((uint)input.Slot >= (uint)MaxSlots)
-                throw new ArgumentOutOfRangeException(nameof(inputs), $"inputs[{i}].Slot = {input.Slot} is outside [0, {MaxSlots})");
-            if (seen[input.Slot])
-                throw new ArgumentException($"inputs[{i}]: slot {input.Slot} appears twice in one forward", nameof(inputs));
-            seen[input.Slot] = true;
-            if ((uint)input.Agent >= (uint)agents.Count)
-                throw new ArgumentOutOfRangeException(nameof(inputs), $"inputs[{i}].Agent = {input.Agent}, but {agents.Count} agents are registered");
-            if (input.Tokens.IsEmpty)
-                throw new ArgumentException($"inputs[{i}]: no tokens (a forward needs at least one to give logits)", nameof(inputs));
-            if (slotLengths[input.Slot] + input.Tokens.Length > SlotCapacity)
-                throw new ArgumentException($"inputs[{i}]: slot {input.Slot} holds {slotLengths[input.Slot]} positions; {input.Tokens.Length} more exceed its capacity {SlotCapacity}", nameof(inputs));
-            CudaEmbedding.CheckTokens(input.Tokens.Span, config.Vocab);
-            rows += input.Tokens.Length;
-        }
-        var array = inputs.ToArray();
-        var order = Enumerable.Range(0, array.Length).OrderBy(i => array[i].Agent).ToArray();
-        var layout = new RowLayout(new int[rows], new int[rows], new int[rows], new int[agents.Count + 1], order, new int[array.Length]);
-        int row = 0;
-        for (int k = 0; k < order.Length; k++)
-        {
-            var input = array[order[k]];
-            var tokens = input.Tokens.Span;
-            for (int t = 0; t < tokens.Length; t++, row++)
-            {
-                layout.Tokens[row] = tokens[t];
-                layout.Positions[row] = slotLengths[input.Slot] + t;
-                layout.Slots[row] = input.Slot;
-            }
-            layout.LastRows[k] = row - 1;
-            layout.SegStart[input.Agent + 1] += tokens.Length;
-        }
-        for (int a = 0; a < agents.Count; a++)
-            layout.SegStart[a + 1] += layout.SegStart[a];
-        return layout;
-    }
-
-    void Upload(RowLayout layout)
-    {
-        int rows = layout.Tokens.Length;
+        int rows = layout.Rows;
         // the previous forward's work is done (its logits were read), but a CopyPrefix may still be queued
         kernels.Synchronize();
         if (pass is null || pass.RowCapacity < rows || pass.Rank < rank)
