@@ -154,21 +154,25 @@ public sealed partial class CudaDecoder : IDecodeBackend
         return agent;
     }
 
-    // the first adapter fixes the stack's tensors (ordinal by name, A then B), as CudaTransformer lays out its agents
+    // the first adapter fixes the stack's tensors (ordinal by name, A then B), as CudaTransformer lays out its agents;
+    // nothing is kept unless the whole adapter fits the model
     void LayOut(AdapterSet<float> adapter)
     {
         var shapes = ModelWeights<float>.ExpectedShapes(config).ToDictionary(s => s.Name);
-        rank = adapter.Lora.Rank;
-        CudaLora.CheckRank(rank);
+        int adapterRank = adapter.Lora.Rank;
+        CudaLora.CheckRank(adapterRank);
+        var layout = new Dictionary<string, StackedTensor>();
         long offset = 0;
         foreach (var (name, pair) in adapter.Pairs.OrderBy(p => p.Key, StringComparer.Ordinal))
         {
             if (!shapes.TryGetValue(name, out var shape) || shape.Rows != pair.OutDim || shape.Cols != pair.InDim)
                 throw new ArgumentException($"adapter: {name} [{pair.OutDim}, {pair.InDim}] matches no base tensor of this model", nameof(adapter));
-            stacked[name] = new StackedTensor(offset, offset + (long)rank * pair.InDim, pair.InDim, pair.OutDim);
-            offset += (long)rank * (pair.InDim + pair.OutDim);
+            layout[name] = new StackedTensor(offset, offset + (long)adapterRank * pair.InDim, pair.InDim, pair.OutDim);
+            offset += (long)adapterRank * (pair.InDim + pair.OutDim);
         }
-        floatsPerAgent = offset;
+        foreach (var (name, tensor) in layout)
+            stacked[name] = tensor;
+        (rank, floatsPerAgent) = (adapterRank, offset);
     }
 
     void CheckAdapter(AdapterSet<float> adapter)
