@@ -39,6 +39,15 @@ public partial class KernelCompileTests
         }
     }
 
+    // CompilesToPtxWithEveryEntryPoint covers every embedded unit; this pins the decoders' file and the names its launcher asks for
+    [Test]
+    public void DecodeAttentionIsInTheCheckWithTheLauncherEntryPoints()
+    {
+        Assert.That(UnitNames(), Does.Contain("decode_attention.cu"));
+        var declared = KernelDeclaration().Matches(KernelSources.Get("decode_attention.cu").Text).Select(m => m.Groups[1].Value);
+        Assert.That(declared, Is.SupersetOf(new[] { "decode_attention", "decode_kv_append" }));
+    }
+
     [Test]
     public void CompileErrorsNameTheFileAndCarryTheLog()
     {
