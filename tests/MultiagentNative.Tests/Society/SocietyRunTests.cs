@@ -26,8 +26,58 @@ public class SocietyRunTests
     static SocietyOptions Small(string model) => SocietyPresets.Create("quick", model, forgedModel: true) with
     {
         TrainProblems = 12, TestProblems = 4, Iterations = 1, MaxTokens = 256, Prompts = "builtin-arithmetic",
-        Lora = new LoraSettings { Epochs = 1, SequencesPerAgent = 2 },
+        Lora = new LoraSettings { Epochs = 1, SequencesPerAgent = 2 }, DiversityProblems = 0,
     };
+
+    static ITask Arithmetic(SocietyOptions o) => new ArithmeticTask(new TaskDataOptions { TrainCount = o.TrainProblems, TestCount = o.TestProblems });
+
+    [Test]
+    public void AStudyRunsEachMethodsShapeAndSharesIterationZero()
+    {
+        var options = Small(BuiltinPath()) with { TrainProblems = 4, TestProblems = 3, MaxTokens = 160, DiversityProblems = 2 };
+        var plan = new StudyPlan("test",
+        [
+            new("multi", options),
+            new("majority-ft", options with { Method = SocietyMethod.MajorityFt }),
+            new("star", options with { Method = SocietyMethod.Star }),
+        ], []);
+        string folder = TestPaths.NewScratch("society-study");
+        try
+        {
+            var result = SocietyStudy.Run(folder, plan, Arithmetic, estimatedSeconds: 1);
+            Assert.That(result.Runs.Select(r => r.Iterations[^1].Row), Is.EqualTo(new[] { "multiagent-ft", "majority-ft", "star" }));
+            using var multi = RunStore.Open(Path.Combine(folder, "multi"), null).Store;
+            using var majority = RunStore.Open(Path.Combine(folder, "majority-ft"), null).Store;
+            using var star = RunStore.Open(Path.Combine(folder, "star"), null).Store;
+            var multiZero = multi.Responses(0);
+            var majorityZero = majority.Responses(0);
+            Assert.That(majorityZero.Keys.All(k => k.Round == 0), "majority FT answers once: no critic round");
+            Assert.That(majorityZero.Count, Is.EqualTo(3 * (3 + 4)), "3 agents x (3 test + 4 train problems)");
+            foreach (var (key, response) in majorityZero)
+                Assert.That(response.Text, Is.EqualTo(multiZero[key].Text), $"iteration 0 is the multiagent run's own first round ({key})");
+            var starZero = star.Responses(0);
+            Assert.That(starZero.Keys.All(k => k.Agent == 0 && k.Round == 0), "STaR: one agent, one round");
+            var hinted = starZero.Where(r => r.Key.Kind == ResponseKind.Hinted).ToList();
+            var wrong = starZero.Values.Where(r => r.Key.Split == DataSplit.Train && r.Key.Kind == ResponseKind.Answer)
+                .Count(r => r.Answer is null || !Arithmetic(options).AreEquivalent(r.Answer, Arithmetic(options).Problems(DataSplit.Train)[r.Key.Problem].ReferenceAnswer));
+            Assert.That(hinted, Has.Count.EqualTo(wrong), "every wrong train answer is re-asked with the hint, and only those");
+            Assert.That(hinted.All(h => h.Value.Messages.Contains("Hint")));
+            Assert.That(Directory.GetFiles(Path.Combine(folder, "majority-ft", "adapters", "iter1")).Select(Path.GetFileName), Is.EqualTo(new[] { "s.gguf" }),
+                "one shared model");
+            var metrics = multi.Metrics();
+            Assert.That(metrics.Where(m => m.Iteration == 0).Select(m => m.Name),
+                Is.SupersetOf(new[] { "accuracy/base", "accuracy/majority", "accuracy/debate", "accuracy/multiagent-ft" }));
+            foreach (string name in new[] { "diversity.likelihood", "diversity.kl", "diversity.embedding" })
+                Assert.That(metrics.Where(m => m.Name == name).Select(m => m.Value).ToList(), Has.Count.EqualTo(2).And.All.Matches<double>(double.IsFinite), name);
+            Assert.That(majority.Metrics().Single(m => m.Iteration == 1 && m.Name.StartsWith("accuracy/")).Name, Is.EqualTo("accuracy/majority-ft"));
+            using var study = JsonDocument.Parse(File.ReadAllText(Path.Combine(folder, SocietyStudy.StudyFile)));
+            Assert.That(study.RootElement.GetProperty("measuredSeconds").GetDouble(), Is.GreaterThan(0));
+        }
+        finally
+        {
+            Directory.Delete(folder, true);
+        }
+    }
 
     /// <summary>The Arithmetic task with every reference answer replaced: only metrics may read references.</summary>
     sealed class CorruptedReferences(ITask inner) : ITask
