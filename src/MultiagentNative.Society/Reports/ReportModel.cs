@@ -46,13 +46,13 @@ public sealed record ReportModel(
             notApplicable.TryAdd(row.Row, row.Reason);
 
         // (key, seed) -> values; a seed measured twice (two runs of one seed both giving Base at k = 0) counts once, averaged.
-        var accuracy = new Dictionary<(string, int), Dictionary<int, List<MetricRecord>>>();
-        var methodMetrics = new Dictionary<(string, string, int), Dictionary<int, List<MetricRecord>>>();
-        var phases = new Dictionary<(string, string, int), Dictionary<int, List<MetricRecord>>>();
+        var accuracy = new Dictionary<(string, int), Dictionary<long, List<MetricRecord>>>();
+        var methodMetrics = new Dictionary<(string, string, int), Dictionary<long, List<MetricRecord>>>();
+        var phases = new Dictionary<(string, string, int), Dictionary<long, List<MetricRecord>>>();
         for (int r = 0; r < runs.Count; r++)
         {
             var run = runs[r];
-            int seed = run.Info.Seed ?? int.MinValue + r;   // an unknown seed is a seed of its own
+            long seed = run.Info.Seed ?? long.MinValue + r;   // an unknown seed is a seed of its own
             string method = run.Info.Method;
             foreach (int k in run.Metrics.Select(m => m.Iteration).Distinct())
             {
@@ -98,7 +98,7 @@ public sealed record ReportModel(
         _ => 5,
     };
 
-    static void Add<TKey>(Dictionary<TKey, Dictionary<int, List<MetricRecord>>> into, TKey key, int seed, MetricRecord metric) where TKey : notnull
+    static void Add<TKey>(Dictionary<TKey, Dictionary<long, List<MetricRecord>>> into, TKey key, long seed, MetricRecord metric) where TKey : notnull
     {
         if (!into.TryGetValue(key, out var seeds))
             into[key] = seeds = [];
@@ -107,7 +107,7 @@ public sealed record ReportModel(
         values.Add(metric);
     }
 
-    static Dictionary<TKey, SeedStats> Aggregate<TKey>(Dictionary<TKey, Dictionary<int, List<MetricRecord>>> from) where TKey : notnull =>
+    static Dictionary<TKey, SeedStats> Aggregate<TKey>(Dictionary<TKey, Dictionary<long, List<MetricRecord>>> from) where TKey : notnull =>
         from.ToDictionary(p => p.Key, p => SeedStats.Of(p.Value.OrderBy(s => s.Key)
             .Select(s => (s.Value.Average(m => m.Value), s.Value.Average(m => m.StandardError))).ToList()));
 }

@@ -126,7 +126,7 @@ public static class ReportPlots
                 {
                     if (!model.PhaseSeconds.TryGetValue((method, model.Phases[p], k), out var stats))
                         continue;
-                    bars.Add(new Bar { Position = position, ValueBase = bottom, Value = bottom + stats.Mean, FillColor = palette.GetColor(p) });
+                    bars.Add(new Bar { Position = position, ValueBase = bottom, Value = bottom + stats.Mean, FillColor = palette.GetColor(p), Size = 0.6 });
                     bottom += stats.Mean;
                 }
                 if (bottom == 0)
@@ -141,6 +141,7 @@ public static class ReportPlots
             plot.Legend.ManualItems.Add(new LegendItem { LabelText = model.Phases[p], FillColor = palette.GetColor(p) });
         plot.Axes.Bottom.TickGenerator = new ScottPlot.TickGenerators.NumericManual([.. ticks]);
         plot.Axes.Margins(bottom: 0);
+        plot.Axes.SetLimitsX(-0.8, Math.Max(position - 0.2, 1.5));
         plot.ShowLegend(Alignment.UpperLeft);
         return plot;
     }

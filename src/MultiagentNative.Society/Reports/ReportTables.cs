@@ -155,7 +155,7 @@ public static class ReportTables
             ["method", "iteration", .. model.Phases.Select(p => $"{p} s"), "total s", "tokens"], rows);
     }
 
-    static string Text(int? value) => value?.ToString(CultureInfo.InvariantCulture) ?? Missing;
+    static string Text(long? value) => value?.ToString(CultureInfo.InvariantCulture) ?? Missing;
 
     static string Invariant(FormattableString text) => FormattableString.Invariant(text);
 

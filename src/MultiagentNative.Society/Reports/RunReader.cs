@@ -9,7 +9,7 @@ using MultiagentNative.Society.Runs;
 namespace MultiagentNative.Society.Reports;
 
 /// <summary>What a report needs of one run's config; every field may be missing in the stored JSON.</summary>
-public sealed record RunInfo(string Folder, string Method, int? Seed, string? Model, string? Task, int? TrainProblems, int? TestProblems,
+public sealed record RunInfo(string Folder, string Method, long? Seed, string? Model, string? Task, int? TrainProblems, int? TestProblems,
     int? Iterations, int? Agents, int? Rounds, string? Summary);
 
 public sealed record PhaseRecord(int Iteration, string Phase, double Seconds);
@@ -69,7 +69,7 @@ public static class RunReader
             throw new RunStoreException($"{folder}: the stored config is not JSON ({e.Message})", e);
         }
         string? model = Text(root, "model");
-        return new RunInfo(folder, Text(root, "method") ?? DefaultMethod, Integer(root, "seed"), model is null ? null : Path.GetFileName(model),
+        return new RunInfo(folder, Text(root, "method") ?? DefaultMethod, Long(root, "seed"), model is null ? null : Path.GetFileName(model),
             Text(root, "task"), Integer(root, "trainProblems"), Integer(root, "testProblems"), Integer(root, "iterations"),
             Integer(root, "agents"), Integer(root, "rounds"), Text(root, "summary"));
     }
@@ -97,6 +97,13 @@ public static class RunReader
     {
         { ValueKind: JsonValueKind.Number } value when value.TryGetInt32(out int number) => number,
         { ValueKind: JsonValueKind.String } value when int.TryParse(value.GetString(), NumberStyles.Integer, CultureInfo.InvariantCulture, out int number) => number,
+        _ => null,
+    };
+
+    static long? Long(JsonElement root, string name) => Property(root, name) switch
+    {
+        { ValueKind: JsonValueKind.Number } value when value.TryGetInt64(out long number) => number,
+        { ValueKind: JsonValueKind.String } value when long.TryParse(value.GetString(), NumberStyles.Integer, CultureInfo.InvariantCulture, out long number) => number,
         _ => null,
     };
 

@@ -1,6 +1,5 @@
 // `mafn report`: reads runs and studies read-only, aggregates over seeds, and writes report.md, report.html (one
 // self-contained file, images as data: URIs) and the PNG plots into one folder.
-using System.Net;
 using System.Text;
 
 namespace MultiagentNative.Society.Reports;
@@ -109,5 +108,7 @@ public static class RunReport
         return html.ToString();
     }
 
-    static string Encode(string text) => WebUtility.HtmlEncode(text);
+    // Only the markup characters: WebUtility.HtmlEncode would also turn ± into &#177;, and the file is UTF-8.
+    static string Encode(string text) => text.Replace("&", "&amp;", StringComparison.Ordinal).Replace("<", "&lt;", StringComparison.Ordinal)
+        .Replace(">", "&gt;", StringComparison.Ordinal).Replace("\"", "&quot;", StringComparison.Ordinal).Replace("\n", "<br>", StringComparison.Ordinal);
 }
