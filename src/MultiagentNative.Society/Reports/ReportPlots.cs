@@ -107,7 +107,7 @@ public static class ReportPlots
         double first = model.Iterations.Count == 0 ? 0 : model.Iterations[0], last = model.Iterations.Count == 0 ? 1 : model.Iterations[^1];
         plot.Axes.AutoScale();
         plot.Axes.SetLimitsX(first - 0.3, Math.Max(last, first + 1) + 0.3);
-        plot.ShowLegend(Alignment.LowerRight);
+        plot.ShowLegend(Edge.Right);   // outside the data, which a corner legend would hide
     }
 
     static Plot PhaseBars(ReportModel model)
@@ -142,7 +142,7 @@ public static class ReportPlots
         plot.Axes.Bottom.TickGenerator = new ScottPlot.TickGenerators.NumericManual([.. ticks]);
         plot.Axes.Margins(bottom: 0);
         plot.Axes.SetLimitsX(-0.8, Math.Max(position - 0.2, 1.5));
-        plot.ShowLegend(Alignment.UpperLeft);
+        plot.ShowLegend(Edge.Right);
         return plot;
     }
 }
