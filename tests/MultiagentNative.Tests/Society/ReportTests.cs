@@ -252,6 +252,19 @@ public class ReportTests
         Assert.That(error!.Message, Does.Contain(empty));
     }
 
+    [Test]
+    public void TheHostCommandReportsAStudyAndSaysWhereFilesWent()
+    {
+        string study = MakeStudy(), output = TestPaths.NewScratch("report-out");
+        var console = new StringWriter();
+        int exit = global::Mafn.ReportCommand.Create().Parse([study, "--out", output])
+            .Invoke(new System.CommandLine.InvocationConfiguration { Output = console, EnableDefaultExceptionHandler = false });
+        Assert.That(exit, Is.EqualTo(0), console.ToString());
+        Assert.That(console.ToString(), Does.Contain($"report of 5 run(s) in {output}"));
+        Assert.That(console.ToString(), Does.Contain(Path.Combine(output, RunReport.HtmlName)));
+        Assert.That(File.Exists(Path.Combine(output, RunReport.MarkdownName)), Is.True);
+    }
+
     /// <summary>A PNG that decodes at the plot size and is drawn: many colours, and a good share of non-white pixels.</summary>
     static void AssertDrawnPng(byte[] bytes, string what)
     {
