@@ -19,5 +19,6 @@ static class Commands
         yield return EvalCommand.Create();
         yield return RunCommand.Create();
         yield return DebateCommand.Create();
+        yield return ReportCommand.Create();
     }
 }
