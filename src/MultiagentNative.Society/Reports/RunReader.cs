@@ -69,9 +69,22 @@ public static class RunReader
             throw new RunStoreException($"{folder}: the stored config is not JSON ({e.Message})", e);
         }
         string? model = Text(root, "model");
-        return new RunInfo(folder, Text(root, "method") ?? DefaultMethod, Long(root, "seed"), model is null ? null : Path.GetFileName(model),
+        return new RunInfo(folder, RowOf(root), Long(root, "seed"), model is null ? null : Path.GetFileName(model),
             Text(root, "task"), Integer(root, "trainProblems"), Integer(root, "testProblems"), Integer(root, "iterations"),
             Integer(root, "agents"), Integer(root, "rounds"), Text(root, "summary"));
+    }
+
+    /// <summary>The table row a run reports under: its label, else its method (stored as the enum's name or kebab case)
+    /// with "-no-critic" for that ablation.</summary>
+    static string RowOf(JsonElement root)
+    {
+        if (Text(root, "label") is { Length: > 0 } label)
+            return label;
+        string method = Text(root, "method") ?? DefaultMethod;
+        if (Enum.TryParse<SocietyMethod>(method, ignoreCase: true, out var parsed) && Enum.IsDefined(parsed))
+            method = MethodNames.Of(parsed);
+        bool noCritic = Property(root, "noCritic") is { ValueKind: JsonValueKind.True };
+        return noCritic ? method + "-no-critic" : method;
     }
 
     static JsonElement? Property(JsonElement root, string name)

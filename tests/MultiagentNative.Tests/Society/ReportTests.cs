@@ -22,6 +22,11 @@ public class ReportTests
     {
         string folder = Path.Combine(parent, name);
         var options = new SocietyOptions { Model = "/models/toy.gguf", Seed = seed, Iterations = 1, TrainProblems = 20, TestProblems = 30 };
+        if (method is not null && MethodNames.All.Contains(method))
+        {
+            options = options with { Method = MethodNames.Parse(method) };
+            method = null;
+        }
         var (store, _) = RunStore.Open(folder, options);
         using (store)
         {
