@@ -157,6 +157,11 @@ public static class RunCommand
         }
         foreach (var run in result.Runs)
             console.WriteLine($"{Path.GetFileName(run.Folder)}: {string.Join(", ", run.Iterations.Select(i => $"it{i.Iteration} {Pct(i.Debate)}"))}");
+        if (paperStudy)
+        {
+            var report = MultiagentNative.Society.Reports.RunReport.Write([result.Folder], Path.Combine(result.Folder, "report"));
+            console.WriteLine($"report: {report.Markdown}, {report.Html} ({report.Images.Count} plots)");
+        }
         console.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"study wall time: estimated {TimeSpan.FromSeconds(result.EstimatedSeconds):hh\\:mm\\:ss}, measured {TimeSpan.FromSeconds(result.MeasuredSeconds):hh\\:mm\\:ss}"));
         console.WriteLine($"study folder {result.Folder}");
