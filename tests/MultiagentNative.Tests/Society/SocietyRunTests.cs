@@ -231,9 +231,9 @@ public class SocietyRunTests
         try
         {
             var reference = Mafn($"run --preset quick --json --out {straight}", killWhen: null);
-            var generating = Mafn($"run --preset quick --json --out {killed}", killWhen: line => System.Text.RegularExpressions.Regex.IsMatch(line, @"\[iter 0/1\] debate round 2: [1-9]"));
+            var generating = Mafn($"run --preset quick --json --out {killed}", killWhen: line => System.Text.RegularExpressions.Regex.IsMatch(line, @"\[iter 0/1\] multiagent-ft round 2: [1-9]"));
             Assert.That(generating.Killed, Is.True, $"killed during generation:\n{generating.Errors}");
-            var training = Mafn($"run --resume {killed} --json", killWhen: line => line.Contains("[iter 0/1] train: "));
+            var training = Mafn($"run --resume {killed} --json", killWhen: line => line.Contains("[iter 0/1] multiagent-ft train: "));
             Assert.That(training.Killed, Is.True, $"killed during training:\n{training.Errors}");
             var resumed = Mafn($"run --resume {killed} --json", killWhen: null);
             Assert.That(Results(resumed.Output), Is.EqualTo(Results(reference.Output)));
