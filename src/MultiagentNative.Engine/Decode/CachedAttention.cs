@@ -68,23 +68,90 @@ static unsafe class CachedAttention
 
         void Row(Span<float> output, ReadOnlySpan<float> query, int slot, int keyCount, int kvHead, float scale, float[] buffer)
         {
-            var s = buffer.AsSpan(0, keyCount);
             long start = cache.Offset(slot, 0) + kvHead * headDim;
-            int stride = cache.KvWidth;
-            fixed (float* pk = keys, pv = values, pq = query, po = output, ps = s)
+            fixed (float* pk = keys, pv = values, pq = query, po = output, ps = buffer)
             {
-                float* key = pk + start;
-                for (int j = 0; j < keyCount; j++, key += stride)
-                    ps[j] = Dot(pq, key, headDim) * scale;
-                float max = TensorPrimitives.Max(s);
+                float max = Scores(ps, pq, pk + start, cache.KvWidth, keyCount, headDim, scale);
+                var s = buffer.AsSpan(0, keyCount);
                 TensorPrimitives.Subtract(s, max, s);
                 TensorPrimitives.Exp(s, s);
-                float inverse = 1f / TensorPrimitives.Sum(s);
-                output.Clear();
-                float* value = pv + start;
-                for (int j = 0; j < keyCount; j++, value += stride)
-                    Axpy(po, value, ps[j] * inverse, headDim);
+                TensorPrimitives.Multiply(s, 1f / TensorPrimitives.Sum(s), s);
+                WeightedSum(po, ps, pv + start, cache.KvWidth, keyCount, headDim);
             }
+        }
+    }
+
+    /// <summary>s[j] = scale q . key_j for keys at key + j stride; returns max_j s[j]. Four keys per pass share q's loads;
+    /// each key's partial sums stay in a register until its one horizontal add (the cache is streamed once per head).</summary>
+    static float Scores(float* s, float* q, float* key, int stride, int keyCount, int headDim, float scale)
+    {
+        float max = float.NegativeInfinity;
+        int j = 0;
+        if (Vector256.IsHardwareAccelerated && headDim % 8 == 0)
+        {
+            for (; j + 4 <= keyCount; j += 4, key += 4 * stride)
+            {
+                Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default;
+                for (int c = 0; c < headDim; c += 8)
+                {
+                    var qc = Vector256.Load(q + c);
+                    a0 = Vector256.FusedMultiplyAdd(qc, Vector256.Load(key + c), a0);
+                    a1 = Vector256.FusedMultiplyAdd(qc, Vector256.Load(key + stride + c), a1);
+                    a2 = Vector256.FusedMultiplyAdd(qc, Vector256.Load(key + 2 * stride + c), a2);
+                    a3 = Vector256.FusedMultiplyAdd(qc, Vector256.Load(key + 3 * stride + c), a3);
+                }
+                float s0 = Vector256.Sum(a0) * scale, s1 = Vector256.Sum(a1) * scale, s2 = Vector256.Sum(a2) * scale, s3 = Vector256.Sum(a3) * scale;
+                (s[j], s[j + 1], s[j + 2], s[j + 3]) = (s0, s1, s2, s3);
+                max = MathF.Max(max, MathF.Max(MathF.Max(s0, s1), MathF.Max(s2, s3)));
+            }
+        }
+        for (; j < keyCount; j++, key += stride)
+        {
+            s[j] = Dot(q, key, headDim) * scale;
+            max = MathF.Max(max, s[j]);
+        }
+        return max;
+    }
+
+    /// <summary>o = sum_j p[j] value_j (overwrites o) for values at value + j stride; 32 columns per pass in four registers.</summary>
+    static void WeightedSum(float* o, float* p, float* value, int stride, int keyCount, int headDim)
+    {
+        int c = 0;
+        if (Vector256.IsHardwareAccelerated)
+        {
+            for (; c + 32 <= headDim; c += 32)
+            {
+                Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default;
+                float* v = value + c;
+                for (int j = 0; j < keyCount; j++, v += stride)
+                {
+                    var pj = Vector256.Create(p[j]);
+                    a0 = Vector256.FusedMultiplyAdd(pj, Vector256.Load(v), a0);
+                    a1 = Vector256.FusedMultiplyAdd(pj, Vector256.Load(v + 8), a1);
+                    a2 = Vector256.FusedMultiplyAdd(pj, Vector256.Load(v + 16), a2);
+                    a3 = Vector256.FusedMultiplyAdd(pj, Vector256.Load(v + 24), a3);
+                }
+                a0.Store(o + c);
+                a1.Store(o + c + 8);
+                a2.Store(o + c + 16);
+                a3.Store(o + c + 24);
+            }
+            for (; c + 8 <= headDim; c += 8)
+            {
+                var a0 = Vector256<float>.Zero;
+                float* v = value + c;
+                for (int j = 0; j < keyCount; j++, v += stride)
+                    a0 = Vector256.FusedMultiplyAdd(Vector256.Create(p[j]), Vector256.Load(v), a0);
+                a0.Store(o + c);
+            }
+        }
+        for (; c < headDim; c++)
+        {
+            float sum = 0;
+            float* v = value + c;
+            for (int j = 0; j < keyCount; j++, v += stride)
+                sum += p[j] * *v;
+            o[c] = sum;
         }
     }
 
@@ -102,19 +169,5 @@ static unsafe class CachedAttention
         for (; i < n; i++)
             sum += a[i] * b[i];
         return sum;
-    }
-
-    // y += alpha x
-    static void Axpy(float* y, float* x, float alpha, int n)
-    {
-        int i = 0;
-        if (Vector256.IsHardwareAccelerated && n >= 8)
-        {
-            var a = Vector256.Create(alpha);
-            for (; i + 8 <= n; i += 8)
-                (Vector256.Load(y + i) + a * Vector256.Load(x + i)).Store(y + i);
-        }
-        for (; i < n; i++)
-            y[i] += alpha * x[i];
     }
 }
