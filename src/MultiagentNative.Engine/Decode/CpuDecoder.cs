@@ -280,7 +280,7 @@ public sealed class CpuDecoder : IDecodeBackend
             finalNorm = new float[cache.Slots * c.ModelDim];
         }
         if (scores.Length == 0)
-            scores = [.. Enumerable.Range(0, Math.Max(1, CpuParallel.MaxThreads)).Select(_ => new float[cache.Capacity])];
+            scores = [.. Enumerable.Range(0, Math.Max(1, CpuParallel.MaxThreads)).Select(_ => new float[CachedAttention.ScratchFloats(c.Heads, cache.Capacity)])];
     }
 
     public void Dispose()
