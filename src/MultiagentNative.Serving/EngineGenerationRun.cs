@@ -1,6 +1,7 @@
 // Continuous batching of every agent's requests over one engine decoder: each step runs one token per generating slot
 // plus prompt chunks (up to BatchSize rows) of all agents in one Forward, samples, retires and refills slots. Identical
 // prompt prefixes of the same adapter are decoded once and copied (another adapter's K/V would differ).
+using System.Diagnostics;
 using MultiagentNative.Engine.Decode;
 using MultiagentNative.Interop.Llama;
 
@@ -20,7 +21,8 @@ sealed class EngineGenerationRun
     readonly float[] logits;
     readonly int sequenceLength;
     int promptTokensDecoded, tokensGenerated, decodeCalls;
-    long decodeTicks;
+    long decodeTicks, sampleTicks, schedulingTicks;
+    DecodePhases phasesAtStart, phasesAtEnd;
 
     /// <summary>One decoder slot and the request it serves (states as SequenceSlot's).</summary>
     sealed class EngineSlot(int index)
@@ -50,8 +52,12 @@ sealed class EngineGenerationRun
         }
     }
 
-    public RunStatistics Statistics => new(promptTokensDecoded, tokensGenerated, decodeCalls, 1,
-        (double)decodeTicks / System.Diagnostics.Stopwatch.Frequency);
+    public RunStatistics Statistics => new(promptTokensDecoded, tokensGenerated, decodeCalls, 1, Seconds(decodeTicks),
+        EnginePhases: phasesAtEnd - phasesAtStart, SampleSeconds: Seconds(sampleTicks), SchedulingSeconds: Seconds(schedulingTicks));
+
+    static double Seconds(long ticks) => (double)ticks / Stopwatch.Frequency;
+
+    DecodePhases Phases => decoder is CpuDecoder cpu ? cpu.Statistics.Phases : default;
 
     public EngineGenerationRun(IDecodeBackend decoder, GeneratorOptions options, LlamaVocabulary vocabulary,
         IEnumerable<(PreparedRequest Request, int Agent)> requests, Completion?[] results, Action<Completion>? completed)
@@ -71,26 +77,34 @@ sealed class EngineGenerationRun
 
     public void Run(CancellationToken cancellation)
     {
+        phasesAtStart = phasesAtEnd = Phases;
         try
         {
             while (true)
             {
                 cancellation.ThrowIfCancellationRequested();
+                long start = Stopwatch.GetTimestamp();
                 Admit();
                 if (slots.All(s => s.State == SlotState.Free))
                     return;
                 int count = BuildInputs();
-                long start = System.Diagnostics.Stopwatch.GetTimestamp();
+                long forward = Stopwatch.GetTimestamp();
                 decoder.Forward(inputs.AsSpan(0, count), logits);
-                decodeTicks += System.Diagnostics.Stopwatch.GetTimestamp() - start;
+                long sample = Stopwatch.GetTimestamp();
                 decodeCalls++;
                 SampleAll(count);
+                long schedule = Stopwatch.GetTimestamp();
                 CopyReadyPrefixes();
                 RetireFinished();
+                long end = Stopwatch.GetTimestamp();
+                decodeTicks += sample - forward;
+                sampleTicks += schedule - sample;
+                schedulingTicks += forward - start + end - schedule;
             }
         }
         finally
         {
+            phasesAtEnd = Phases;
             foreach (var slot in slots)
             {
                 decoder.ResetSlot(slot.Index);

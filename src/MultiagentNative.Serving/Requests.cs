@@ -83,12 +83,17 @@ public sealed record ScoreResult(
 /// <param name="PromptTokensDecoded">Prompt tokens fed to llama_decode (shared prefixes count once).</param>
 /// <param name="DecodeSeconds">Time inside llama_decode, summed over contexts (the rest of a run is our own overhead).</param>
 /// <param name="NativeThreadsAtOnce">Contexts decoding at once times native threads each: never above the thread budget.</param>
+/// <param name="EnginePhases">Engine backend: the decoder's step time by phase over this run (zero on llama.cpp).</param>
+/// <param name="SampleSeconds">Engine backend: sampling, stop checks and detokenization between steps.</param>
+/// <param name="SchedulingSeconds">Engine backend: admitting requests, building inputs, prefix copies and retiring slots.</param>
 public sealed record RunStatistics(int PromptTokensDecoded, int TokensGenerated, int DecodeCalls, int Contexts, double DecodeSeconds,
-    int NativeThreadsAtOnce = 0)
+    int NativeThreadsAtOnce = 0, Engine.Decode.DecodePhases EnginePhases = default, double SampleSeconds = 0, double SchedulingSeconds = 0)
 {
     public static RunStatistics Empty { get; } = new(0, 0, 0, 0, 0);
 
     public RunStatistics Add(RunStatistics other) => new(PromptTokensDecoded + other.PromptTokensDecoded,
         TokensGenerated + other.TokensGenerated, DecodeCalls + other.DecodeCalls, Contexts + other.Contexts,
-        DecodeSeconds + other.DecodeSeconds, Math.Max(NativeThreadsAtOnce, other.NativeThreadsAtOnce));
+        DecodeSeconds + other.DecodeSeconds, Math.Max(NativeThreadsAtOnce, other.NativeThreadsAtOnce),
+        EnginePhases + other.EnginePhases,
+        SampleSeconds + other.SampleSeconds, SchedulingSeconds + other.SchedulingSeconds);
 }

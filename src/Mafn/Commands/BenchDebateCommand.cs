@@ -69,6 +69,8 @@ static class BenchDebateCommand
                 : $"{round.DecodeSeconds / round.CpuSeconds:P0} of CPU in llama_decode";
             lines.Add($"{"round, " + (round.Backend == DecodeBackendKind.Engine ? "engine" : "llama.cpp"),-26} {round.Round.PerWallSecond,9:F0} {round.Round.PerCpuSecond,10:F0}   " +
                       $"{round.Tokens} tokens in {round.WallSeconds:F1} s, {round.CoresBusy:F2} cores busy, {round.PromptTokensDecoded} prompt tokens decoded, {detail}");
+            if (round.Backend == DecodeBackendKind.Engine)
+                lines.Add($"  engine step by phase: {round.EnginePhases.Describe()}; between steps: sampling {round.SampleSeconds:F2} s, scheduling {round.SchedulingSeconds:F2} s");
         }
         if (r.EngineRatio is { } ratio)
             lines.Add($"engine / llama.cpp: {ratio.Wall:F2}x tokens/s, {ratio.Cpu:F2}x tokens per CPU-second (target >= 5x on the built-in model)");

@@ -11,11 +11,14 @@ static unsafe class CachedAttention
     /// <summary>Rows of one input handled by one work item: long prompt chunks split across cores.</summary>
     const int RowsPerItem = 16;
 
+    /// <summary>Floats of one part's scores buffer.</summary>
+    public static int ScratchFloats(int heads, int capacity) => heads * capacity;
+
     /// <summary>
     /// Semantics, for row r (slot rowSlot[r], position pos[r]) and head h: p = softmax_{j&lt;=pos[r]}(scale q[r,h] . K[slot, j, kv(h)]);
     /// o[r,h] = sum_j p_j V[slot, j, kv(h)] (overwrites o).
     /// Shapes: o, q [rows, heads*headDim]; keys, values a layer of the KvCache; inputRowStart [inputs+1] (rows of one input
-    /// are consecutive positions of one slot); scores: per part at least cache.Capacity floats.
+    /// are consecutive positions of one slot); scores: per part at least heads * cache.Capacity floats (ScratchFloats).
     /// </summary>
     public static void Forward(float[] o, float[] q, KvCache cache, float[] keys, float[] values, int[] inputRowStart, int inputs,
                                int[] rowSlot, int[] positions, int heads, int kvHeads, int headDim, float[][] scores)
@@ -24,7 +27,7 @@ static unsafe class CachedAttention
         long work = 0;
         for (int i = 0; i < inputs; i++)
         {
-            items += heads * ((inputRowStart[i + 1] - inputRowStart[i] + RowsPerItem - 1) / RowsPerItem);
+            items += (inputRowStart[i + 1] - inputRowStart[i] + RowsPerItem - 1) / RowsPerItem;
             for (int r = inputRowStart[i]; r < inputRowStart[i + 1]; r++)
                 work += (long)(positions[r] + 1) * heads * headDim * 2;
         }
@@ -41,67 +44,52 @@ static unsafe class CachedAttention
     sealed class Job(float[] o, float[] q, KvCache cache, float[] keys, float[] values, int[] inputRowStart, int inputs,
                      int[] rowSlot, int[] positions, int heads, int kvHeads, int headDim, float[][] scores)
     {
-        // Items are (input, row block, head) in order; part p takes items p, p + parts, ... with its own scores buffer.
+        // Items are (input, row block) in order; part p takes items p, p + parts, ... with its own scores buffer.
         public void RunPart(int part, int parts)
         {
-            int item = 0;
-            int group = heads / kvHeads, queryWidth = heads * headDim;
+            int item = 0, queryWidth = heads * headDim;
             float scale = 1f / MathF.Sqrt(headDim);
             var buffer = scores[part];
             for (int input = 0; input < inputs; input++)
             {
-                for (int first = inputRowStart[input]; first < inputRowStart[input + 1]; first += RowsPerItem)
+                for (int first = inputRowStart[input]; first < inputRowStart[input + 1]; first += RowsPerItem, item++)
                 {
+                    if (item % parts != part)
+                        continue;
                     int last = Math.Min(first + RowsPerItem, inputRowStart[input + 1]);
-                    for (int h = 0; h < heads; h++, item++)
-                    {
-                        if (item % parts != part)
-                            continue;
-                        int kvHead = h / group;
-                        for (int r = first; r < last; r++)
-                            Row(o.AsSpan(r * queryWidth + h * headDim, headDim), q.AsSpan(r * queryWidth + h * headDim, headDim),
-                                rowSlot[r], positions[r] + 1, kvHead, scale, buffer);
-                    }
+                    for (int r = first; r < last; r++)
+                        Row(o.AsSpan(r * queryWidth, queryWidth), q.AsSpan(r * queryWidth, queryWidth), rowSlot[r], positions[r] + 1,
+                            scale, buffer);
                 }
             }
         }
 
-        void Row(Span<float> output, ReadOnlySpan<float> query, int slot, int keyCount, int kvHead, float scale, float[] buffer)
+        // All heads of one row in one pass over the slot's key rows and one over its value rows: each cached row is read
+        // whole and in order (a pass per head read a quarter of each row, and the step is bound by streaming the cache).
+        void Row(Span<float> output, ReadOnlySpan<float> query, int slot, int keyCount, float scale, float[] buffer)
         {
-            var s = buffer.AsSpan(0, keyCount);
-            long start = cache.Offset(slot, 0) + kvHead * headDim;
-            int stride = cache.KvWidth;
-            fixed (float* pk = keys, pv = values, pq = query, po = output, ps = s)
+            long start = cache.Offset(slot, 0);
+            int stride = cache.KvWidth, group = heads / kvHeads;
+            fixed (float* pk = keys, pv = values, pq = query, po = output, ps = buffer)
             {
                 float* key = pk + start;
                 for (int j = 0; j < keyCount; j++, key += stride)
-                    ps[j] = Dot(pq, key, headDim) * scale;
-                float max = TensorPrimitives.Max(s);
-                TensorPrimitives.Subtract(s, max, s);
-                TensorPrimitives.Exp(s, s);
-                float inverse = 1f / TensorPrimitives.Sum(s);
+                    for (int h = 0; h < heads; h++)
+                        ps[h * keyCount + j] = Dot(pq + h * headDim, key + h / group * headDim, headDim) * scale;
+                for (int h = 0; h < heads; h++)
+                {
+                    var s = buffer.AsSpan(h * keyCount, keyCount);
+                    TensorPrimitives.Subtract(s, TensorPrimitives.Max(s), s);
+                    TensorPrimitives.Exp(s, s);
+                    TensorPrimitives.Multiply(s, 1f / TensorPrimitives.Sum(s), s);
+                }
                 output.Clear();
                 float* value = pv + start;
                 for (int j = 0; j < keyCount; j++, value += stride)
-                    Axpy(po, value, ps[j] * inverse, headDim);
+                    for (int h = 0; h < heads; h++)
+                        Axpy(po + h * headDim, value + h / group * headDim, ps[h * keyCount + j], headDim);
             }
         }
-    }
-
-    static float Dot(float* a, float* b, int n)
-    {
-        int i = 0;
-        float sum = 0;
-        if (Vector256.IsHardwareAccelerated && n >= 8)
-        {
-            var acc = Vector256<float>.Zero;
-            for (; i + 8 <= n; i += 8)
-                acc += Vector256.Load(a + i) * Vector256.Load(b + i);
-            sum = Vector256.Sum(acc);
-        }
-        for (; i < n; i++)
-            sum += a[i] * b[i];
-        return sum;
     }
 
     // y += alpha x
@@ -112,9 +100,25 @@ static unsafe class CachedAttention
         {
             var a = Vector256.Create(alpha);
             for (; i + 8 <= n; i += 8)
-                (Vector256.Load(y + i) + a * Vector256.Load(x + i)).Store(y + i);
+                Vector256.FusedMultiplyAdd(a, Vector256.Load(x + i), Vector256.Load(y + i)).Store(y + i);
         }
         for (; i < n; i++)
             y[i] += alpha * x[i];
+    }
+
+    static float Dot(float* a, float* b, int n)
+    {
+        int i = 0;
+        float sum = 0;
+        if (Vector256.IsHardwareAccelerated && n >= 8)
+        {
+            var acc = Vector256<float>.Zero;
+            for (; i + 8 <= n; i += 8)
+                acc = Vector256.FusedMultiplyAdd(Vector256.Load(a + i), Vector256.Load(b + i), acc);
+            sum = Vector256.Sum(acc);
+        }
+        for (; i < n; i++)
+            sum += a[i] * b[i];
+        return sum;
     }
 }

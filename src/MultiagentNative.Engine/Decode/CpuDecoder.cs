@@ -8,8 +8,12 @@ using MultiagentNative.Engine.Model;
 
 namespace MultiagentNative.Engine.Decode;
 
-/// <summary>Totals since construction: forwards, rows, and seconds inside Forward (the bench's step time).</summary>
-public readonly record struct DecodeStatistics(long Forwards, long Rows, double Seconds);
+/// <summary>Totals since construction: forwards, rows, seconds inside Forward (the bench's step time) and their split by phase.</summary>
+public readonly record struct DecodeStatistics(long Forwards, long Rows, double Seconds, DecodePhases Phases)
+{
+    public static DecodeStatistics operator -(DecodeStatistics a, DecodeStatistics b) =>
+        new(a.Forwards - b.Forwards, a.Rows - b.Rows, a.Seconds - b.Seconds, a.Phases - b.Phases);
+}
 
 public sealed class CpuDecoder : IDecodeBackend
 {
@@ -21,6 +25,7 @@ public sealed class CpuDecoder : IDecodeBackend
     readonly List<(AdapterSet<float>? Adapter, float Scale)> agents = [];
     readonly DecodePlan plan = new();
     readonly Lock gate = new();
+    readonly DecodeProfile profile = new();
     float[] x = [], norm = [], rstd = [], q = [], k = [], v = [], attn = [], projected = [], gate1 = [], up = [], act = [],
             fused = [], shrunk = [], finalRows = [], finalNorm = [];
     float[][] scores = [];
@@ -52,7 +57,7 @@ public sealed class CpuDecoder : IDecodeBackend
     public int MaxSlots => cache.Slots;
     public int SlotCapacity => cache.Capacity;
     public int VocabularySize => config.Vocab;
-    public DecodeStatistics Statistics => new(forwards, rowsTotal, (double)ticks / Stopwatch.Frequency);
+    public DecodeStatistics Statistics => new(forwards, rowsTotal, (double)ticks / Stopwatch.Frequency, profile.Snapshot());
 
     /// <summary>Registers an agent; its LoRA adds scale * adapter.Lora.Scale * (x A^T) B^T on each adapted tensor.</summary>
     public int AddAgent(AdapterSet<float>? adapter, float scale = 1f)
@@ -85,13 +90,17 @@ public sealed class CpuDecoder : IDecodeBackend
         if (inputs.IsEmpty)
             return;
         long start = Stopwatch.GetTimestamp();
+        profile.Start();
         plan.Build(inputs, agents.Count, cache);
         int rows = plan.Rows, d = config.ModelDim;
         EnsureBuffers(rows);
+        profile.Lap(DecodePhase.Plan);
         Embedding.Forward<float>(x, plan.Tokens, weights[TensorNames.TokenEmbedding], rows, d, config.Vocab);
+        profile.Lap(DecodePhase.Embed);
         for (int layer = 0; layer < config.Layers; layer++)
             ForwardLayer(layer, rows);
         Head(logits);
+        profile.Lap(DecodePhase.Head);
         for (int i = 0; i < inputs.Length; i++)
             cache.SetLength(inputs[i].Slot, cache.Length(inputs[i].Slot) + inputs[i].Tokens.Length);
         forwards++;
@@ -107,10 +116,12 @@ public sealed class CpuDecoder : IDecodeBackend
         int d = c.ModelDim;
         float eps = (float)c.RmsEps;
         NormRows(norm, x, weights[n.AttnNorm], rows, d, eps);
+        profile.Lap(DecodePhase.Norm);
         if (c.FusedQkv)
         {
             Project(fused, norm, n.Qkv, null, rows, d, c.QueryWidth + 2 * c.KvWidth);
             SplitColumns(fused, rows, c.QueryWidth, c.KvWidth);
+            profile.Lap(DecodePhase.Elementwise);
         }
         else
         {
@@ -120,13 +131,18 @@ public sealed class CpuDecoder : IDecodeBackend
         }
         RotateRows(q, rows, c.Heads);
         RotateRows(k, rows, c.KvHeads);
+        profile.Lap(DecodePhase.Rope);
         StoreKv(layer, rows);
+        profile.Lap(DecodePhase.KvStore);
         CachedAttention.Forward(attn, q, cache, cache.Keys(layer), cache.Values(layer), plan.InputRowStart, plan.Inputs,
                                 plan.RowSlot, plan.Positions, c.Heads, c.KvHeads, c.HeadWidth, scores);
+        profile.Lap(DecodePhase.Attention);
         Project(projected, attn, n.Output, null, rows, c.QueryWidth, d);
         TensorPrimitives.Add(x.AsSpan(0, rows * d), projected.AsSpan(0, rows * d), x.AsSpan(0, rows * d));
+        profile.Lap(DecodePhase.Elementwise);
 
         NormRows(norm, x, weights[n.FfnNorm], rows, d, eps);
+        profile.Lap(DecodePhase.Norm);
         int ffn = c.FfnDim;
         if (c.FusedGateUp)
         {
@@ -140,8 +156,10 @@ public sealed class CpuDecoder : IDecodeBackend
         }
         RowBlocks.For(rows, ffn, (first, count) => SwiGlu.Forward<float>(
             act.AsSpan(first * ffn), gate1.AsSpan(first * ffn), up.AsSpan(first * ffn), count * ffn));
+        profile.Lap(DecodePhase.Elementwise);
         Project(projected, act, n.Down, null, rows, ffn, d);
         TensorPrimitives.Add(x.AsSpan(0, rows * d), projected.AsSpan(0, rows * d), x.AsSpan(0, rows * d));
+        profile.Lap(DecodePhase.Elementwise);
     }
 
     // logits[i] = output(norm(x[lastRow[i]])) in the caller's input order
@@ -165,6 +183,7 @@ public sealed class CpuDecoder : IDecodeBackend
             for (int r = 0; r < rows; r++)
                 TensorPrimitives.Add(y.AsSpan(r * outDim, outDim), bias, y.AsSpan(r * outDim, outDim));
         }
+        profile.Lap(DecodePhase.Gemm);
         for (int agent = 0; agent < agents.Count; agent++)
         {
             var (adapter, scale) = agents[agent];
@@ -179,6 +198,7 @@ public sealed class CpuDecoder : IDecodeBackend
             Gemm.Multiply(y.AsSpan(first * outDim, count * outDim), shrunk, pair.B, count, outDim, rank, transB: true,
                           alpha: (float)(scale * adapter.Lora.Scale), accumulate: true, threads: threads);
         }
+        profile.Lap(DecodePhase.Lora);
     }
 
     /// <summary>Below ~8M multiply-adds a fork-join costs more than it saves: on a loaded machine each one waits for a
@@ -260,7 +280,7 @@ public sealed class CpuDecoder : IDecodeBackend
             finalNorm = new float[cache.Slots * c.ModelDim];
         }
         if (scores.Length == 0)
-            scores = [.. Enumerable.Range(0, Math.Max(1, CpuParallel.MaxThreads)).Select(_ => new float[cache.Capacity])];
+            scores = [.. Enumerable.Range(0, Math.Max(1, CpuParallel.MaxThreads)).Select(_ => new float[CachedAttention.ScratchFloats(c.Heads, cache.Capacity)])];
     }
 
     public void Dispose()

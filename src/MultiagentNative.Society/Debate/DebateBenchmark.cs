@@ -11,7 +11,8 @@ namespace MultiagentNative.Society.Debate;
 /// <param name="DecodeSeconds">Time inside the forward calls (llama_decode summed over contexts, or CpuDecoder.Forward).</param>
 /// <param name="GemmSeconds">Engine: wall time inside the float GEMMs (GemmCounter); 0 for llama.cpp.</param>
 public sealed record BackendRound(DecodeBackendKind Backend, long Tokens, double WallSeconds, double CpuSeconds, Throughput Round,
-    double DecodeSeconds, int PromptTokensDecoded, int DecodeCalls, double GemmSeconds)
+    double DecodeSeconds, int PromptTokensDecoded, int DecodeCalls, double GemmSeconds,
+    MultiagentNative.Engine.Decode.DecodePhases EnginePhases = default, double SampleSeconds = 0, double SchedulingSeconds = 0)
 {
     public double CoresBusy => CpuSeconds / WallSeconds;
     /// <summary>Engine: share of the step (forward) time spent in GEMMs; the rest is attention, norms, copies and overhead.</summary>
@@ -79,6 +80,7 @@ public static class DebateBenchmark
         var round = Throughput.Of(tokens, wall, cpuSeconds);
         log?.Invoke($"  {tokens} tokens in {wall:F1} s: {round.PerWallSecond:F0} tok/s, {round.PerCpuSecond:F0} tok/CPU-s, {cpuSeconds / wall:F2} cores busy");
         return new BackendRound(options.Backend, tokens, wall, cpuSeconds, round, statistics.DecodeSeconds, statistics.PromptTokensDecoded,
-            statistics.DecodeCalls, gemm.Seconds + gemm.SerialThreadSeconds); // small steps run their GEMMs serially on the caller
+            statistics.DecodeCalls, gemm.Seconds + gemm.SerialThreadSeconds, // small steps run their GEMMs serially on the caller
+            statistics.EnginePhases, statistics.SampleSeconds, statistics.SchedulingSeconds);
     }
 }
