@@ -30,7 +30,7 @@ public static class SocietyPresets
             // model: the train count is what fits (SocietyStudy runs it; StudyEstimate prints the planned time).
             "paper-study" => options with
             {
-                TrainProblems = 100, TestProblems = 500, Iterations = 5, MaxTokens = 320, DiversityProblems = 100,
+                TrainProblems = 50, TestProblems = 500, Iterations = 5, MaxTokens = 320, DiversityProblems = 100,
             },
             _ => throw new SocietyConfigurationException($"unknown preset '{preset}' (known: {string.Join(", ", Names)})"),
         };

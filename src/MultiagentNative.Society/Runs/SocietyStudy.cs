@@ -26,7 +26,7 @@ public sealed record StudyPlan(string Preset, IReadOnlyList<StudyRun> Runs, IRea
 
     /// <summary>
     /// Every method of reference section 6 and the two ablations, over <paramref name="seeds"/> seeds, from
-    /// <paramref name="options"/> (the iterated methods with its iteration count). The "without summary" ablation is run
+    /// <paramref name="options"/> (the iterated methods with its iteration count, the rest with one iteration). The "without summary" ablation is run
     /// when <paramref name="canSummarize"/>; otherwise the main runs already read raw answers and the row is not applicable.
     /// </summary>
     public static StudyPlan PaperStudy(SocietyOptions options, int seeds, bool canSummarize)
@@ -35,18 +35,21 @@ public sealed record StudyPlan(string Preset, IReadOnlyList<StudyRun> Runs, IRea
         for (int s = 0; s < seeds; s++)
         {
             var o = options with { Seed = options.Seed + (uint)s };
-            // The multiagent run comes first: its iteration 0 is the debate every other method's iteration 0 shares.
+            // The multiagent run comes first: its iteration 0 is the debate every other method's iteration 0 shares. The
+            // iterated methods (section 6: STaR, single-agent FT, the method) run L iterations; Majority FT and the
+            // ablations are the paper's L = 1 rows (Tables 1 and 2), which also keeps the study within its time.
+            var single = o with { Iterations = Math.Min(o.Iterations, 1) };
             var variants = new List<SocietyOptions>
             {
                 o with { Method = SocietyMethod.MultiagentFt },
-                o with { Method = SocietyMethod.MultiagentFt, NoCritic = true },
                 o with { Method = SocietyMethod.SingleAgentFt },
-                o with { Method = SocietyMethod.SplitDataControl },
-                o with { Method = SocietyMethod.MajorityFt },
                 o with { Method = SocietyMethod.Star },
+                single with { Method = SocietyMethod.MultiagentFt, NoCritic = true },
+                single with { Method = SocietyMethod.SplitDataControl },
+                single with { Method = SocietyMethod.MajorityFt },
             };
             if (canSummarize)
-                variants.Insert(1, o with { Method = SocietyMethod.MultiagentFt, Summary = SummaryMode.None, Label = "multiagent-ft-no-summary" });
+                variants.Insert(3, single with { Method = SocietyMethod.MultiagentFt, Summary = SummaryMode.None, Label = "multiagent-ft-no-summary" });
             runs.AddRange(variants.Select(v => new StudyRun($"{MethodPlan.For(v).Row}-seed{v.Seed}", v)));
         }
         IReadOnlyList<StudyRow> notApplicable = canSummarize ? [] :
