@@ -32,7 +32,7 @@ static unsafe class CachedAttention
                 work += (long)(positions[r] + 1) * heads * headDim * 2;
         }
         var job = new Job(o, q, cache, keys, values, inputRowStart, inputs, rowSlot, positions, heads, kvHeads, headDim, scores);
-        int parts = work < CpuDecoder.ParallelWork ? 1 : Math.Min(scores.Length, items);
+        int parts = work < CpuDecoder.AttentionParallelWork ? 1 : Math.Min(scores.Length, items);
         if (parts <= 1)
         {
             job.RunPart(0, 1);
