@@ -25,9 +25,12 @@ static class BenchDebateCommand
         var backend = new Option<string>("--backend") { Description = "both (side by side), engine or llama.cpp", DefaultValueFactory = _ => "both" };
         backend.AcceptOnlyFromAmong("both", "engine", "llama.cpp");
         var skipPeers = new Option<bool>("--skip-peers") { Description = "skip the raw llama_decode ceiling and one-at-a-time figures" };
+        var round = new Option<int>("--round") { Description = "round timed: 1 (answers) or 2 (critic turns, long prompts, over round-1 answers generated first)", DefaultValueFactory = _ => 1 };
+        round.AcceptOnlyFromAmong("1", "2");
+        var batchSize = new Option<int>("--batch-size") { Description = "most rows (prompt chunks and new tokens) per decode call (0: default 512)" };
         var command = new Command("debate", "one debate round on the engine and llama.cpp, vs the raw llama_decode ceiling and one request at a time")
         {
-            model, agents, problems, threads, perContext, repeats, json, backend, skipPeers,
+            model, agents, problems, threads, perContext, repeats, json, backend, skipPeers, round, batchSize,
         };
         command.SetAction(parse =>
         {
@@ -48,7 +51,8 @@ static class BenchDebateCommand
                 var one => [BackendOption.Parse(one)],
             };
             var report = DebateBenchmark.Run(loaded, task, prompts, options, Math.Max(1, parse.GetValue(repeats)),
-                asJson ? null : line => Console.Error.WriteLine(line), backends, peers: !parse.GetValue(skipPeers));
+                asJson ? null : line => Console.Error.WriteLine(line), backends, peers: !parse.GetValue(skipPeers),
+                round: parse.GetValue(round), batchSize: parse.GetValue(batchSize));
             console.WriteLine(asJson ? JsonSerializer.Serialize(report, new JsonSerializerOptions { WriteIndented = true }) : Format(report));
             return 0;
         });
@@ -59,7 +63,8 @@ static class BenchDebateCommand
     {
         var lines = new List<string>
         {
-            $"model {r.Model}: one debate round, {r.Agents} agents x {r.Problems} problems, {r.Threads} threads; llama.cpp {r.SequencesPerContext} sequences per context, engine {r.EngineSlots} slots",
+            $"model {r.Model}: debate round {r.Round}, {r.Agents} agents x {r.Problems} problems, {r.Threads} threads; llama.cpp {r.SequencesPerContext} sequences per context, engine {r.EngineSlots} slots" +
+                (r.BatchSize > 0 ? $", batch {r.BatchSize} rows" : ""),
             $"{"",-26} {"tok/s",9} {"tok/CPU-s",10}",
         };
         foreach (var round in r.Rounds)
