@@ -4,6 +4,7 @@
 using System.CommandLine;
 using System.Globalization;
 using System.Text.Json;
+using MultiagentNative.Engine.Model;
 using MultiagentNative.Serving;
 using MultiagentNative.Society;
 using MultiagentNative.Society.Debate;
@@ -25,19 +26,38 @@ static class BenchDebateCommand
         var backend = new Option<string>("--backend") { Description = "both (side by side), engine or llama.cpp", DefaultValueFactory = _ => "both" };
         backend.AcceptOnlyFromAmong("both", "engine", "llama.cpp");
         var skipPeers = new Option<bool>("--skip-peers") { Description = "skip the raw llama_decode ceiling and one-at-a-time figures" };
+        var round = new Option<int>("--round") { Description = "round timed: 1 (answers) or 2 (critic turns, long prompts, over round-1 answers generated first)", DefaultValueFactory = _ => 1 };
+        round.AcceptOnlyFromAmong("1", "2");
+        var batchSize = new Option<int>("--batch-size") { Description = "most rows (prompt chunks and new tokens) per decode call (0: default 512)" };
+        var synthetic = new Option<string?>("--synthetic")
+        {
+            Description = "debate on a random-weight llama of shape DIMxLAYERS (e.g. 1024x8) with --model's tokenizer (as bench generate)",
+        };
+        var syntheticType = new Option<string>("--synthetic-type") { Description = "weight type of the synthetic model", DefaultValueFactory = _ => "q8_0" };
+        syntheticType.AcceptOnlyFromAmong([.. MultiagentNative.Engine.Model.SyntheticModel.Types.Keys]);
+        var maxTokens = new Option<int>("--max-tokens") { Description = "most tokens per answer (0: the preset's)" };
         var command = new Command("debate", "one debate round on the engine and llama.cpp, vs the raw llama_decode ceiling and one request at a time")
         {
-            model, agents, problems, threads, perContext, repeats, json, backend, skipPeers,
+            model, agents, problems, threads, perContext, repeats, json, backend, skipPeers, round, batchSize, synthetic, syntheticType, maxTokens,
         };
         command.SetAction(parse =>
         {
             var console = parse.InvocationConfiguration.Output;
             string path = Path.GetFullPath(ModelOption.Resolve(parse.GetValue(model)));
-            var options = SocietyPresets.Create("default", path, ModelOption.IsForged(path)) with
+            var promptSet = ModelOption.PromptSetOf(path, "arithmetic");
+            bool forged = ModelOption.IsForged(path);
+            if (parse.GetValue(synthetic) is { } shape)
+            {
+                var (dim, layers) = BenchGenerateCommand.ParseShape(shape);
+                path = SyntheticModel.Ensure(dim, layers, parse.GetValue(syntheticType)!, path, line => Console.Error.WriteLine($"  {line}"));
+            }
+            var options = SocietyPresets.Create("default", path, forged) with
             {
                 Agents = parse.GetValue(agents), TestProblems = parse.GetValue(problems), Threads = parse.GetValue(threads),
-                SequencesPerContext = parse.GetValue(perContext), Prompts = ModelOption.PromptSetOf(path, "arithmetic"),
+                SequencesPerContext = parse.GetValue(perContext), Prompts = promptSet,
             };
+            if (parse.GetValue(maxTokens) is > 0 and var most)
+                options = options with { MaxTokens = most };
             var task = new ArithmeticTask(new TaskDataOptions { TrainCount = 0, TestCount = options.TestProblems });
             using var loaded = ServingModel.Load(path);
             var prompts = options.Prompts is { } name ? PromptSets.Get(name) : task.DefaultPrompts;
@@ -48,7 +68,8 @@ static class BenchDebateCommand
                 var one => [BackendOption.Parse(one)],
             };
             var report = DebateBenchmark.Run(loaded, task, prompts, options, Math.Max(1, parse.GetValue(repeats)),
-                asJson ? null : line => Console.Error.WriteLine(line), backends, peers: !parse.GetValue(skipPeers));
+                asJson ? null : line => Console.Error.WriteLine(line), backends, peers: !parse.GetValue(skipPeers),
+                round: parse.GetValue(round), batchSize: parse.GetValue(batchSize));
             console.WriteLine(asJson ? JsonSerializer.Serialize(report, new JsonSerializerOptions { WriteIndented = true }) : Format(report));
             return 0;
         });
@@ -59,7 +80,8 @@ static class BenchDebateCommand
     {
         var lines = new List<string>
         {
-            $"model {r.Model}: one debate round, {r.Agents} agents x {r.Problems} problems, {r.Threads} threads; llama.cpp {r.SequencesPerContext} sequences per context, engine {r.EngineSlots} slots",
+            $"model {r.Model}: debate round {r.Round}, {r.Agents} agents x {r.Problems} problems, {r.Threads} threads; llama.cpp {r.SequencesPerContext} sequences per context, engine {r.EngineSlots} slots" +
+                (r.BatchSize > 0 ? $", batch {r.BatchSize} rows" : ""),
             $"{"",-26} {"tok/s",9} {"tok/CPU-s",10}",
         };
         foreach (var round in r.Rounds)

@@ -49,7 +49,7 @@ static class BenchGenerateCommand
     }
 
     /// <summary>"1024x8" as (1024, 8): DIMxLAYERS with DIM a multiple of 256 and 1..128 layers.</summary>
-    static (int Dim, int Layers) ParseShape(string shape)
+    internal static (int Dim, int Layers) ParseShape(string shape)
     {
         string[] parts = shape.ToLowerInvariant().Split('x');
         if (parts.Length != 2 || !int.TryParse(parts[0], out int dim) || !int.TryParse(parts[1], out int layers)

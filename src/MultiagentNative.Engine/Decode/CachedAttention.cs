@@ -9,10 +9,14 @@ namespace MultiagentNative.Engine.Decode;
 static unsafe class CachedAttention
 {
     /// <summary>Rows of one input handled by one work item: long prompt chunks split across cores.</summary>
-    const int RowsPerItem = 16;
+    const int RowsPerItem = 32;
+
+    /// <summary>From this many rows an item runs as GEMMs per head (S = Q K^T, O = P V over the block's keys) instead of
+    /// row by row: a prompt row's dots of 32 floats each end in a horizontal sum, the GEMM keeps them in registers.</summary>
+    const int BlockRows = 4;
 
     /// <summary>Floats of one part's scores buffer.</summary>
-    public static int ScratchFloats(int heads, int capacity) => heads * capacity;
+    public static int ScratchFloats(int heads, int capacity) => Math.Max(heads, RowsPerItem) * capacity;
 
     /// <summary>
     /// Semantics, for row r (slot rowSlot[r], position pos[r]) and head h: p = softmax_{j&lt;=pos[r]}(scale q[r,h] . K[slot, j, kv(h)]);
@@ -32,7 +36,7 @@ static unsafe class CachedAttention
                 work += (long)(positions[r] + 1) * heads * headDim * 2;
         }
         var job = new Job(o, q, cache, keys, values, inputRowStart, inputs, rowSlot, positions, heads, kvHeads, headDim, scores);
-        int parts = work < CpuDecoder.ParallelWork ? 1 : Math.Min(scores.Length, items);
+        int parts = work < CpuDecoder.AttentionParallelWork ? 1 : Math.Min(scores.Length, items);
         if (parts <= 1)
         {
             job.RunPart(0, 1);
@@ -57,10 +61,41 @@ static unsafe class CachedAttention
                     if (item % parts != part)
                         continue;
                     int last = Math.Min(first + RowsPerItem, inputRowStart[input + 1]);
+                    if (last - first >= BlockRows)
+                    {
+                        Block(first, last, scale, buffer);
+                        continue;
+                    }
                     for (int r = first; r < last; r++)
                         Row(o.AsSpan(r * queryWidth, queryWidth), q.AsSpan(r * queryWidth, queryWidth), rowSlot[r], positions[r] + 1,
                             scale, buffer);
                 }
+            }
+        }
+
+        // Rows first..last-1 are consecutive positions of one slot: per head, S = scale Q_h K_h^T over the keys the last row
+        // sees, each row's softmax over its own prefix (later keys zeroed), then O_h = P V_h; o's other heads are untouched.
+        void Block(int first, int last, float scale, float[] buffer)
+        {
+            int rows = last - first, keyCount = positions[last - 1] + 1, queryWidth = heads * headDim, group = heads / kvHeads;
+            int start = (int)cache.Offset(rowSlot[first], 0), stride = cache.KvWidth;
+            var s = buffer.AsSpan(0, rows * keyCount);
+            for (int h = 0; h < heads; h++)
+            {
+                int kv = start + h / group * headDim;
+                Cpu.Gemm.Multiply(s, q.AsSpan(first * queryWidth + h * headDim), keys.AsSpan(kv), rows, keyCount, headDim,
+                                  transB: true, alpha: scale, lda: queryWidth, ldb: stride, threads: 1);
+                for (int i = 0; i < rows; i++)
+                {
+                    int seen = positions[first + i] + 1;
+                    var row = s.Slice(i * keyCount, seen);
+                    TensorPrimitives.Subtract(row, TensorPrimitives.Max(row), row);
+                    TensorPrimitives.Exp(row, row);
+                    TensorPrimitives.Multiply(row, 1f / TensorPrimitives.Sum(row), row);
+                    s.Slice(i * keyCount + seen, keyCount - seen).Clear();
+                }
+                Cpu.Gemm.Multiply(o.AsSpan(first * queryWidth + h * headDim), s, values.AsSpan(kv), rows, headDim, keyCount,
+                                  ldb: stride, ldc: queryWidth, threads: 1);
             }
         }
 

@@ -202,8 +202,12 @@ public sealed class CpuDecoder : IDecodeBackend
     }
 
     /// <summary>Below ~8M multiply-adds a fork-join costs more than it saves: on a loaded machine each one waits for a
-    /// descheduled worker (built-in model, 2 shared cores: 20 ms per step with all threads, most of it waiting).</summary>
-    internal const long ParallelWork = 1L << 23;
+    /// descheduled worker (built-in model, 2 shared cores: 20 ms per step with all threads, most of it waiting).
+    /// Settable so tests can force the parallel paths; results do not depend on it (GEMM and attention rows are
+    /// bitwise independent of the split). Attention forks over (input, row block) items at the same threshold: with a
+    /// background job on the second core (2 cores) a lower one (1M) measured no gain (cores busy stayed 1.0).</summary>
+    public static long ParallelWork { get; set; } = 1L << 23;
+    public static long AttentionParallelWork { get; set; } = 1L << 23;
 
     static int ThreadsFor(long multiplyAdds) => multiplyAdds < ParallelWork ? 1 : 0;
 

@@ -19,8 +19,10 @@ public sealed record BackendRound(DecodeBackendKind Backend, long Tokens, double
     public double GemmShare => DecodeSeconds > 0 ? GemmSeconds / DecodeSeconds : 0;
 }
 
+/// <param name="Round">The debate round timed: 1 (answers), or 2 (critic turns over stored round-1 answers, with their summaries).</param>
+/// <param name="BatchSize">Most rows per decode call (0: the generator's default).</param>
 public sealed record DebateBenchmarkReport(string Model, int Agents, int Problems, int Threads, int SequencesPerContext, int EngineSlots,
-    IReadOnlyList<BackendRound> Rounds, Throughput RawCeiling, int RawCeilingConcurrency, Throughput OneAtATime)
+    IReadOnlyList<BackendRound> Rounds, Throughput RawCeiling, int RawCeilingConcurrency, Throughput OneAtATime, int Round = 1, int BatchSize = 0)
 {
     public BackendRound? Of(DecodeBackendKind backend) => Rounds.FirstOrDefault(r => r.Backend == backend);
 
@@ -32,13 +34,20 @@ public sealed record DebateBenchmarkReport(string Model, int Agents, int Problem
 public static class DebateBenchmark
 {
     public static DebateBenchmarkReport Run(ServingModel model, ITask task, PromptSet prompts, SocietyOptions options,
-        int repeats = 2, Action<string>? log = null, IReadOnlyList<DecodeBackendKind>? backends = null, bool peers = true)
+        int repeats = 2, Action<string>? log = null, IReadOnlyList<DecodeBackendKind>? backends = null, bool peers = true,
+        int round = 1, int batchSize = 0)
     {
+        if (round is < 1 or > 2)
+            throw new ArgumentOutOfRangeException(nameof(round), round, "round: expected 1 or 2");
         var problems = task.Problems(DataSplit.Test).Take(options.TestProblems).ToList();
         int threads = options.Threads > 0 ? options.Threads : Environment.ProcessorCount;
         var rounds = new List<BackendRound>();
-        foreach (var backend in backends ?? [DecodeBackendKind.LlamaCpp, DecodeBackendKind.Engine])
-            rounds.Add(RunRound(model, task, prompts, options with { Backend = backend, Rounds = 1 }, problems, log));
+        IReadOnlyList<DecodeBackendKind> order = backends ?? [DecodeBackendKind.LlamaCpp, DecodeBackendKind.Engine];
+        // round 2: both backends criticize the same round-1 answers (generated once, untimed, on the first backend)
+        var firstRound = round == 1 ? new Dictionary<ResponseKey, ResponseRecord>()
+            : FirstRoundAnswers(model, task, prompts, options with { Backend = order[0], Rounds = 1 }, problems, batchSize, log);
+        foreach (var backend in order)
+            rounds.Add(RunRound(model, task, prompts, options with { Backend = backend, Rounds = round }, problems, firstRound, batchSize, log));
         var (ceiling, concurrency, single) = (Throughput.Zero, 0, Throughput.Zero);
         if (peers)
         {
@@ -49,17 +58,30 @@ public static class DebateBenchmark
             single = generation.OneAtATimeBest();
         }
         return new DebateBenchmarkReport(Path.GetFileName(model.Path), options.Agents, problems.Count, threads,
-            SocietyGenerator.SequencesPerContext(model, options), SocietyGenerator.EngineSlots, rounds, ceiling, concurrency, single);
+            SocietyGenerator.SequencesPerContext(model, options), SocietyGenerator.EngineSlots, rounds, ceiling, concurrency, single, round, batchSize);
     }
 
-    static BackendRound RunRound(ServingModel model, ITask task, PromptSet prompts, SocietyOptions options, List<Problem> problems, Action<string>? log)
+    static Dictionary<ResponseKey, ResponseRecord> FirstRoundAnswers(ServingModel model, ITask task, PromptSet prompts, SocietyOptions options,
+        List<Problem> problems, int batchSize, Action<string>? log)
     {
-        using var society = SocietyGenerator.Create(model, options);
+        log?.Invoke($"{options.Backend}: round-1 answers for the critic round (untimed)");
+        using var society = SocietyGenerator.Create(model, options, batchSize: batchSize);
+        var answers = new Dictionary<ResponseKey, ResponseRecord>();
+        new DebateRunner(society.Generator, task, prompts, options).Run(0, [new DebateProblems(DataSplit.Test, problems)],
+            new Dictionary<ResponseKey, ResponseRecord>(), r => { lock (answers) answers[r.Key] = r; });
+        return answers;
+    }
+
+    static BackendRound RunRound(ServingModel model, ITask task, PromptSet prompts, SocietyOptions options, List<Problem> problems,
+        IReadOnlyDictionary<ResponseKey, ResponseRecord> stored, int batchSize, Action<string>? log)
+    {
+        using var society = SocietyGenerator.Create(model, options, batchSize: batchSize);
         var generator = society.Generator;
-        var runner = new DebateRunner(generator, task, prompts, options);
+        var runner = new DebateRunner(generator, task, prompts, options with { Rounds = 1 });
         var empty = new Dictionary<ResponseKey, ResponseRecord>();
         runner.Run(0, [new DebateProblems(DataSplit.Test, problems.Take(4).ToList())], empty, _ => { }); // warm-up: contexts, weights, JIT
-        log?.Invoke($"{options.Backend}: debate round 1, {problems.Count} problems x {options.Agents} agents");
+        runner = new DebateRunner(generator, task, prompts, options);
+        log?.Invoke($"{options.Backend}: debate round {options.Rounds}, {problems.Count} problems x {options.Agents} agents");
         bool counting = GemmCounter.Enabled;
         GemmCounter.Reset();
         GemmCounter.Enabled = options.Backend == DecodeBackendKind.Engine;
@@ -68,7 +90,7 @@ public static class DebateBenchmark
         long tokens = 0;
         try
         {
-            runner.Run(0, [new DebateProblems(DataSplit.Test, problems)], empty, r => Interlocked.Add(ref tokens, r.CompletionTokens));
+            runner.Run(0, [new DebateProblems(DataSplit.Test, problems)], stored, r => Interlocked.Add(ref tokens, r.CompletionTokens));
         }
         finally
         {

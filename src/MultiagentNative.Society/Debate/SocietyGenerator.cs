@@ -17,7 +17,8 @@ public sealed class SocietyGenerator : IDisposable
     public BatchedGenerator Generator { get; }
 
     /// <param name="adapterPath">The adapter file of agent n's generation (critic = false) or critic adapter, or null for the base.</param>
-    public static SocietyGenerator Create(ServingModel model, SocietyOptions options, Func<int, bool, string?>? adapterPath = null)
+    /// <param name="batchSize">Most rows (prompt and generated tokens) per decode call; 0: the default (512, or more for many sequences).</param>
+    public static SocietyGenerator Create(ServingModel model, SocietyOptions options, Func<int, bool, string?>? adapterPath = null, int batchSize = 0)
     {
         int perContext = SequencesPerContext(model, options);
         var generator = new BatchedGenerator(model, new GeneratorOptions
@@ -25,7 +26,7 @@ public sealed class SocietyGenerator : IDisposable
             MaxSequencesPerContext = perContext,
             SequenceContextLength = Math.Min(model.TrainingContextLength, 4096),
             ThreadBudget = options.Threads > 0 ? options.Threads : Environment.ProcessorCount,
-            BatchSize = Math.Max(512, Math.Max(perContext, EngineSlots)),
+            BatchSize = batchSize > 0 ? Math.Max(batchSize, Math.Max(perContext, EngineSlots)) : Math.Max(512, Math.Max(perContext, EngineSlots)),
             Backend = options.Backend,
             EngineSlots = EngineSlots,
         });

@@ -93,6 +93,33 @@ public class CpuDecoderTests
     }
 
     [Test]
+    public void ParallelAttentionAndGemmsAreBitwiseTheSerialOnes()
+    {
+        var model = GgufModelLoader.Load<float>(GeneratedModels.Path(ModelArch.Llama));
+        int vocab = model.Config.Vocab;
+        var prompts = Enumerable.Range(0, 6).Select(s => Tokens(vocab, 3 + 11 * s, 40 + s)).ToArray();
+        float[] Run(long threshold)
+        {
+            (long gemm, long attention) = (CpuDecoder.ParallelWork, CpuDecoder.AttentionParallelWork);
+            (CpuDecoder.ParallelWork, CpuDecoder.AttentionParallelWork) = (threshold, threshold);
+            try
+            {
+                using var decoder = CpuDecoder.FromModel(model, maxSlots: 6, slotCapacity: 64);
+                int[] agents = [decoder.AddAgent(RandomAdapter(model.Config, 1)), decoder.AddAgent(null)];
+                var logits = new float[6 * vocab];
+                decoder.Forward([.. prompts.Select((p, s) => new DecodeInput(s, agents[s % 2], p))], logits);
+                decoder.Forward([.. prompts.Select((p, s) => new DecodeInput(s, agents[s % 2], p.AsMemory(0, 1)))], logits);
+                return logits;
+            }
+            finally
+            {
+                (CpuDecoder.ParallelWork, CpuDecoder.AttentionParallelWork) = (gemm, attention);
+            }
+        }
+        Assert.That(Run(0), Is.EqualTo(Run(long.MaxValue)));
+    }
+
+    [Test]
     public void ReusedSlotAndCopiedPrefixGiveTheSameLogits()
     {
         var model = GgufModelLoader.Load<float>(GeneratedModels.Path(ModelArch.Qwen2));
