@@ -140,6 +140,8 @@ public sealed record SocietyOptions
         Check(Rounds is >= 1 and <= 8, $"--rounds: expected 1..8, got {Rounds}");
         Check(Iterations is >= 0 and <= 100, $"--iterations: expected 0..100, got {Iterations}");
         Check(TrainProblems >= 0 && TestProblems >= 1, $"problem counts: train >= 0 and test >= 1, got {TrainProblems} and {TestProblems}");
+        Check(Method is not (SocietyMethod.Base or SocietyMethod.Majority or SocietyMethod.Debate) || Iterations == 0,
+            $"--method {MethodNames.Of(Method)} does not finetune: use --iterations 0");
         Check(Iterations == 0 || TrainProblems > 0, "finetuning iterations need train problems (--train-problems > 0)");
         Check(Temperature >= 0 && TopP is > 0 and <= 1 && TopK >= 0 && MinP is >= 0 and < 1, "sampling: temperature >= 0, top-p in (0, 1], top-k >= 0, min-p in [0, 1)");
         Check(MaxTokens >= 1, $"--max-tokens: expected >= 1, got {MaxTokens}");
@@ -147,8 +149,6 @@ public sealed record SocietyOptions
         Check(Lora.Rank >= 1 && Lora.LearningRate > 0 && Lora.Epochs > 0 && Lora.SequencesPerAgent >= 1, "LoRA: rank, learning rate, epochs and batch must be positive");
         Check(DiversityProblems >= 0, $"--diversity-problems: expected >= 0, got {DiversityProblems}");
         Check(!NoCritic || Method == SocietyMethod.MultiagentFt, "--no-critic is an ablation of --method multiagent-ft");
-        Check(Method is not (SocietyMethod.Base or SocietyMethod.Majority or SocietyMethod.Debate) || Iterations == 0,
-            $"--method {MethodNames.Of(Method)} does not finetune: use --iterations 0");
         Check(Threads >= 0 && SequencesPerContext is >= 0 and <= 256, "threads >= 0 and sequences per context in 0 (auto)..256");
     }
 
