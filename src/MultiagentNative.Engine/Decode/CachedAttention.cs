@@ -2,6 +2,8 @@
 // a row at position p of slot s sees positions 0..p of s only, so a prompt chunk is causal and slots never mix.
 // GQA as llama.cpp: query head h reads kv head h / (heads / kvHeads); scale 1/sqrt(headDim). A BF16 cache is widened
 // (bits << 16) as rows read it; GEMM blocks widen the slot's keys and values into a float scratch first.
+// todo: BF16 measured no gain on `mafn bench debate --round 2 --problems 60` (built-in model, attention 6.74/7.74 s F32
+// vs 6.77/7.67 s BF16, alternating runs): find whether blocks re-widening the slot per 32-row item eat the saved reads.
 using System.Numerics.Tensors;
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
