@@ -1,6 +1,7 @@
 // Batched generation and scoring for many agents over one loaded model: each distinct adapter gets a context, requests of
 // its agents are sequences of that context, and contexts run on parallel threads whose native threads sum to the budget.
 using MultiagentNative.Engine.Adapters;
+using MultiagentNative.Engine.Cuda;
 using MultiagentNative.Engine.Decode;
 using MultiagentNative.Engine.Model;
 using MultiagentNative.Formats.Chat;
@@ -17,7 +18,8 @@ public sealed class BatchedGenerator : IDisposable
     readonly List<AdapterGroup> groups = [];
     readonly Lock gate = new();
     readonly Lock running = new();
-    CpuDecoder? engine;
+    IDecodeBackend? engine;
+    LlamaConfig? engineConfig;
 
     /// <summary>The contexts (replicas) serving one adapter, or the bare base model.</summary>
     sealed class AdapterGroup(LoraAdapter? adapter, float scale)
@@ -39,6 +41,8 @@ public sealed class BatchedGenerator : IDisposable
             throw new ArgumentOutOfRangeException(nameof(options), $"ThreadBudget: expected >= 1, got {Options.ThreadBudget}");
         if (Options.Backend == DecodeBackendKind.Engine && Options.EngineSlots is < 1 or > 4096)
             throw new ArgumentOutOfRangeException(nameof(options), $"EngineSlots: expected 1..4096, got {Options.EngineSlots}");
+        if (Options.EngineDevice == EngineDevice.Cuda && Options.EngineKvCache != KvCacheType.F32)
+            throw new ArgumentException($"EngineKvCache: the CUDA decoder's KV cache is F32 only, got {Options.EngineKvCache}", nameof(options));
         if (Options.Backend == DecodeBackendKind.Engine && Options.BatchSize < Options.EngineSlots)
             throw new ArgumentOutOfRangeException(nameof(options), $"BatchSize ({Options.BatchSize}) must hold one token of each of the {Options.EngineSlots} engine slots");
         if (Options.BatchSize < Options.MaxSequencesPerContext)
@@ -130,21 +134,25 @@ public sealed class BatchedGenerator : IDisposable
     }
 
     /// <summary>The engine decoder over ServingModel.Path's weights (loaded on first use, dequantized to F32), with every
-    /// adapter group registered: the same LoRA GGUF file llama.cpp loaded, imported by the engine, at the same scale.</summary>
-    CpuDecoder EngineDecoder()
+    /// adapter group registered: the same LoRA GGUF file llama.cpp loaded, imported by the engine, at the same scale.
+    /// On Options.EngineDevice: CUDA throws NoCudaDeviceException without a GPU (and leaves no decoder behind).</summary>
+    IDecodeBackend EngineDecoder()
     {
         lock (gate)
         {
             if (engine is null)
             {
                 var loaded = GgufModelLoader.Load<float>(model.Path, Options.ThreadBudget);
-                engine = CpuDecoder.FromModel(loaded, Options.EngineSlots, Options.SequenceContextLength);
+                engine = Options.EngineDevice == EngineDevice.Cuda
+                    ? CudaDecoder.Create(loaded, Options.EngineSlots, Options.SequenceContextLength)
+                    : CpuDecoder.FromModel(loaded, Options.EngineSlots, Options.SequenceContextLength, Options.EngineKvCache);
+                engineConfig = loaded.Config;
             }
             foreach (var group in groups)
             {
                 if (group.EngineAgent >= 0)
                     continue;
-                var adapter = group.Adapter is null ? null : LoraGgufAdapter.Import<float>(group.Adapter.Path, engine.Config);
+                var adapter = group.Adapter is null ? null : LoraGgufAdapter.Import<float>(group.Adapter.Path, engineConfig!);
                 group.EngineAgent = engine.AddAgent(adapter, group.Scale);
             }
             return engine;
@@ -272,5 +280,6 @@ public sealed class BatchedGenerator : IDisposable
         agents.Clear();
         engine?.Dispose();
         engine = null;
+        engineConfig = null;
     }
 }

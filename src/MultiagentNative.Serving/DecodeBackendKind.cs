@@ -7,3 +7,11 @@ public enum DecodeBackendKind
     LlamaCpp,
     Engine,
 }
+
+/// <summary>Where the engine backend runs: CpuDecoder, or CudaDecoder (bf16 weights on device 0; a request fails with
+/// NoCudaDeviceException when there is no GPU).</summary>
+public enum EngineDevice
+{
+    Cpu,
+    Cuda,
+}

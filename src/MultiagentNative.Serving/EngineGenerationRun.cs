@@ -158,33 +158,16 @@ sealed class EngineGenerationRun
 
     void PlanPrefixShare(EngineSlot slot)
     {
-        EngineSlot? best = null;
-        int bestLength = 0;
-        foreach (var other in slots)
-        {
-            if (other == slot || other.Agent != slot.Agent || other.State is SlotState.Free or SlotState.WaitingForPrefix)
-                continue;
-            int common = CommonPrefix(slot.PromptInts, other.PromptInts);
-            if (common > bestLength)
-                (best, bestLength) = (other, common);
-        }
-        // keep at least one prompt token to decode: its logits give the first sampled token
-        bestLength = Math.Min(bestLength, slot.PromptInts.Length - 1);
-        if (best is null || bestLength < options.MinSharedPrefix)
+        var (best, bestLength) = PrefixShare.Choose<EngineSlot, int>(slot.PromptInts,
+            slots.Where(other => other != slot && other.Agent == slot.Agent && other.State is not (SlotState.Free or SlotState.WaitingForPrefix)),
+            other => other.PromptInts, options.MinSharedPrefix);
+        if (best is null)
             return;
         slot.PrefixSource = best;
         slot.SharedPrefixLength = bestLength;
         slot.State = SlotState.WaitingForPrefix;
         if (best.PromptDecoded >= bestLength)
             CopyPrefix(slot);
-    }
-
-    static int CommonPrefix(int[] a, int[] b)
-    {
-        int n = Math.Min(a.Length, b.Length), i = 0;
-        while (i < n && a[i] == b[i])
-            i++;
-        return i;
     }
 
     void CopyPrefix(EngineSlot slot)

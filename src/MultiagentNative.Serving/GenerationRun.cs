@@ -112,34 +112,16 @@ sealed class GenerationRun
     /// <summary>Finds the active slot sharing the longest prompt prefix; copies it now if decoded, else waits for it.</summary>
     void PlanPrefixShare(SequenceSlot slot)
     {
-        SequenceSlot? best = null;
-        int bestLength = 0;
-        foreach (var other in slots)
-        {
-            if (other == slot || other.State is SlotState.Free or SlotState.WaitingForPrefix)
-                continue;
-            int common = CommonPrefix(slot.Prompt, other.Prompt);
-            if (common > bestLength)
-                (best, bestLength) = (other, common);
-        }
-        // Keep at least one prompt token to decode: its logits give the first sampled token.
-        bestLength = Math.Min(bestLength, slot.Prompt.Length - 1);
-        if (best is null || bestLength < options.MinSharedPrefix)
+        var (best, bestLength) = PrefixShare.Choose<SequenceSlot, TokenId>(slot.Prompt,
+            slots.Where(other => other != slot && other.State is not (SlotState.Free or SlotState.WaitingForPrefix)),
+            other => other.Prompt, options.MinSharedPrefix);
+        if (best is null)
             return;
         slot.PrefixSource = best;
         slot.SharedPrefixLength = bestLength;
         slot.State = SlotState.WaitingForPrefix;
         if (best.PromptDecoded >= bestLength)
             CopyPrefix(slot);
-    }
-
-    static int CommonPrefix(TokenId[] a, TokenId[] b)
-    {
-        int n = Math.Min(a.Length, b.Length);
-        int i = 0;
-        while (i < n && a[i] == b[i])
-            i++;
-        return i;
     }
 
     void CopyPrefix(SequenceSlot slot)

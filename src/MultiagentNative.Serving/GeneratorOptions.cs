@@ -9,8 +9,16 @@ public sealed record GeneratorOptions
     public DecodeBackendKind Backend { get; init; } = DecodeBackendKind.LlamaCpp;
 
     /// <summary>Engine backend: KV slots of its one decoder, shared by all agents (sequences decoded at once). Each slot holds
-    /// SequenceContextLength positions of every layer's K and V in F32.</summary>
+    /// SequenceContextLength positions of every layer's K and V (EngineKvCache).</summary>
     public int EngineSlots { get; init; } = 64;
+
+    /// <summary>Engine backend: CPU (CpuDecoder) or CUDA (CudaDecoder: NoCudaDeviceException without a GPU).</summary>
+    public EngineDevice EngineDevice { get; init; } = EngineDevice.Cpu;
+
+    /// <summary>Engine backend on the CPU: the KV cache's element type. F32 (default) keeps the engine within 1e-4 of
+    /// llama.cpp's F32 cache; BF16 halves the bytes attention streams (logits move ~1e-2 relative, greedy tokens mostly
+    /// the same). The CUDA decoder's cache is F32 only.</summary>
+    public Engine.Decode.KvCacheType EngineKvCache { get; init; } = Engine.Decode.KvCacheType.F32;
 
     /// <summary>Sequences decoded together in one context (slots); requests beyond this wait and fill slots as others finish.</summary>
     public int MaxSequencesPerContext { get; init; } = 64;

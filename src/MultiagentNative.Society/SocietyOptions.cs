@@ -128,6 +128,12 @@ public sealed record SocietyOptions
     /// A run config written before this setting reads as the engine.</summary>
     [JsonConverter(typeof(JsonStringEnumConverter<Serving.DecodeBackendKind>))]
     public Serving.DecodeBackendKind Backend { get; init; } = Serving.DecodeBackendKind.Engine;
+    /// <summary>Where the engine backend runs (GeneratorOptions.EngineDevice); a config written before it reads as the CPU.</summary>
+    [JsonConverter(typeof(JsonStringEnumConverter<Serving.EngineDevice>))]
+    public Serving.EngineDevice EngineDevice { get; init; } = Serving.EngineDevice.Cpu;
+    /// <summary>The engine's KV cache element type on the CPU (GeneratorOptions.EngineKvCache); F32 unless set.</summary>
+    [JsonConverter(typeof(JsonStringEnumConverter<Engine.Decode.KvCacheType>))]
+    public Engine.Decode.KvCacheType EngineKvCache { get; init; } = Engine.Decode.KvCacheType.F32;
 
     public void Validate()
     {

@@ -36,9 +36,12 @@ static class BenchDebateCommand
         var syntheticType = new Option<string>("--synthetic-type") { Description = "weight type of the synthetic model", DefaultValueFactory = _ => "q8_0" };
         syntheticType.AcceptOnlyFromAmong([.. MultiagentNative.Engine.Model.SyntheticModel.Types.Keys]);
         var maxTokens = new Option<int>("--max-tokens") { Description = "most tokens per answer (0: the preset's)" };
+        var device = BackendOption.CreateDevice();
+        var kvCache = BackendOption.CreateKvCache();
         var command = new Command("debate", "one debate round on the engine and llama.cpp, vs the raw llama_decode ceiling and one request at a time")
         {
             model, agents, problems, threads, perContext, repeats, json, backend, skipPeers, round, batchSize, synthetic, syntheticType, maxTokens,
+            device, kvCache,
         };
         command.SetAction(parse =>
         {
@@ -55,6 +58,7 @@ static class BenchDebateCommand
             {
                 Agents = parse.GetValue(agents), TestProblems = parse.GetValue(problems), Threads = parse.GetValue(threads),
                 SequencesPerContext = parse.GetValue(perContext), Prompts = promptSet,
+                EngineDevice = BackendOption.ParseDevice(parse.GetValue(device)), EngineKvCache = BackendOption.ParseKvCache(parse.GetValue(kvCache)),
             };
             if (parse.GetValue(maxTokens) is > 0 and var most)
                 options = options with { MaxTokens = most };
@@ -70,6 +74,8 @@ static class BenchDebateCommand
             var report = DebateBenchmark.Run(loaded, task, prompts, options, Math.Max(1, parse.GetValue(repeats)),
                 asJson ? null : line => Console.Error.WriteLine(line), backends, peers: !parse.GetValue(skipPeers),
                 round: parse.GetValue(round), batchSize: parse.GetValue(batchSize));
+            if (!asJson && backends.Contains(DecodeBackendKind.Engine))
+                console.WriteLine($"engine on {parse.GetValue(device)}, KV cache {parse.GetValue(kvCache)}");
             console.WriteLine(asJson ? JsonSerializer.Serialize(report, new JsonSerializerOptions { WriteIndented = true }) : Format(report));
             return 0;
         });

@@ -27,9 +27,10 @@ public static class DebateCommand
         var topP = new Option<float>("--top-p") { Description = "top-p (the paper: 0.9)", DefaultValueFactory = _ => 0.9f };
         var maxTokens = new Option<int>("--max-tokens") { Description = "most tokens per response", DefaultValueFactory = _ => 512 };
         var backend = BackendOption.Create();
+        var device = BackendOption.CreateDevice();
         var command = new Command("debate", "one multiagent debate, printed round by round with the vote")
         {
-            question, task, data, limit, model, adapters, agents, rounds, summary, seed, temperature, topP, maxTokens, backend,
+            question, task, data, limit, model, adapters, agents, rounds, summary, seed, temperature, topP, maxTokens, backend, device,
         };
         command.SetAction(parse =>
         {
@@ -41,6 +42,7 @@ public static class DebateCommand
                 Task = parse.GetValue(task)!, Agents = parse.GetValue(agents), Rounds = parse.GetValue(rounds), Seed = parse.GetValue(seed),
                 Temperature = parse.GetValue(temperature), TopP = parse.GetValue(topP), MaxTokens = parse.GetValue(maxTokens),
                 Backend = BackendOption.Parse(parse.GetValue(backend)),
+                EngineDevice = BackendOption.ParseDevice(parse.GetValue(device)),
                 Summary = parse.GetValue(summary) switch { "model" => SummaryMode.Model, "none" => SummaryMode.None, _ => forged ? SummaryMode.None : SummaryMode.Model },
             };
             options = options with { Prompts = ModelOption.PromptSetOf(modelPath, options.Task) };

@@ -26,9 +26,10 @@ public static class EvalCommand
         var json = new Option<bool>("--json") { Description = "print the report as one JSON object" };
         var responsesOut = new Option<string?>("--responses-out") { Description = "write every response as JSONL (id, sample, response, answer, correct)" };
         var backend = BackendOption.Create();
+        var device = BackendOption.CreateDevice();
         var command = new Command("eval", "accuracy of a model on a task's test split (single agent, K samples)")
         {
-            task, data, model, adapter, samples, count, prompts, threads, json, responsesOut, backend,
+            task, data, model, adapter, samples, count, prompts, threads, json, responsesOut, backend, device,
         };
         sampling.AddTo(command);
         command.SetAction(parse =>
@@ -51,6 +52,7 @@ public static class EvalCommand
             {
                 Samples = parse.GetValue(samples), Count = parse.GetValue(count), Sampling = samplingOptions,
                 MaxTokens = maxTokens, Threads = parse.GetValue(threads), Backend = BackendOption.Parse(parse.GetValue(backend)),
+                EngineDevice = BackendOption.ParseDevice(parse.GetValue(device)),
             };
             bool asJson = parse.GetValue(json);
             var report = TaskEvaluation.Run(loaded, theTask, promptSet, options, lora, asJson ? null : line => error.WriteLine(line));

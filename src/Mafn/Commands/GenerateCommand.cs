@@ -14,7 +14,7 @@ public static class GenerateCommand
 
     public sealed record Settings(string? Model, string? Adapter, string? Prompt, int Count = 1, SamplingOptions? Sampling = null,
         int MaxTokens = SamplingOptionsBinder.DefaultMaxTokens, bool Chat = false, string? PromptsFile = null, bool Json = false, string? OutFile = null,
-        DecodeBackendKind Backend = DecodeBackendKind.Engine);
+        DecodeBackendKind Backend = DecodeBackendKind.Engine, EngineDevice Device = EngineDevice.Cpu);
 
     public static Command Create()
     {
@@ -30,17 +30,19 @@ public static class GenerateCommand
         var json = new Option<bool>("--json") { Description = "print one JSON line per completion: id, sample, text, completion_tokens, prompt_tokens, finish_reason, error" };
         var outFile = new Option<string?>("--out") { Description = "write the JSON lines to FILE.jsonl instead of printing" };
         var backend = BackendOption.Create();
+        var device = BackendOption.CreateDevice();
         var sampling = new SamplingOptionsBinder();
         var command = new Command("generate", "generate completions of one prompt or a JSONL file of prompts")
         {
-            model, adapter, prompt, promptsFile, count, chat, json, outFile, backend,
+            model, adapter, prompt, promptsFile, count, chat, json, outFile, backend, device,
         };
         sampling.AddTo(command);
         command.SetAction(parse =>
         {
             var (options, maxTokens) = sampling.Bind(parse);
             return Run(new Settings(parse.GetValue(model), parse.GetValue(adapter), parse.GetValue(prompt), parse.GetValue(count), options,
-                maxTokens, parse.GetValue(chat), parse.GetValue(promptsFile), parse.GetValue(json), parse.GetValue(outFile), BackendOption.Parse(parse.GetValue(backend))), parse.InvocationConfiguration.Output);
+                maxTokens, parse.GetValue(chat), parse.GetValue(promptsFile), parse.GetValue(json), parse.GetValue(outFile), BackendOption.Parse(parse.GetValue(backend)),
+                BackendOption.ParseDevice(parse.GetValue(device))), parse.InvocationConfiguration.Output);
         });
         return command;
     }
@@ -75,6 +77,7 @@ public static class GenerateCommand
         {
             MaxSequencesPerContext = Math.Min(requests.Count, 64),
             Backend = settings.Backend,
+            EngineDevice = settings.Device,
             EngineSlots = Math.Clamp(requests.Count, 1, 64),
             SequenceContextLength = Math.Min(loaded.TrainingContextLength, LongestPrompt(loaded, requests) + settings.MaxTokens + 1),
         });

@@ -50,10 +50,11 @@ public static class RunCommand
         var seeds = new Option<int?>("--seeds") { Description = "repeat the method with K seeds (seed, seed+1, ...) into one study folder" };
         var diversity = new Option<int?>("--diversity-problems") { Description = "test problems the diversity metrics score each iteration (default 100; 0: off)" };
         var backend = BackendOption.Create();
+        var device = BackendOption.CreateDevice();
         var command = new Command("run", "multiagent finetuning: debate, vote, per-agent datasets, finetune all adapters, iterate")
         {
             preset, task, data, trainData, model, agents, rounds, iterations, trainProblems, testProblems, summary, seed, tieBreak, noMajority,
-            criticWeight, maskFirst, restart, rank, learningRate, epochs, prompts, maxTokens, threads, backend, output, resume, json,
+            criticWeight, maskFirst, restart, rank, learningRate, epochs, prompts, maxTokens, threads, backend, device, output, resume, json,
             method, noCritic, seeds, diversity,
         };
         command.SetAction(parse =>
@@ -99,6 +100,7 @@ public static class RunCommand
                     MaxTokens = parse.GetValue(maxTokens) ?? o.MaxTokens,
                     Threads = parse.GetValue(threads) ?? o.Threads,
                     Backend = BackendOption.Parse(parse.GetValue(backend)),
+                    EngineDevice = BackendOption.ParseDevice(parse.GetValue(device)),
                     Lora = o.Lora with
                     {
                         Rank = parse.GetValue(rank) ?? o.Lora.Rank, LearningRate = parse.GetValue(learningRate) ?? o.Lora.LearningRate,

@@ -1,5 +1,5 @@
 // The engine's decode on the CPU: one forward over the new rows of many slots of many agents, base GEMMs once over all
-// rows, each agent's LoRA on its own segment, attention of each row over its slot's cache (KvCache: F32,
+// rows, each agent's LoRA on its own segment, attention of each row over its slot's cache (KvCache: F32 or BF16,
 // [layer][slot][position][kvHeads*headDim]), logits only for each input's last row. Buffers are kept between steps.
 using System.Diagnostics;
 using System.Numerics.Tensors;
@@ -28,20 +28,22 @@ public sealed class CpuDecoder : IDecodeBackend
     readonly DecodeProfile profile = new();
     float[] x = [], norm = [], rstd = [], q = [], k = [], v = [], attn = [], projected = [], gate1 = [], up = [], act = [],
             fused = [], shrunk = [], finalRows = [], finalNorm = [];
-    float[][] scores = [];
+    float[][] scores = [], widened = [];
     long forwards, rowsTotal, ticks;
 
     sealed record LayerNames(string AttnNorm, string Q, string K, string V, string QBias, string KBias, string VBias, string Qkv,
                              string Output, string FfnNorm, string Gate, string Up, string Down);
 
     /// <param name="ropeFreqFactors">llama 3.1 rope_freqs (GgufModel.RopeFreqFactors), or empty.</param>
-    public CpuDecoder(ModelWeights<float> weights, int maxSlots, int slotCapacity, ReadOnlySpan<float> ropeFreqFactors = default)
+    /// <param name="kvCacheType">F32 (llama.cpp's F32 cache to ~1e-4) or BF16 (half the bytes attention reads).</param>
+    public CpuDecoder(ModelWeights<float> weights, int maxSlots, int slotCapacity, ReadOnlySpan<float> ropeFreqFactors = default,
+                      KvCacheType kvCacheType = KvCacheType.F32)
     {
         ShapeCheck.Positive(maxSlots, nameof(maxSlots));
         ShapeCheck.Positive(slotCapacity, nameof(slotCapacity));
         this.weights = weights;
         config = weights.Config;
-        cache = new KvCache(config.Layers, maxSlots, slotCapacity, config.KvWidth);
+        cache = new KvCache(config.Layers, maxSlots, slotCapacity, config.KvWidth, kvCacheType);
         rope = new RopeTable<float>(slotCapacity, config.RotatedDims, config.RopeMode, config.RopeTheta, config.RopeFreqScale, ropeFreqFactors);
         names = [.. Enumerable.Range(0, config.Layers).Select(l => new LayerNames(TensorNames.AttnNorm(l), TensorNames.AttnQ(l),
             TensorNames.AttnK(l), TensorNames.AttnV(l), TensorNames.AttnQBias(l), TensorNames.AttnKBias(l), TensorNames.AttnVBias(l),
@@ -50,12 +52,14 @@ public sealed class CpuDecoder : IDecodeBackend
     }
 
     /// <summary>A decoder over a loaded GGUF model (weights dequantized to F32 by GgufModelLoader).</summary>
-    public static CpuDecoder FromModel(GgufModel<float> model, int maxSlots, int slotCapacity) =>
-        new(model.Weights, maxSlots, slotCapacity, model.RopeFreqFactors);
+    public static CpuDecoder FromModel(GgufModel<float> model, int maxSlots, int slotCapacity,
+                                       KvCacheType kvCacheType = KvCacheType.F32) =>
+        new(model.Weights, maxSlots, slotCapacity, model.RopeFreqFactors, kvCacheType);
 
     public LlamaConfig Config => config;
     public int MaxSlots => cache.Slots;
     public int SlotCapacity => cache.Capacity;
+    public KvCacheType KvCacheType => cache.Type;
     public int VocabularySize => config.Vocab;
     public DecodeStatistics Statistics => new(forwards, rowsTotal, (double)ticks / Stopwatch.Frequency, profile.Snapshot());
 
@@ -134,8 +138,8 @@ public sealed class CpuDecoder : IDecodeBackend
         profile.Lap(DecodePhase.Rope);
         StoreKv(layer, rows);
         profile.Lap(DecodePhase.KvStore);
-        CachedAttention.Forward(attn, q, cache, cache.Keys(layer), cache.Values(layer), plan.InputRowStart, plan.Inputs,
-                                plan.RowSlot, plan.Positions, c.Heads, c.KvHeads, c.HeadWidth, scores);
+        CachedAttention.Forward(attn, q, cache, layer, plan.InputRowStart, plan.Inputs,
+                                plan.RowSlot, plan.Positions, c.Heads, c.KvHeads, c.HeadWidth, scores, widened);
         profile.Lap(DecodePhase.Attention);
         Project(projected, attn, n.Output, null, rows, c.QueryWidth, d);
         TensorPrimitives.Add(x.AsSpan(0, rows * d), projected.AsSpan(0, rows * d), x.AsSpan(0, rows * d));
@@ -214,14 +218,8 @@ public sealed class CpuDecoder : IDecodeBackend
     void StoreKv(int layer, int rows)
     {
         int width = config.KvWidth;
-        var keys = cache.Keys(layer);
-        var values = cache.Values(layer);
         for (int r = 0; r < rows; r++)
-        {
-            long offset = cache.Offset(plan.RowSlot[r], plan.Positions[r]);
-            k.AsSpan(r * width, width).CopyTo(keys.AsSpan((int)offset, width));
-            v.AsSpan(r * width, width).CopyTo(values.AsSpan((int)offset, width));
-        }
+            cache.Store(layer, plan.RowSlot[r], plan.Positions[r], k.AsSpan(r * width, width), v.AsSpan(r * width, width));
     }
 
     void NormRows(float[] y, float[] input, float[] w, int rows, int dim, float eps) =>
@@ -284,7 +282,11 @@ public sealed class CpuDecoder : IDecodeBackend
             finalNorm = new float[cache.Slots * c.ModelDim];
         }
         if (scores.Length == 0)
-            scores = [.. Enumerable.Range(0, Math.Max(1, CpuParallel.MaxThreads)).Select(_ => new float[CachedAttention.ScratchFloats(c.Heads, cache.Capacity)])];
+        {
+            int parts = Math.Max(1, CpuParallel.MaxThreads);
+            scores = [.. Enumerable.Range(0, parts).Select(_ => new float[CachedAttention.ScratchFloats(c.Heads, cache.Capacity)])];
+            widened = [.. Enumerable.Range(0, parts).Select(_ => new float[CachedAttention.WidenedFloats(cache.Type, cache.Capacity, c.KvWidth)])];
+        }
     }
 
     public void Dispose()

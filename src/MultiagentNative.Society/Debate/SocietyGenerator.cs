@@ -29,6 +29,8 @@ public sealed class SocietyGenerator : IDisposable
             BatchSize = batchSize > 0 ? Math.Max(batchSize, Math.Max(perContext, EngineSlots)) : Math.Max(512, Math.Max(perContext, EngineSlots)),
             Backend = options.Backend,
             EngineSlots = EngineSlots,
+            EngineDevice = options.EngineDevice,
+            EngineKvCache = options.EngineKvCache,
         });
         var adapters = new List<LoraAdapter>();
         try

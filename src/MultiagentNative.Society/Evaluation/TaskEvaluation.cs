@@ -24,6 +24,8 @@ public sealed record EvaluationOptions
     public int Threads { get; init; } = 1;
     /// <summary>The decode forward pass (see GeneratorOptions.Backend).</summary>
     public DecodeBackendKind Backend { get; init; } = DecodeBackendKind.Engine;
+    /// <summary>Where the engine backend runs (see GeneratorOptions.EngineDevice).</summary>
+    public EngineDevice EngineDevice { get; init; } = EngineDevice.Cpu;
 }
 
 public sealed record ProblemOutcome(Problem Problem, IReadOnlyList<string> Responses, IReadOnlyList<ExtractedAnswer> Answers,
@@ -74,6 +76,7 @@ public static class TaskEvaluation
             SequenceContextLength = context,
             ThreadBudget = options.Threads,
             Backend = options.Backend,
+            EngineDevice = options.EngineDevice,
             EngineSlots = Math.Clamp(problems.Count * options.Samples, 1, 64),
         });
         var agent = AgentId.Base;

@@ -92,8 +92,9 @@ public class CpuDecoderTests
         LlamaTestModelAssert(logits.AsSpan(vocab, vocab).ToArray(), alone, BatchTolerance, "target in a batch");
     }
 
-    [Test]
-    public void ParallelAttentionAndGemmsAreBitwiseTheSerialOnes()
+    [TestCase(KvCacheType.F32)]
+    [TestCase(KvCacheType.BF16)]
+    public void ParallelAttentionAndGemmsAreBitwiseTheSerialOnes(KvCacheType kvCache)
     {
         var model = GgufModelLoader.Load<float>(GeneratedModels.Path(ModelArch.Llama));
         int vocab = model.Config.Vocab;
@@ -104,7 +105,7 @@ public class CpuDecoderTests
             (CpuDecoder.ParallelWork, CpuDecoder.AttentionParallelWork) = (threshold, threshold);
             try
             {
-                using var decoder = CpuDecoder.FromModel(model, maxSlots: 6, slotCapacity: 64);
+                using var decoder = CpuDecoder.FromModel(model, maxSlots: 6, slotCapacity: 64, kvCache);
                 int[] agents = [decoder.AddAgent(RandomAdapter(model.Config, 1)), decoder.AddAgent(null)];
                 var logits = new float[6 * vocab];
                 decoder.Forward([.. prompts.Select((p, s) => new DecodeInput(s, agents[s % 2], p))], logits);
@@ -119,12 +120,13 @@ public class CpuDecoderTests
         Assert.That(Run(0), Is.EqualTo(Run(long.MaxValue)));
     }
 
-    [Test]
-    public void ReusedSlotAndCopiedPrefixGiveTheSameLogits()
+    [TestCase(KvCacheType.F32)]
+    [TestCase(KvCacheType.BF16)]
+    public void ReusedSlotAndCopiedPrefixGiveTheSameLogits(KvCacheType kvCache)
     {
         var model = GgufModelLoader.Load<float>(GeneratedModels.Path(ModelArch.Qwen2));
         int vocab = model.Config.Vocab;
-        using var decoder = CpuDecoder.FromModel(model, maxSlots: 3, slotCapacity: 48);
+        using var decoder = CpuDecoder.FromModel(model, maxSlots: 3, slotCapacity: 48, kvCache);
         int agent = decoder.AddAgent(RandomAdapter(model.Config, 4));
         int[] first = Tokens(vocab, 40, 1), second = Tokens(vocab, 20, 2);
         float[] reference = LastLogits(decoder, 2, agent, first, chunk: 40);

@@ -2,6 +2,7 @@
 // logits within 1e-4 relative, on stories260K and the built-in model, bare and with a random LoRA attached in both;
 // plus the continuous-batching rules (more requests than slots, overflow fails alone, seeded sampling is deterministic).
 using MultiagentNative.Engine.Adapters;
+using MultiagentNative.Engine.Decode;
 using MultiagentNative.Engine.Model;
 using MultiagentNative.Formats.Chat;
 using MultiagentNative.ModelForge;
@@ -140,5 +141,72 @@ public class EngineBackendTests
             // the same seeded draw over logits equal to 1e-4 picks the same tokens unless a draw lands on a boundary
             Assert.That(first[i].Tokens, Is.EqualTo(reference[i].Tokens), $"request {i} against llama.cpp");
         }
+    }
+
+    static IReadOnlyList<Completion> RunEngine(ServingModel model, GeneratorOptions options, IReadOnlyList<GenerationRequest> requests)
+    {
+        using var generator = new BatchedGenerator(model, options with { Backend = DecodeBackendKind.Engine });
+        return generator.Generate(requests);
+    }
+
+    [Test]
+    public void Bf16KvCacheKeepsGreedyTokensMostlyAndLogitsClose()
+    {
+        using var model = ServingModel.Load(ModelPath("builtin"));
+        var requests = ArithmeticPrompts.Select(p => Greedy(AgentId.Base, p)).ToList();
+        var options = new GeneratorOptions { EngineSlots = 8, MaxSequencesPerContext = 8 };
+        var wide = RunEngine(model, options, requests);
+        var narrow = RunEngine(model, options with { EngineKvCache = KvCacheType.BF16 }, requests);
+        int same = 0, total = 0;
+        for (int i = 0; i < requests.Count; i++)
+        {
+            // the first step's logits see the same prompt in both; later steps may follow different tokens
+            LlamaTestModel.AssertClose(narrow[i].Logits![0], wide[i].Logits![0], 1e-2, $"request {i} step 0");
+            int prefix = wide[i].Tokens.Zip(narrow[i].Tokens).TakeWhile(pair => pair.First == pair.Second).Count();
+            (same, total) = (same + prefix, total + wide[i].Tokens.Length);
+        }
+        TestContext.Out.WriteLine($"BF16 cache: {same} of {total} greedy tokens before the first divergence equal F32's");
+        Assert.That(same, Is.GreaterThanOrEqualTo(total * 8 / 10), "BF16 greedy tokens: most should follow the F32 cache's");
+    }
+
+    [Test]
+    public void CudaDeviceWithoutAGpuFailsWithTheTypedError()
+    {
+        if (MultiagentNative.Interop.Cuda.CudaContext.IsAvailable(out _))
+            Assert.Ignore("a CUDA device is present; the no-device path cannot be exercised here");
+        using var model = ServingModel.Load(ModelPath("stories"));
+        var options = new GeneratorOptions { EngineSlots = 4, MaxSequencesPerContext = 4, EngineDevice = EngineDevice.Cuda };
+        var error = Assert.Throws<MultiagentNative.Interop.Cuda.NoCudaDeviceException>(() => RunEngine(model, options, [Greedy(AgentId.Base, "Once")]))!;
+        Assert.That(error.Message, Does.StartWith("no CUDA device: "));
+    }
+
+    [Test]
+    public void CudaDeviceGeneratesLikeTheCpuDecoder()
+    {
+        if (!MultiagentNative.Interop.Cuda.CudaContext.IsAvailable(out string reason))
+            Assert.Ignore(reason);
+        using var model = ServingModel.Load(ModelPath("stories"));
+        var requests = StoryPrompts.Select(p => Greedy(AgentId.Base, p, maxTokens: 8)).ToList();
+        var options = new GeneratorOptions { EngineSlots = 4, MaxSequencesPerContext = 4 };
+        var cpu = RunEngine(model, options, requests);
+        var cuda = RunEngine(model, options with { EngineDevice = EngineDevice.Cuda }, requests);
+        for (int i = 0; i < requests.Count; i++)
+        {
+            Assert.That(cuda[i].FinishReason, Is.EqualTo(cpu[i].FinishReason), $"request {i}");
+            Assert.That(cuda[i].Tokens, Is.Not.Empty, $"request {i}");
+            // bf16 weights on the device: the first step's logits within bf16 rounding of the CPU's F32 ones
+            LlamaTestModel.AssertClose(cuda[i].Logits![0], cpu[i].Logits![0], 5e-2, $"request {i} step 0");
+        }
+    }
+
+    [Test]
+    public void CudaDeviceRefusesABf16Cache()
+    {
+        using var model = ServingModel.Load(ModelPath("stories"));
+        var error = Assert.Throws<ArgumentException>(() => new BatchedGenerator(model, new GeneratorOptions
+        {
+            Backend = DecodeBackendKind.Engine, EngineDevice = EngineDevice.Cuda, EngineKvCache = KvCacheType.BF16,
+        }))!;
+        Assert.That(error.Message, Does.Contain("EngineKvCache"));
     }
 }
