@@ -186,19 +186,8 @@ sealed class GenerationRun
             var token = slot.Sampler!.Sample(row);
             tokensGenerated++;
             slot.LastToken = token;
-            if (vocabulary.IsEndOfGeneration(token.ToLlama()))
-            {
-                Finish(slot, FinishReason.EndOfGeneration, null);
-                continue;
-            }
-            slot.Generated.Add(token);
-            if (slot.Text!.Append(token))
-                Finish(slot, FinishReason.Stop, null);
-            else if (slot.Generated.Count >= slot.Request!.Source.MaxTokens)
-                Finish(slot, FinishReason.Length, null);
-            else if (slot.NextPosition >= agent.SequenceLength)
-                Finish(slot, FinishReason.ContextFull,
-                    $"context full: the sequence reached its {agent.SequenceLength} positions after {slot.Generated.Count} generated tokens");
+            if (StopRules.After(token, vocabulary, slot.Generated, slot.Text!, slot.Request!.Source.MaxTokens, slot.NextPosition, agent.SequenceLength) is { } stop)
+                Finish(slot, stop.Reason, stop.Error);
         }
     }
 
