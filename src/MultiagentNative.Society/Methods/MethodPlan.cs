@@ -13,7 +13,7 @@ public sealed record MethodPlan(SocietyMethod Method, int Agents, int Rounds, bo
 
     public static MethodPlan For(SocietyOptions o)
     {
-        string row = o.Label ?? MethodNames.Of(o.Method) + (o.NoCritic ? "-no-critic" : "");
+        string row = RowName(o.Method, o.NoCritic, o.Label);
         return o.Method switch
         {
             SocietyMethod.Base => new(o.Method, 1, 1, false, false, row),
@@ -27,6 +27,12 @@ public sealed record MethodPlan(SocietyMethod Method, int Agents, int Rounds, bo
             _ => throw new SocietyConfigurationException($"unknown method {o.Method}"),
         };
     }
+
+    /// <summary>The table row a run reports under: its label, else its method's name with "-no-critic" for that ablation.</summary>
+    public static string RowName(string method, bool noCritic, string? label) =>
+        label is { Length: > 0 } ? label : noCritic ? method + "-no-critic" : method;
+
+    public static string RowName(SocietyMethod method, bool noCritic, string? label) => RowName(MethodNames.Of(method), noCritic, label);
 
     /// <summary>The adapter file name (without extension) agent n uses in a role.</summary>
     public string AdapterOf(int agent, bool critic) => SharedModel ? SharedAdapter : critic ? $"c{agent}" : $"g{agent}";

@@ -74,17 +74,13 @@ public static class RunReader
             Integer(root, "agents"), Integer(root, "rounds"), Text(root, "summary"));
     }
 
-    /// <summary>The table row a run reports under: its label, else its method (stored as the enum's name or kebab case)
-    /// with "-no-critic" for that ablation.</summary>
+    /// <summary>The row a run reports under (MethodPlan.RowName), its method stored as the enum's name or in kebab case.</summary>
     static string RowOf(JsonElement root)
     {
-        if (Text(root, "label") is { Length: > 0 } label)
-            return label;
         string method = Text(root, "method") ?? DefaultMethod;
         if (Enum.TryParse<SocietyMethod>(method, ignoreCase: true, out var parsed) && Enum.IsDefined(parsed))
             method = MethodNames.Of(parsed);
-        bool noCritic = Property(root, "noCritic") is { ValueKind: JsonValueKind.True };
-        return noCritic ? method + "-no-critic" : method;
+        return Methods.MethodPlan.RowName(method, Property(root, "noCritic") is { ValueKind: JsonValueKind.True }, Text(root, "label"));
     }
 
     static JsonElement? Property(JsonElement root, string name)
