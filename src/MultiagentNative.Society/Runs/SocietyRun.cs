@@ -84,7 +84,8 @@ public sealed class SocietyRun : IDisposable
             var testVotes = Votes(k, DataSplit.Test, debated.Test);
             var correct = testVotes.Select((v, p) => v.Answer is not null && task.AreEquivalent(v.Answer, test[p].ReferenceAnswer)).ToList();
             store.AddVotes(k, DataSplit.Test, debated.Test, testVotes, [.. correct.Select(c => (bool?)c)]);
-            var headline = Scores(k, debated.Test, plan.Rows(k).Single(r => r.Row == HeadlineRow(k)).Score);
+            var rowScores = plan.Rows(k).ToDictionary(r => r.Row, r => Scores(k, debated.Test, r.Score));
+            var headline = rowScores[HeadlineRow(k)];
             iterationZero ??= headline;
             var sizes = new Dictionary<string, int>();
             double trainingSeconds = 0, strictShare = 0;
@@ -100,7 +101,7 @@ public sealed class SocietyRun : IDisposable
                     sizes[dataset.Adapter] = dataset.Examples.Count;
                 trainingSeconds = Train(k, data, progress);
             }
-            var result = Measure(k, debated.Test, testVotes, headline, iterationZero, strictShare, debated.Tokens, debated.Seconds, trainingSeconds, sizes);
+            var result = Measure(k, debated.Test, testVotes, rowScores, headline, iterationZero, strictShare, debated.Tokens, debated.Seconds, trainingSeconds, sizes);
             results.Add(result with { Diversity = Diversity(k, debated.Test, progress) });
         }
         return new SocietyResult(Folder, Options, prompts.Id, results, clock.Elapsed.TotalSeconds);
@@ -220,14 +221,15 @@ public sealed class SocietyRun : IDisposable
         return outcome.Seconds;
     }
 
-    IterationResult Measure(int k, IReadOnlyList<ProblemDebate> debates, IReadOnlyList<VoteResult> votes, IReadOnlyList<double> headline,
+    IterationResult Measure(int k, IReadOnlyList<ProblemDebate> debates, IReadOnlyList<VoteResult> votes,
+        IReadOnlyDictionary<string, List<double>> rowScores, IReadOnlyList<double> headline,
         IReadOnlyList<double> iterationZero, double strictShare, long tokens, double generationSeconds, double trainingSeconds,
         IReadOnlyDictionary<string, int> sizes)
     {
         var rounds = Enumerable.Range(0, plan.Rounds).Select(r => Estimate.Of([.. debates.Select((d, p) =>
             d.AnswersOf(r).Average(a => IsRight(a, p) ? 1.0 : 0.0))])).ToList();
         var majority = Estimate.Of(Scores(k, debates, RowScore.Round1Vote));
-        var rows = plan.Rows(k).ToDictionary(r => r.Row, r => Estimate.Of(Scores(k, debates, r.Score)));
+        var rows = rowScores.ToDictionary(r => r.Key, r => Estimate.Of(r.Value));
         var accuracy = Estimate.Of(headline);
         var delta = Estimate.Of([.. headline.Select((s, p) => s - iterationZero[p])]);
         double consensus = votes.Average(v => v.Consensus);
