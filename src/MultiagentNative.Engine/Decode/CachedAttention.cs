@@ -1,9 +1,10 @@
 // Attention of new rows over their slot's cached keys and values (the rows' own K/V are already in the cache):
 // a row at position p of slot s sees positions 0..p of s only, so a prompt chunk is causal and slots never mix.
-// GQA as llama.cpp: query head h reads kv head h / (heads / kvHeads); scale 1/sqrt(headDim). A BF16 cache is widened
-// (bits << 16) as rows read it; GEMM blocks widen the slot's keys and values into a float scratch first.
-// todo: BF16 measured no gain on `mafn bench debate --round 2 --problems 60` (built-in model, attention 6.74/7.74 s F32
-// vs 6.77/7.67 s BF16, alternating runs): find whether blocks re-widening the slot per 32-row item eat the saved reads.
+// GQA as llama.cpp: query head h reads kv head h / (heads / kvHeads); scale 1/sqrt(headDim).
+// Each row makes two passes over its slot, both in memory order: scores over the key tiles (KvCache: per tile and head,
+// 16 positions' scores are multiply-adds of broadcast query elements with contiguous key columns, no horizontal sums),
+// a softmax per head, then the weighted sum of value rows into outputs held in vector registers. Long contexts make
+// the step stream the cache from memory, so bytes per position set the speed (BF16 halves them; it widens on load).
 using System.Numerics.Tensors;
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
@@ -17,29 +18,21 @@ static unsafe class CachedAttention
     /// <summary>Rows of one input handled by one work item: long prompt chunks split across cores.</summary>
     const int RowsPerItem = 32;
 
-    /// <summary>From this many rows an item runs as GEMMs per head (S = Q K^T, O = P V over the block's keys) instead of
-    /// row by row: a prompt row's dots of 32 floats each end in a horizontal sum, the GEMM keeps them in registers.</summary>
-    const int BlockRows = 4;
+    /// <summary>Floats in one Vector512: a key tile's width.</summary>
+    const int Lanes = KvCache.Tile;
 
-    /// <summary>Floats of one part's scores buffer.</summary>
-    public static int ScratchFloats(int heads, int capacity) => Math.Max(heads, RowsPerItem) * capacity;
-
-    /// <summary>Floats of one part's widening buffer (a BF16 cache's keys then values of one slot; 0 for F32).</summary>
-    public static long WidenedFloats(KvCacheType type, int capacity, int kvWidth) =>
-        type == KvCacheType.F32 ? 0 : 2L * capacity * kvWidth;
+    /// <summary>Floats of one part's scores buffer: every head's scores over a whole slot.</summary>
+    public static int ScratchFloats(int heads, int capacity) => heads * ((capacity + Lanes - 1) / Lanes * Lanes);
 
     /// <summary>
     /// Semantics, for row r (slot rowSlot[r], position pos[r]) and head h: p = softmax_{j&lt;=pos[r]}(scale q[r,h] . K[slot, j, kv(h)]);
     /// o[r,h] = sum_j p_j V[slot, j, kv(h)] (overwrites o).
     /// Shapes: o, q [rows, heads*headDim]; layer of the KvCache; inputRowStart [inputs+1] (rows of one input
-    /// are consecutive positions of one slot); scores: per part at least heads * cache.Capacity floats (ScratchFloats);
-    /// widened: one per part of WidenedFloats (read only for a BF16 cache), as many as scores.
+    /// are consecutive positions of one slot); scores: one buffer per part of at least ScratchFloats(heads, cache.Capacity).
     /// </summary>
     public static void Forward(float[] o, float[] q, KvCache cache, int layer, int[] inputRowStart, int inputs,
-                               int[] rowSlot, int[] positions, int heads, int kvHeads, int headDim, float[][] scores, float[][] widened)
+                               int[] rowSlot, int[] positions, int heads, int kvHeads, int headDim, float[][] scores)
     {
-        if (widened.Length < scores.Length)
-            throw new ArgumentException($"widened: expected {scores.Length} buffers (one per scores buffer), got {widened.Length}", nameof(widened));
         int items = 0;
         long work = 0;
         for (int i = 0; i < inputs; i++)
@@ -48,7 +41,7 @@ static unsafe class CachedAttention
             for (int r = inputRowStart[i]; r < inputRowStart[i + 1]; r++)
                 work += (long)(positions[r] + 1) * heads * headDim * 2;
         }
-        var job = new Job(o, q, cache, layer, inputRowStart, inputs, rowSlot, positions, heads, kvHeads, headDim, scores, widened);
+        var job = new Job(o, q, cache, layer, inputRowStart, inputs, rowSlot, positions, heads, kvHeads, headDim, scores);
         int parts = work < CpuDecoder.AttentionParallelWork ? 1 : Math.Min(scores.Length, items);
         if (parts <= 1)
         {
@@ -59,16 +52,15 @@ static unsafe class CachedAttention
     }
 
     sealed class Job(float[] o, float[] q, KvCache cache, int layer, int[] inputRowStart, int inputs,
-                     int[] rowSlot, int[] positions, int heads, int kvHeads, int headDim, float[][] scores, float[][] widened)
+                     int[] rowSlot, int[] positions, int heads, int kvHeads, int headDim, float[][] scores)
     {
-        readonly bool bf16 = cache.Type == KvCacheType.BF16;
+        readonly int group = heads / kvHeads, queryWidth = heads * headDim, kvWidth = cache.KvWidth, stride = cache.PaddedCapacity;
+        readonly float scale = 1f / MathF.Sqrt(headDim);
 
         // Items are (input, row block) in order; part p takes items p, p + parts, ... with its own scores buffer.
         public void RunPart(int part, int parts)
         {
-            int item = 0, queryWidth = heads * headDim;
-            float scale = 1f / MathF.Sqrt(headDim);
-            var buffer = scores[part];
+            int item = 0;
             for (int input = 0; input < inputs; input++)
             {
                 for (int first = inputRowStart[input]; first < inputRowStart[input + 1]; first += RowsPerItem, item++)
@@ -76,87 +68,122 @@ static unsafe class CachedAttention
                     if (item % parts != part)
                         continue;
                     int last = Math.Min(first + RowsPerItem, inputRowStart[input + 1]);
-                    if (last - first >= BlockRows)
-                    {
-                        Block(first, last, scale, buffer, widened[part]);
-                        continue;
-                    }
                     for (int r = first; r < last; r++)
                     {
-                        var output = o.AsSpan(r * queryWidth, queryWidth);
-                        var query = q.AsSpan(r * queryWidth, queryWidth);
-                        if (bf16)
-                            Row<ushort>(output, query, cache.Keys16(layer), cache.Values16(layer), rowSlot[r], positions[r] + 1, scale, buffer);
+                        if (cache.Type == KvCacheType.BF16)
+                            Row(r, cache.Keys16(layer), cache.Values16(layer), scores[part]);
                         else
-                            Row<float>(output, query, cache.Keys(layer), cache.Values(layer), rowSlot[r], positions[r] + 1, scale, buffer);
+                            Row(r, cache.Keys(layer), cache.Values(layer), scores[part]);
                     }
                 }
             }
         }
 
-        // Rows first..last-1 are consecutive positions of one slot: per head, S = scale Q_h K_h^T over the keys the last row
-        // sees, each row's softmax over its own prefix (later keys zeroed), then O_h = P V_h; o's other heads are untouched.
-        void Block(int first, int last, float scale, float[] buffer, float[] wide)
+        void Row<T>(int r, T[] keys, T[] values, float[] buffer) where T : unmanaged
         {
-            int rows = last - first, keyCount = positions[last - 1] + 1, queryWidth = heads * headDim, group = heads / kvHeads;
-            int start = (int)cache.Offset(rowSlot[first], 0), stride = cache.KvWidth;
-            float[] keys = cache.Keys(layer), values = cache.Values(layer);
-            int keyStart = start, valueStart = start;
-            if (bf16)
-            {
-                // the slot's first keyCount rows as floats: keys at wide[0..], values at wide[Capacity * stride..]
-                int count = keyCount * stride;
-                (keys, values, keyStart, valueStart) = (wide, wide, 0, cache.Capacity * stride);
-                Bf16.ToSingle(cache.Keys16(layer).AsSpan(start, count), wide.AsSpan(keyStart, count));
-                Bf16.ToSingle(cache.Values16(layer).AsSpan(start, count), wide.AsSpan(valueStart, count));
-            }
-            var s = buffer.AsSpan(0, rows * keyCount);
-            for (int h = 0; h < heads; h++)
-            {
-                int kv = h / group * headDim;
-                Cpu.Gemm.Multiply(s, q.AsSpan(first * queryWidth + h * headDim), keys.AsSpan(keyStart + kv), rows, keyCount, headDim,
-                                  transB: true, alpha: scale, lda: queryWidth, ldb: stride, threads: 1);
-                for (int i = 0; i < rows; i++)
-                {
-                    int seen = positions[first + i] + 1;
-                    var row = s.Slice(i * keyCount, seen);
-                    TensorPrimitives.Subtract(row, TensorPrimitives.Max(row), row);
-                    TensorPrimitives.Exp(row, row);
-                    TensorPrimitives.Multiply(row, 1f / TensorPrimitives.Sum(row), row);
-                    s.Slice(i * keyCount + seen, keyCount - seen).Clear();
-                }
-                Cpu.Gemm.Multiply(o.AsSpan(first * queryWidth + h * headDim), s, values.AsSpan(valueStart + kv), rows, headDim, keyCount,
-                                  ldb: stride, ldc: queryWidth, threads: 1);
-            }
-        }
-
-        // All heads of one row in one pass over the slot's key rows and one over its value rows: each cached row is read
-        // whole and in order (a pass per head read a quarter of each row, and the step is bound by streaming the cache).
-        void Row<T>(Span<float> output, ReadOnlySpan<float> query, T[] keys, T[] values, int slot, int keyCount, float scale,
-                    float[] buffer) where T : unmanaged
-        {
-            long start = cache.Offset(slot, 0);
-            int stride = cache.KvWidth, group = heads / kvHeads;
+            int slot = rowSlot[r], keyCount = positions[r] + 1;
             fixed (T* pk = keys, pv = values)
-            fixed (float* pq = query, po = output, ps = buffer)
+            fixed (float* pq = q, po = o, ps = buffer)
             {
-                T* key = pk + start;
-                for (int j = 0; j < keyCount; j++, key += stride)
-                    for (int h = 0; h < heads; h++)
-                        ps[h * keyCount + j] = Dot(pq + h * headDim, key + h / group * headDim, headDim) * scale;
+                Scores(ps, pq + (long)r * queryWidth, pk + cache.KeyOffset(slot), keyCount);
                 for (int h = 0; h < heads; h++)
                 {
-                    var s = buffer.AsSpan(h * keyCount, keyCount);
+                    var s = buffer.AsSpan(h * stride, keyCount);
                     TensorPrimitives.Subtract(s, TensorPrimitives.Max(s), s);
                     TensorPrimitives.Exp(s, s);
                     TensorPrimitives.Multiply(s, 1f / TensorPrimitives.Sum(s), s);
                 }
-                output.Clear();
-                T* value = pv + start;
-                for (int j = 0; j < keyCount; j++, value += stride)
-                    for (int h = 0; h < heads; h++)
-                        Axpy(po + h * headDim, value + h / group * headDim, ps[h * keyCount + j], headDim);
+                float* output = po + (long)r * queryWidth;
+                T* rows = pv + cache.ValueOffset(slot, 0);
+                if (headDim % Lanes == 0)
+                    WeightedValues(output, ps, rows, keyCount);
+                else
+                    WeightedValuesAnyWidth(output, ps, rows, keyCount);
             }
+        }
+
+        // s[h * stride + j] = scale q_h . K[j, kv(h)] for every j of the tiles covering keyCount (the last tile's positions
+        // past keyCount are computed and never read). Four accumulators keep four multiply-add chains in flight.
+        void Scores<T>(float* s, float* query, T* tiles, int keyCount) where T : unmanaged
+        {
+            int tileCount = (keyCount + Lanes - 1) / Lanes;
+            for (int t = 0; t < tileCount; t++)
+            {
+                T* tile = tiles + (long)t * kvWidth * Lanes;
+                for (int h = 0; h < heads; h++)
+                {
+                    T* k = tile + h / group * headDim * Lanes;
+                    float* qh = query + h * headDim;
+                    Vector512<float> a0 = default, a1 = default, a2 = default, a3 = default;
+                    int d = 0;
+                    for (; d + 4 <= headDim; d += 4, k += 4 * Lanes)
+                    {
+                        a0 = Vector512.FusedMultiplyAdd(Vector512.Create(qh[d]), Load16(k), a0);
+                        a1 = Vector512.FusedMultiplyAdd(Vector512.Create(qh[d + 1]), Load16(k + Lanes), a1);
+                        a2 = Vector512.FusedMultiplyAdd(Vector512.Create(qh[d + 2]), Load16(k + 2 * Lanes), a2);
+                        a3 = Vector512.FusedMultiplyAdd(Vector512.Create(qh[d + 3]), Load16(k + 3 * Lanes), a3);
+                    }
+                    for (; d < headDim; d++, k += Lanes)
+                        a0 = Vector512.FusedMultiplyAdd(Vector512.Create(qh[d]), Load16(k), a0);
+                    ((a0 + a1 + (a2 + a3)) * scale).Store(s + h * stride + t * Lanes);
+                }
+            }
+        }
+
+        // o[c] = sum_j p[head(c), j] V[j, column(c)], 64 output columns at a time in four registers, then 16 at a time
+        // (headDim a multiple of 16, so each 16 columns belong to one head).
+        void WeightedValues<T>(float* output, float* p, T* rows, int keyCount) where T : unmanaged
+        {
+            int c = 0;
+            for (; c + 4 * Lanes <= queryWidth; c += 4 * Lanes)
+            {
+                float* p0 = WeightsOf(p, c);
+                int c0 = ColumnOf(c);
+                float* p1 = WeightsOf(p, c + Lanes);
+                int c1 = ColumnOf(c + Lanes);
+                float* p2 = WeightsOf(p, c + 2 * Lanes);
+                int c2 = ColumnOf(c + 2 * Lanes);
+                float* p3 = WeightsOf(p, c + 3 * Lanes);
+                int c3 = ColumnOf(c + 3 * Lanes);
+                Vector512<float> a0 = default, a1 = default, a2 = default, a3 = default;
+                T* row = rows;
+                for (int j = 0; j < keyCount; j++, row += kvWidth)
+                {
+                    a0 = Vector512.FusedMultiplyAdd(Vector512.Create(p0[j]), Load16(row + c0), a0);
+                    a1 = Vector512.FusedMultiplyAdd(Vector512.Create(p1[j]), Load16(row + c1), a1);
+                    a2 = Vector512.FusedMultiplyAdd(Vector512.Create(p2[j]), Load16(row + c2), a2);
+                    a3 = Vector512.FusedMultiplyAdd(Vector512.Create(p3[j]), Load16(row + c3), a3);
+                }
+                a0.Store(output + c);
+                a1.Store(output + c + Lanes);
+                a2.Store(output + c + 2 * Lanes);
+                a3.Store(output + c + 3 * Lanes);
+            }
+            for (; c < queryWidth; c += Lanes)
+            {
+                float* p0 = WeightsOf(p, c);
+                int c0 = ColumnOf(c);
+                Vector512<float> a0 = default;
+                T* row = rows;
+                for (int j = 0; j < keyCount; j++, row += kvWidth)
+                    a0 = Vector512.FusedMultiplyAdd(Vector512.Create(p0[j]), Load16(row + c0), a0);
+                a0.Store(output + c);
+            }
+        }
+
+        // output column c: its head's probabilities, and its column in a value row
+        float* WeightsOf(float* p, int c) => p + c / headDim * stride;
+
+        int ColumnOf(int c) => c / headDim / group * headDim + c % headDim;
+
+        // any headDim (e.g. 8): per value row, every head's slice added into the output in memory
+        void WeightedValuesAnyWidth<T>(float* output, float* p, T* rows, int keyCount) where T : unmanaged
+        {
+            new Span<float>(output, queryWidth).Clear();
+            T* row = rows;
+            for (int j = 0; j < keyCount; j++, row += kvWidth)
+                for (int h = 0; h < heads; h++)
+                    Axpy(output + h * headDim, row + h / group * headDim, p[h * stride + j], headDim);
         }
     }
 
@@ -174,30 +201,22 @@ static unsafe class CachedAttention
             y[i] += alpha * Element(x, i);
     }
 
-    static float Dot<T>(float* a, T* b, int n) where T : unmanaged
+    // 16 cached elements as floats: a bf16 is the upper half of its float (vpmovzxwd, then a shift by 16)
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static Vector512<float> Load16<T>(T* x) where T : unmanaged
     {
-        int i = 0;
-        float sum = 0;
-        if (Vector256.IsHardwareAccelerated && n >= 8)
-        {
-            var acc = Vector256<float>.Zero;
-            for (; i + 8 <= n; i += 8)
-                acc = Vector256.FusedMultiplyAdd(Vector256.Load(a + i), Load8(b + i), acc);
-            sum = Vector256.Sum(acc);
-        }
-        for (; i < n; i++)
-            sum += a[i] * Element(b, i);
-        return sum;
+        if (typeof(T) == typeof(float))
+            return Vector512.Load((float*)x);
+        if (Avx512F.IsSupported)
+            return Avx512F.ShiftLeftLogical(Avx512F.ConvertToVector512Int32(Vector256.Load((ushort*)x)), 16).AsSingle();
+        return Vector512.ShiftLeft(Vector512.WidenLower(Vector512.Create(Vector256.Load((ushort*)x), Vector256<ushort>.Zero)), 16).AsSingle();
     }
 
-    // 8 cached elements as floats: a bf16 is the upper half of its float (vpmovzxwd, then a shift by 16)
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     static Vector256<float> Load8<T>(T* x) where T : unmanaged
     {
         if (typeof(T) == typeof(float))
             return Vector256.Load((float*)x);
-        if (Avx2.IsSupported)
-            return Avx2.ShiftLeftLogical(Avx2.ConvertToVector256Int32((ushort*)x), 16).AsSingle();
         var (low, high) = Vector128.Widen(Vector128.Load((ushort*)x));
         return Vector256.ShiftLeft(Vector256.Create(low, high), 16).AsSingle();
     }

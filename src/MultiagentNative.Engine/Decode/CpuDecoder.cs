@@ -1,6 +1,6 @@
 // The engine's decode on the CPU: one forward over the new rows of many slots of many agents, base GEMMs once over all
-// rows, each agent's LoRA on its own segment, attention of each row over its slot's cache (KvCache: F32 or BF16,
-// [layer][slot][position][kvHeads*headDim]), logits only for each input's last row. Buffers are kept between steps.
+// rows, each agent's LoRA on its own segment, attention of each row over its slot's cache (KvCache: F32 or BF16, keys
+// in tiles of 16 positions, values by position), logits only for each input's last row. Buffers are kept between steps.
 using System.Diagnostics;
 using System.Numerics.Tensors;
 using MultiagentNative.Engine.Cpu;
@@ -28,7 +28,7 @@ public sealed class CpuDecoder : IDecodeBackend
     readonly DecodeProfile profile = new();
     float[] x = [], norm = [], rstd = [], q = [], k = [], v = [], attn = [], projected = [], gate1 = [], up = [], act = [],
             fused = [], shrunk = [], finalRows = [], finalNorm = [];
-    float[][] scores = [], widened = [];
+    float[][] scores = [];
     long forwards, rowsTotal, ticks;
 
     sealed record LayerNames(string AttnNorm, string Q, string K, string V, string QBias, string KBias, string VBias, string Qkv,
@@ -139,7 +139,7 @@ public sealed class CpuDecoder : IDecodeBackend
         StoreKv(layer, rows);
         profile.Lap(DecodePhase.KvStore);
         CachedAttention.Forward(attn, q, cache, layer, plan.InputRowStart, plan.Inputs,
-                                plan.RowSlot, plan.Positions, c.Heads, c.KvHeads, c.HeadWidth, scores, widened);
+                                plan.RowSlot, plan.Positions, c.Heads, c.KvHeads, c.HeadWidth, scores);
         profile.Lap(DecodePhase.Attention);
         Project(projected, attn, n.Output, null, rows, c.QueryWidth, d);
         TensorPrimitives.Add(x.AsSpan(0, rows * d), projected.AsSpan(0, rows * d), x.AsSpan(0, rows * d));
@@ -285,7 +285,6 @@ public sealed class CpuDecoder : IDecodeBackend
         {
             int parts = Math.Max(1, CpuParallel.MaxThreads);
             scores = [.. Enumerable.Range(0, parts).Select(_ => new float[CachedAttention.ScratchFloats(c.Heads, cache.Capacity)])];
-            widened = [.. Enumerable.Range(0, parts).Select(_ => new float[CachedAttention.WidenedFloats(cache.Type, cache.Capacity, c.KvWidth)])];
         }
     }
 

@@ -1,6 +1,9 @@
-// The decoder's per-slot KV cache: for each layer one K and one V array laid out [slot][position][kvHeads * headDim],
-// so a slot's keys of one kv head are rows of stride kvWidth (attention walks them in order) and slots never interleave.
-// Elements are F32, or BF16 (KvCacheType): half the bytes for attention to stream, rounded to nearest even on store.
+// The decoder's per-slot KV cache. Per layer one K and one V array; a slot owns PaddedCapacity positions of each.
+// V is [slot][position][kvWidth]: attention's second pass adds whole value rows in order. K is tiled and transposed,
+// [slot][position / Tile][kvWidth][Tile]: one tile holds Tile consecutive positions, each column's Tile values adjacent,
+// so a query head's scores over a tile are SIMD multiply-adds of broadcast query elements with contiguous key columns
+// (no horizontal sum per dot), and a slot's tiles stream in order. Elements are F32, or BF16 (KvCacheType): half the
+// bytes for attention to stream, rounded to nearest even on store.
 using MultiagentNative.Formats.Quants;
 
 namespace MultiagentNative.Engine.Decode;
@@ -15,6 +18,9 @@ public enum KvCacheType
 
 sealed class KvCache
 {
+    /// <summary>Positions per key tile: one 512-bit vector of floats.</summary>
+    public const int Tile = 16;
+
     // one of the two pairs is allocated, per Type; the other holds empty arrays
     readonly float[][] keys, values;
     readonly ushort[][] keys16, values16;
@@ -22,12 +28,13 @@ sealed class KvCache
 
     public KvCache(int layers, int slots, int capacity, int kvWidth, KvCacheType type = KvCacheType.F32)
     {
-        long perLayer = (long)slots * capacity * kvWidth;
+        int padded = (capacity + Tile - 1) / Tile * Tile;
+        long perLayer = (long)slots * padded * kvWidth;
         if (perLayer > Array.MaxLength)
             throw new ArgumentException($"kv cache: {slots} slots x {capacity} positions x width {kvWidth} exceeds the largest array; use fewer slots or positions");
         if (!Enum.IsDefined(type))
             throw new ArgumentOutOfRangeException(nameof(type), $"type: expected F32 or BF16, got {type}");
-        (Slots, Capacity, KvWidth, Type) = (slots, capacity, kvWidth, type);
+        (Slots, Capacity, PaddedCapacity, KvWidth, Type) = (slots, capacity, padded, kvWidth, type);
         bool wide = type == KvCacheType.F32;
         keys = [.. Enumerable.Range(0, layers).Select(_ => wide ? new float[perLayer] : [])];
         values = [.. Enumerable.Range(0, layers).Select(_ => wide ? new float[perLayer] : [])];
@@ -47,6 +54,8 @@ sealed class KvCache
 
     public int Slots { get; }
     public int Capacity { get; }
+    /// <summary>Capacity rounded up to whole tiles: the positions a slot's arrays span.</summary>
+    public int PaddedCapacity { get; }
     public int KvWidth { get; }
     public KvCacheType Type { get; }
 
@@ -58,8 +67,11 @@ sealed class KvCache
     public ushort[] Keys16(int layer) => keys16[layer];
     public ushort[] Values16(int layer) => values16[layer];
 
-    /// <summary>Offset of (slot, position) in a layer's K or V array.</summary>
-    public long Offset(int slot, int position) => ((long)slot * Capacity + position) * KvWidth;
+    /// <summary>Offset of a slot's first key tile; tile t starts KvWidth * Tile elements further per tile.</summary>
+    public long KeyOffset(int slot) => (long)slot * PaddedCapacity * KvWidth;
+
+    /// <summary>Offset of (slot, position)'s value row.</summary>
+    public long ValueOffset(int slot, int position) => ((long)slot * PaddedCapacity + position) * KvWidth;
 
     public int Length(int slot) => lengths[CheckSlot(slot)];
 
@@ -70,15 +82,21 @@ sealed class KvCache
     /// <summary>K[layer, slot, position] = key; V[layer, slot, position] = value (each kvWidth floats, rounded for BF16).</summary>
     public void Store(int layer, int slot, int position, ReadOnlySpan<float> key, ReadOnlySpan<float> value)
     {
-        int offset = (int)Offset(slot, position);
+        int width = KvWidth;
+        long keyAt = KeyOffset(slot) + (long)(position / Tile) * width * Tile + position % Tile;
+        long valueAt = ValueOffset(slot, position);
         if (Type == KvCacheType.F32)
         {
-            key[..KvWidth].CopyTo(keys[layer].AsSpan(offset, KvWidth));
-            value[..KvWidth].CopyTo(values[layer].AsSpan(offset, KvWidth));
+            var k = keys[layer];
+            for (int c = 0; c < width; c++)
+                k[keyAt + c * Tile] = key[c];
+            value[..width].CopyTo(values[layer].AsSpan((int)valueAt, width));
             return;
         }
-        Bf16.FromSingle(key[..KvWidth], keys16[layer].AsSpan(offset, KvWidth));
-        Bf16.FromSingle(value[..KvWidth], values16[layer].AsSpan(offset, KvWidth));
+        var k16 = keys16[layer];
+        for (int c = 0; c < width; c++)
+            k16[keyAt + c * Tile] = Bf16.FromSingle(key[c]);
+        Bf16.FromSingle(value[..width], values16[layer].AsSpan((int)valueAt, width));
     }
 
     public void CopyPrefix(int from, int to, int length)
@@ -89,19 +107,19 @@ sealed class KvCache
             throw new ArgumentOutOfRangeException(nameof(length), $"length: slot {from} holds {lengths[from]} positions, {length} were asked for");
         if (from != to)
         {
-            int count = length * KvWidth;
-            long source = Offset(from, 0), destination = Offset(to, 0);
+            // whole tiles: positions past length in the last tile are copied too, and masked by every later read
+            int keyCount = (length + Tile - 1) / Tile * Tile * KvWidth, valueCount = length * KvWidth;
             for (int layer = 0; layer < keys.Length; layer++)
             {
                 if (Type == KvCacheType.F32)
                 {
-                    Array.Copy(keys[layer], source, keys[layer], destination, count);
-                    Array.Copy(values[layer], source, values[layer], destination, count);
+                    Array.Copy(keys[layer], KeyOffset(from), keys[layer], KeyOffset(to), keyCount);
+                    Array.Copy(values[layer], ValueOffset(from, 0), values[layer], ValueOffset(to, 0), valueCount);
                 }
                 else
                 {
-                    Array.Copy(keys16[layer], source, keys16[layer], destination, count);
-                    Array.Copy(values16[layer], source, values16[layer], destination, count);
+                    Array.Copy(keys16[layer], KeyOffset(from), keys16[layer], KeyOffset(to), keyCount);
+                    Array.Copy(values16[layer], ValueOffset(from, 0), values16[layer], ValueOffset(to, 0), valueCount);
                 }
             }
         }

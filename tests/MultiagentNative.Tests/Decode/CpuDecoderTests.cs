@@ -1,6 +1,7 @@
 // The engine decoder against the engine's training forward (itself checked against llama.cpp) on llama, qwen2 and phi3,
 // and its slot protocol: a sequence's logits alone equal those inside a batch of other agents' rows, fed in any chunking,
 // after a slot was reused, or continued from a copied prefix.
+using MultiagentNative.Engine.Cpu;
 using MultiagentNative.Engine.Decode;
 using MultiagentNative.Engine.Model;
 using MultiagentNative.Tests.Engine.Parity;
@@ -67,6 +68,38 @@ public class CpuDecoderTests
                 LlamaTestModelAssert(logits, expected.AsSpan(p * vocab, vocab).ToArray(), Tolerance, $"{arch} agent {agent} row {p}");
             }
             Assert.That(decoder.SlotLength(1), Is.EqualTo(tokens.Length));
+        }
+    }
+
+    // Head widths that are whole 16-float vectors take the register path (four vectors of output columns at a time,
+    // then one); GQA maps several query heads onto one kv head's key and value columns. Against the training forward,
+    // across key-tile boundaries (positions 0..49 over tiles of 16), with an adapter and F32 and BF16 caches.
+    [TestCase(4, 2, 32, KvCacheType.F32)]
+    [TestCase(6, 3, 16, KvCacheType.F32)]
+    [TestCase(2, 1, 64, KvCacheType.F32)]
+    [TestCase(4, 2, 32, KvCacheType.BF16)]
+    public void WideHeadsMatchTheTrainingForward(int heads, int kvHeads, int headDim, KvCacheType kvCache)
+    {
+        var config = new LlamaConfig
+        {
+            Arch = ModelArch.Llama, ModelDim = heads * headDim, Heads = heads, KvHeads = kvHeads, FfnDim = 48, Layers = 2,
+            Vocab = 31, ContextLength = 64, RmsEps = 1e-5, RopeTheta = 10000.0,
+        };
+        var weights = ModelWeights<float>.Random(config, seed: 5, initStd: 0.2);
+        var adapter = RandomAdapter(config, 9);
+        int[] tokens = Tokens(config.Vocab, 50, seed: 3);
+        float[] expected = new CpuTransformer<float>(weights).Logits(tokens, adapter);
+        using var decoder = new CpuDecoder(weights, maxSlots: 3, slotCapacity: 60, kvCacheType: kvCache);
+        int agent = decoder.AddAgent(adapter);
+        // BF16 rounds every cached element to 8 significant bits: its logits stay close, not equal
+        double tolerance = kvCache == KvCacheType.F32 ? Tolerance : 3e-2;
+        var logits = new float[config.Vocab];
+        decoder.Forward([new DecodeInput(2, agent, tokens.AsMemory(0, 21))], logits);
+        LlamaTestModelAssert(logits, expected.AsSpan(20 * config.Vocab, config.Vocab).ToArray(), tolerance, "row 20");
+        for (int p = 21; p < tokens.Length; p++)
+        {
+            decoder.Forward([new DecodeInput(2, agent, tokens.AsMemory(p, 1))], logits);
+            LlamaTestModelAssert(logits, expected.AsSpan(p * config.Vocab, config.Vocab).ToArray(), tolerance, $"row {p}");
         }
     }
 
