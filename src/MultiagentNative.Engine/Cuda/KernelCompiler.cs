@@ -80,7 +80,8 @@ public static class KernelCompiler
         try
         {
             Directory.CreateDirectory(Path.GetDirectoryName(path)!);
-            string temporary = path + $".{Environment.ProcessId}.tmp";
+            // Unique per write, not per process: two runs of a study compile the same kernel on two threads at once.
+            string temporary = path + $".{Guid.NewGuid():N}.tmp";
             File.WriteAllBytes(temporary, image);
             File.Move(temporary, path, overwrite: true);
         }
