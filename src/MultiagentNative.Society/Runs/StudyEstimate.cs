@@ -18,21 +18,33 @@ public sealed record StudyCosts(double FirstAnswer, double CriticAnswer, double 
 
 public static class StudyEstimate
 {
-    public static double Seconds(StudyPlan plan, StudyCosts? costs = null)
+    /// <summary>
+    /// The study's wall time with <paramref name="lanes"/> runs at once: each run's estimate (RunSeconds) laid out by the
+    /// schedule's rule, so it is about the total over the lanes, and never less than a seed's multiagent run followed by
+    /// its longest dependent. Assumes a lane runs as fast beside another as alone (engine decode is mostly one thread).
+    /// </summary>
+    public static double Seconds(StudyPlan plan, StudyCosts? costs = null, int lanes = 1)
+    {
+        var times = StudySchedule.Simulate(StudySchedule.Dependencies(plan), RunSeconds(plan, costs), lanes);
+        return times.Count == 0 ? 0 : times.Max(t => t.End);
+    }
+
+    /// <summary>Each run's own wall time; a run that imports all of iteration 0 from a sibling does not pay for its debate.</summary>
+    public static IReadOnlyList<double> RunSeconds(StudyPlan plan, StudyCosts? costs = null)
     {
         costs ??= StudyCosts.BuiltinModel;
-        double total = 0;
-        var sharedZero = new List<SocietyOptions>();
-        foreach (var run in plan.Runs)
+        var dependencies = StudySchedule.Dependencies(plan);
+        var seconds = new List<double>();
+        for (int run = 0; run < plan.Runs.Count; run++)
         {
-            var o = run.Options;
+            var o = plan.Runs[run].Options;
             var method = MethodPlan.For(o);
+            bool importsZero = dependencies[run].Any(d => StudySchedule.Covers(plan.Runs[d].Options, o));
+            double total = 0;
             for (int k = 0; k <= o.Iterations; k++)
             {
                 int problems = o.TestProblems + (k < o.Iterations ? o.TrainProblems : 0);
-                bool shared = k == 0 && sharedZero.Any(s => SocietyStudy.SharesIterationZero(s, o) && s.Agents >= method.Agents
-                    && MethodPlan.For(s).Rounds >= method.Rounds);
-                if (!shared)
+                if (k > 0 || !importsZero)
                     total += problems * method.Agents * (costs.FirstAnswer + (method.Rounds - 1) * costs.CriticAnswer);
                 if (k < o.Iterations)
                 {
@@ -43,8 +55,8 @@ public static class StudyEstimate
                 if (method.Agents > 1 && o.DiversityProblems > 0)
                     total += Math.Min(o.DiversityProblems, o.TestProblems) * costs.MetricsProblem;
             }
-            sharedZero.Add(o with { Agents = method.Agents });
+            seconds.Add(total);
         }
-        return total;
+        return seconds;
     }
 }
