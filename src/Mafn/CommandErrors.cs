@@ -45,8 +45,11 @@ public static class CommandErrors
         typeof(TaskDataException), typeof(TaskConfigurationException),
     ];
 
-    /// <summary>True for the project's typed input and environment errors (subclasses included).</summary>
-    public static bool IsUserError(Exception e) => UserErrorTypes.Any(t => t.IsInstanceOfType(e));
+    /// <summary>True for the project's typed input and environment errors (subclasses included); a failed study run is
+    /// what its cause is (the message names the run).</summary>
+    public static bool IsUserError(Exception e) => e is StudyRunException { InnerException: { } cause }
+        ? IsUserError(Unwrap(cause))
+        : UserErrorTypes.Any(t => t.IsInstanceOfType(e));
 
     /// <summary>The exception a task or parallel loop wrapped: an AggregateException of one (after flattening) is that one.</summary>
     public static Exception Unwrap(Exception e)

@@ -1,7 +1,7 @@
 // Several runs side by side in one study folder: one method over K seeds (`mafn run --seeds K`), or every method and
-// ablation of the paper over K seeds (`--preset paper-study`). The runs go one after another, each its own resumable run
-// folder; a run whose iteration 0 asks the same questions of the same base model with the same seeds as a finished
-// sibling takes those responses from it instead of generating them again (identical by construction: every sampling
+// ablation of the paper over K seeds (`--preset paper-study`), each its own resumable run folder, one or a few at a time;
+// a run whose iteration 0 asks the same questions of the same base model with the same seeds as an earlier sibling waits
+// for it and takes those responses from it instead of generating them again (identical by construction: every sampling
 // seed is a function of the run seed and the response's place). study.json records the rows that do not apply and the
 // estimated and measured wall time.
 using System.Diagnostics;
@@ -61,10 +61,19 @@ public sealed record StudyPlan(string Preset, IReadOnlyList<StudyRun> Runs, IRea
     }
 }
 
-/// <summary>Progress of a study: which run of how many, and the run's own progress.</summary>
-public sealed record StudyProgress(int Run, int Runs, string Name, SocietyProgress Inner);
+/// <summary>
+/// Progress of a study: which run of how many, and that run's own progress (Inner), or its end (Inner null: sent once,
+/// after its last progress, whether it finished or failed). With several runs at once, reports come from their threads.
+/// </summary>
+public sealed record StudyProgress(int Run, int Runs, string Name, SocietyProgress? Inner);
 
 public sealed record StudyResult(string Folder, IReadOnlyList<SocietyResult> Runs, double EstimatedSeconds, double MeasuredSeconds);
+
+/// <summary>A run of a study failed; the inner exception is its error.</summary>
+public sealed class StudyRunException(string run, Exception inner) : Exception($"study run {run} failed: {inner.Message}", inner)
+{
+    public string Run { get; } = run;
+}
 
 public static class SocietyStudy
 {
@@ -72,31 +81,79 @@ public static class SocietyStudy
 
     /// <summary>
     /// Runs every run of <paramref name="plan"/> under <paramref name="folder"/> (a resumed study skips what its runs already
-    /// hold); <paramref name="estimatedSeconds"/> is recorded beside the measured time.
+    /// hold), up to <paramref name="parallelRuns"/> at once, each on its own thread, in the order StudySchedule gives;
+    /// <paramref name="estimatedSeconds"/> is recorded beside the measured time. <paramref name="progress"/> must be
+    /// thread-safe when runs go at once. Results come back in plan order. When a run fails, the runs in flight are
+    /// cancelled (what they committed stays for a resume) and its error is thrown as a StudyRunException that names it
+    /// (an AggregateException of them when several failed); a cancelled study throws OperationCanceledException.
     /// </summary>
     public static StudyResult Run(string folder, StudyPlan plan, Func<SocietyOptions, ITask> taskFactory, double estimatedSeconds,
-        Action<StudyProgress>? progress = null, CancellationToken cancellation = default)
+        Action<StudyProgress>? progress = null, int parallelRuns = 1, CancellationToken cancellation = default)
     {
+        ArgumentOutOfRangeException.ThrowIfLessThan(parallelRuns, 1);
         folder = Path.GetFullPath(folder);
         Directory.CreateDirectory(folder);
         var clock = Stopwatch.StartNew();
         double earlier = ReadMeasured(folder);
         WriteStudyFile(folder, plan, estimatedSeconds, null, earlier);
-        var results = new List<SocietyResult>();
-        for (int i = 0; i < plan.Runs.Count; i++)
+        var dependencies = StudySchedule.Dependencies(plan);
+        var results = new SocietyResult?[plan.Runs.Count];
+        var failures = new List<StudyRunException>();
+        var started = new HashSet<int>();
+        var finished = new HashSet<int>();
+        var running = new List<(Task<SocietyResult> Task, int Run)>();
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellation);
+        // This thread starts the runs and collects them, so study.json has one writer.
+        while (true)
         {
-            var spec = plan.Runs[i];
-            string runFolder = Path.Combine(folder, spec.Name);
-            using var run = SocietyRun.Open(runFolder, spec.Options, taskFactory);
-            foreach (var sibling in plan.Runs.Take(i).Where(s => SharesIterationZero(s.Options, spec.Options)))
-                run.ImportIterationZero(Path.Combine(folder, sibling.Name));
-            int index = i;
-            results.Add(run.Run(p => progress?.Invoke(new StudyProgress(index + 1, plan.Runs.Count, spec.Name, p)), cancellation));
-            WriteStudyFile(folder, plan, estimatedSeconds, null, earlier + clock.Elapsed.TotalSeconds);
+            while (running.Count < parallelRuns && !stop.IsCancellationRequested && StudySchedule.NextReady(dependencies, started, finished) is int next)
+            {
+                started.Add(next);
+                running.Add((Task.Factory.StartNew(() => RunOne(folder, plan, next, dependencies[next], taskFactory, progress, stop.Token),
+                    CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default), next));
+            }
+            if (running.Count == 0)
+                break;
+            // Not the token: on cancellation each run stops itself, and the study returns once none is left in flight.
+            int ended = Task.WaitAny([.. running.Select(r => r.Task)], CancellationToken.None);
+            var (task, run) = running[ended];
+            running.RemoveAt(ended);
+            if (task.IsCompletedSuccessfully)
+            {
+                results[run] = task.Result;
+                finished.Add(run);
+                WriteStudyFile(folder, plan, estimatedSeconds, null, earlier + clock.Elapsed.TotalSeconds);
+            }
+            else if (task.Exception?.InnerException is { } error && !(error is OperationCanceledException && stop.IsCancellationRequested))
+            {
+                failures.Add(new StudyRunException(plan.Runs[run].Name, error));
+                stop.Cancel();
+            }
         }
+        if (failures.Count > 0)
+            throw failures.Count == 1 ? failures[0] : new AggregateException("study runs failed", failures);
+        if (finished.Count < plan.Runs.Count)
+            throw new OperationCanceledException(cancellation);
         double measured = earlier + clock.Elapsed.TotalSeconds;
         WriteStudyFile(folder, plan, estimatedSeconds, measured, measured);
-        return new StudyResult(folder, results, estimatedSeconds, measured);
+        return new StudyResult(folder, [.. results.Select(r => r!)], estimatedSeconds, measured);
+    }
+
+    static SocietyResult RunOne(string folder, StudyPlan plan, int index, IReadOnlyList<int> dependencies, Func<SocietyOptions, ITask> taskFactory,
+        Action<StudyProgress>? progress, CancellationToken cancellation)
+    {
+        var spec = plan.Runs[index];
+        try
+        {
+            using var run = SocietyRun.Open(Path.Combine(folder, spec.Name), spec.Options, taskFactory);
+            foreach (int sibling in dependencies)
+                run.ImportIterationZero(Path.Combine(folder, plan.Runs[sibling].Name));
+            return run.Run(p => progress?.Invoke(new StudyProgress(index + 1, plan.Runs.Count, spec.Name, p)), cancellation);
+        }
+        finally
+        {
+            progress?.Invoke(new StudyProgress(index + 1, plan.Runs.Count, spec.Name, null));
+        }
     }
 
     /// <summary>

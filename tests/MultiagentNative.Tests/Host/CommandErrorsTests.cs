@@ -71,6 +71,17 @@ public class CommandErrorsTests
     }
 
     [Test]
+    public void AFailedStudyRunIsWhatItsCauseIsAndNamesTheRun()
+    {
+        var typed = new MultiagentNative.Society.Runs.StudyRunException("star-seed2", new TaskDataException("problems.jsonl", 3, "answer", "missing"));
+        Assert.That(Report(typed), Is.EqualTo((1, $"mafn: error: study run star-seed2 failed: problems.jsonl:3: field 'answer': missing{Environment.NewLine}")));
+        var bug = new MultiagentNative.Society.Runs.StudyRunException("star-seed2", Thrown(new InvalidOperationException("sampled before decode")));
+        var (exit, text) = Report(new AggregateException(bug, new MultiagentNative.Society.Runs.StudyRunException("majority-ft-seed1", new FileNotFoundException("b"))));
+        Assert.That(exit, Is.EqualTo(70), "one of the failed runs hit a bug");
+        Assert.That(text, Does.Contain("study run star-seed2 failed: sampled before decode"));
+    }
+
+    [Test]
     public void CancellationIsItsOwnExit()
     {
         Assert.That(Report(new AggregateException(new OperationCanceledException())).Exit, Is.EqualTo(130));

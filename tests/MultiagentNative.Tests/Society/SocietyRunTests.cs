@@ -79,6 +79,106 @@ public class SocietyRunTests
         }
     }
 
+    [Test]
+    public void AStudyWithTwoRunsAtOnceGivesTheRunsOfOneAfterAnother()
+    {
+        var options = Small(BuiltinPath()) with { TrainProblems = 4, TestProblems = 3, MaxTokens = 160 };
+        var plan = new StudyPlan("test",
+        [
+            new("multi-seed1", options),
+            new("majority-ft-seed1", options with { Method = SocietyMethod.MajorityFt }),
+            new("multi-seed2", options with { Seed = options.Seed + 1 }),
+        ], []);
+        string oneLane = TestPaths.NewScratch("society-study-one-lane"), twoLanes = TestPaths.NewScratch("society-study-two-lanes");
+        try
+        {
+            var sequential = SocietyStudy.Run(oneLane, plan, Arithmetic, estimatedSeconds: 1);
+            var reports = new System.Collections.Concurrent.ConcurrentQueue<(int Run, bool End)>();
+            var parallel = SocietyStudy.Run(twoLanes, plan, Arithmetic, estimatedSeconds: 1, p => reports.Enqueue((p.Run, p.Inner is null)), parallelRuns: 2);
+            var order = reports.ToList();
+            int firstEnds = order.IndexOf((1, true));
+            Assert.That(order.FindIndex(r => r.Run == 3), Is.InRange(0, firstEnds), "seed 2's run goes beside seed 1's");
+            Assert.That(order.FindIndex(r => r.Run == 2), Is.GreaterThan(firstEnds), "majority FT waits for the run it takes iteration 0 from");
+            Assert.That(parallel.Runs.Select(r => Path.GetFileName(r.Folder)), Is.EqualTo(plan.Runs.Select(r => r.Name)), "results in plan order");
+            for (int run = 0; run < plan.Runs.Count; run++)
+            {
+                string name = plan.Runs[run].Name;
+                Assert.That(Figures(parallel.Runs[run]), Is.EqualTo(Figures(sequential.Runs[run])), name);
+                using var one = RunStore.Open(Path.Combine(oneLane, name), null).Store;
+                using var two = RunStore.Open(Path.Combine(twoLanes, name), null).Store;
+                for (int k = 0; k <= options.Iterations; k++)
+                    Assert.That(Responses(two, k), Is.EqualTo(Responses(one, k)), $"{name}: iteration {k}'s responses");
+                foreach (string adapter in Directory.GetFiles(Path.Combine(oneLane, name, "adapters", "iter1")))
+                    Assert.That(File.ReadAllBytes(Path.Combine(twoLanes, name, "adapters", "iter1", Path.GetFileName(adapter))),
+                        Is.EqualTo(File.ReadAllBytes(adapter)), $"{name}: {Path.GetFileName(adapter)}");
+            }
+        }
+        finally
+        {
+            Directory.Delete(oneLane, true);
+            Directory.Delete(twoLanes, true);
+        }
+    }
+
+    [Test]
+    public void AFailedRunOfAStudyIsNamedAndStopsTheRunBesideIt()
+    {
+        var options = Small(BuiltinPath()) with { TrainProblems = 4, TestProblems = 3, MaxTokens = 160 };
+        var plan = new StudyPlan("test", [new("multi-seed1", options), new("broken", options with { Seed = 2 })], []);
+        string folder = TestPaths.NewScratch("society-study-failed");
+        try
+        {
+            ITask Factory(SocietyOptions o) => o.Seed == 2 ? throw new TaskDataException("no problems for this run") : Arithmetic(o);
+            var failure = Assert.Throws<StudyRunException>(() => SocietyStudy.Run(folder, plan, Factory, estimatedSeconds: 1, parallelRuns: 2));
+            Assert.That(failure!.Run, Is.EqualTo("broken"));
+            Assert.That(failure.InnerException, Is.TypeOf<TaskDataException>());
+            Assert.That(failure.Message, Does.Contain("broken").And.Contain("no problems for this run"));
+            using var study = JsonDocument.Parse(File.ReadAllText(Path.Combine(folder, SocietyStudy.StudyFile)));
+            Assert.That(study.RootElement.GetProperty("measuredSeconds").ValueKind, Is.EqualTo(JsonValueKind.Null), "the study did not finish");
+            using var beside = RunStore.Open(Path.Combine(folder, "multi-seed1"), null).Store;
+            Assert.That(beside.Phases().Where(p => p.Iteration == 1), Is.Empty, "the run beside it was cancelled before its last iteration");
+        }
+        finally
+        {
+            Directory.Delete(folder, true);
+        }
+    }
+
+    [Test]
+    public void ACancelledStudyStopsEveryRunInFlight()
+    {
+        var options = Small(BuiltinPath()) with { TrainProblems = 4, TestProblems = 3, MaxTokens = 160 };
+        var plan = new StudyPlan("test", [new("multi-seed1", options), new("multi-seed2", options with { Seed = 2 })], []);
+        string folder = TestPaths.NewScratch("society-study-cancelled");
+        try
+        {
+            using var cancel = new CancellationTokenSource();
+            var reports = new System.Collections.Concurrent.ConcurrentQueue<StudyProgress>();
+            void Progress(StudyProgress p)
+            {
+                reports.Enqueue(p);
+                if (reports.Select(r => r.Run).Distinct().Count() == 2)
+                    cancel.Cancel();
+            }
+            Assert.That(() => SocietyStudy.Run(folder, plan, Arithmetic, estimatedSeconds: 1, Progress, parallelRuns: 2, cancel.Token),
+                Throws.InstanceOf<OperationCanceledException>());
+            Assert.That(reports.Where(r => r.Inner is null).Select(r => r.Run).Order(), Is.EqualTo(new[] { 1, 2 }), "both runs ended");
+        }
+        finally
+        {
+            Directory.Delete(folder, true);
+        }
+    }
+
+    /// <summary>A run's per-iteration results without its timings.</summary>
+    static string Figures(SocietyResult result) =>
+        JsonSerializer.Serialize(result.Iterations.Select(i => i with { GenerationSeconds = 0, TrainingSeconds = 0 }));
+
+    /// <summary>Every stored response of iteration k (key, chat, text, answer), in key order; timings left out.</summary>
+    static List<string> Responses(RunStore store, int k) => [.. store.Responses(k).Values
+        .OrderBy(r => (r.Key.Split, r.Key.Round, r.Key.Agent, r.Key.Problem, r.Key.Kind))
+        .Select(r => $"{r.Key}\n{r.Messages}\n{r.Text}\n{r.Answer}")];
+
     /// <summary>The Arithmetic task with every reference answer replaced: only metrics may read references.</summary>
     sealed class CorruptedReferences(ITask inner) : ITask
     {
