@@ -49,13 +49,18 @@ public static class RunCommand
         var noCritic = new Option<bool>("--no-critic") { Description = "ablation of multiagent-ft: generation agents only, trained on their first answers" };
         var seeds = new Option<int?>("--seeds") { Description = "repeat the method with K seeds (seed, seed+1, ...) into one study folder" };
         var diversity = new Option<int?>("--diversity-problems") { Description = "test problems the diversity metrics score each iteration (default 100; 0: off)" };
+        var parallelRuns = new Option<int>("--parallel-runs")
+        {
+            Description = "runs of a study (--seeds K, --preset paper-study) that go at once, each on its own thread; a run that reuses " +
+                "a sibling's iteration 0 starts when that sibling has finished (0: by cores, min(cores, 2); 1: one after another)",
+        };
         var backend = BackendOption.Create();
         var device = BackendOption.CreateDevice();
         var command = new Command("run", "multiagent finetuning: debate, vote, per-agent datasets, finetune all adapters, iterate")
         {
             preset, task, data, trainData, model, agents, rounds, iterations, trainProblems, testProblems, summary, seed, tieBreak, noMajority,
             criticWeight, maskFirst, restart, rank, learningRate, epochs, prompts, maxTokens, threads, backend, device, output, resume, json,
-            method, noCritic, seeds, diversity,
+            method, noCritic, seeds, diversity, parallelRuns,
         };
         command.SetAction(parse =>
         {
@@ -118,8 +123,13 @@ public static class RunCommand
             int seedCount = parse.GetValue(seeds) ?? (options?.Preset == "paper-study" ? 3 : 1);
             if (seedCount < 1)
                 throw new UsageException($"--seeds: expected >= 1, got {seedCount}");
+            int lanes = parse.GetValue(parallelRuns);
+            if (lanes < 0)
+                throw new UsageException($"--parallel-runs: expected >= 0, got {lanes}");
             if (options is not null && (options.Preset == "paper-study" || seedCount > 1))
-                return RunStudy(options, seedCount, parse.GetValue(output), asJson, console);
+                return RunStudy(options, seedCount, lanes > 0 ? lanes : SocietyStudy.DefaultParallelRuns, parse.GetValue(output), asJson, console);
+            if (parse.GetResult(parallelRuns) is { Implicit: false })
+                throw new UsageException("--parallel-runs applies to a study of several runs (--seeds K, --preset paper-study)");
             using var run = SocietyRun.Open(folder, options, TaskFor);
             var display = new ProgressDisplay(Console.Error);
             if (!asJson)
@@ -133,24 +143,25 @@ public static class RunCommand
     }
 
     /// <summary>Several runs in one study folder (K seeds of one method, or the paper study), then their table.</summary>
-    static int RunStudy(SocietyOptions options, int seedCount, string? output, bool asJson, TextWriter console)
+    static int RunStudy(SocietyOptions options, int seedCount, int lanes, string? output, bool asJson, TextWriter console)
     {
         bool paperStudy = options.Preset == "paper-study";
         var plan = paperStudy
             ? StudyPlan.PaperStudy(options, seedCount, canSummarize: !ModelOption.IsForged(options.Model))
             : StudyPlan.Seeds(options, seedCount);
         string folder = output ?? Path.Combine("runs", paperStudy ? $"paper-study-{options.Task}" : $"{MethodPlan.For(options).Row}-{options.Task}-seeds{seedCount}");
-        double estimate = StudyEstimate.Seconds(plan);
+        lanes = Math.Min(lanes, plan.Runs.Count);
+        double estimate = StudyEstimate.Seconds(plan, lanes: lanes);
         if (!asJson)
         {
-            console.WriteLine($"study in {Path.GetFullPath(folder)}: {plan.Runs.Count} runs ({string.Join(", ", plan.Runs.Select(r => r.Name))})");
+            console.WriteLine($"study in {Path.GetFullPath(folder)}: {plan.Runs.Count} runs, {lanes} at once ({string.Join(", ", plan.Runs.Select(r => r.Name))})");
             console.WriteLine(Describe(options, folder));
             foreach (var row in plan.NotApplicable)
                 console.WriteLine($"  {row.Row}: {row.Status} ({row.Reason})");
             console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  estimated wall time {TimeSpan.FromSeconds(estimate):hh\\:mm\\:ss} (a resumed study does only what is missing)"));
         }
         var display = new ProgressDisplay(Console.Error);
-        var result = SocietyStudy.Run(folder, plan, TaskFor, estimate, display.Show);
+        var result = SocietyStudy.Run(folder, plan, TaskFor, estimate, display.Show, lanes);
         display.Done();
         if (asJson)
         {

@@ -79,6 +79,10 @@ public static class SocietyStudy
 {
     public const string StudyFile = "study.json";
 
+    /// <summary>Runs at once when the caller does not choose: two where there are two cores or more (a small model's engine
+    /// decode keeps about one core busy, so a second run fills another), else one.</summary>
+    public static int DefaultParallelRuns => Math.Min(Environment.ProcessorCount, 2);
+
     /// <summary>
     /// Runs every run of <paramref name="plan"/> under <paramref name="folder"/> (a resumed study skips what its runs already
     /// hold), up to <paramref name="parallelRuns"/> at once, each on its own thread, in the order StudySchedule gives;
