@@ -110,7 +110,7 @@ public static class SocietyStudy
         // This thread starts the runs and collects them, so study.json has one writer.
         while (true)
         {
-            while (running.Count < parallelRuns && !stop.IsCancellationRequested && StudySchedule.NextReady(dependencies, started, finished) is int next)
+            while (running.Count < parallelRuns && !stop.IsCancellationRequested && StudySchedule.NextReady(dependencies, started, finished, parallelRuns) is int next)
             {
                 started.Add(next);
                 running.Add((Task.Factory.StartNew(() => RunOne(folder, plan, next, dependencies[next], taskFactory, progress, stop.Token),

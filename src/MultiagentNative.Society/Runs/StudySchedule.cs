@@ -1,6 +1,6 @@
 // The order a study's runs may go in. A run that takes iteration 0 from earlier siblings waits until they have finished;
-// with several lanes, each free lane takes the first run in plan order whose siblings are done, so a run waiting on its
-// seed's multiagent run never holds up the next seed's. Pure functions of the plan, so the rule is testable without runs.
+// a free lane takes a run whose siblings are done, so a run waiting on its seed's multiagent run never holds up the next
+// seed's. Pure functions of the plan, so the rule is testable without runs.
 using MultiagentNative.Society.Methods;
 
 namespace MultiagentNative.Society.Runs;
@@ -41,13 +41,24 @@ public static class StudySchedule
         return has.Agents >= needs.Agents && has.Rounds >= needs.Rounds;
     }
 
-    /// <summary>The first run in plan order that has not started and whose dependencies have all finished; null when none is.</summary>
-    public static int? NextReady(IReadOnlyList<IReadOnlyList<int>> dependencies, IReadOnlySet<int> started, IReadOnlySet<int> finished)
+    /// <summary>
+    /// The run a free lane takes: of those not started whose dependencies have all finished, the first in plan order, but
+    /// with several lanes one that other runs wait for goes first. Else the last seed's multiagent run starts after the
+    /// other seeds' short runs and all its dependents end late (paper study on 2 lanes: 68 instead of 57 minutes estimated).
+    /// One lane keeps plan order, so each seed completes before the next begins. Null when no run is ready.
+    /// </summary>
+    public static int? NextReady(IReadOnlyList<IReadOnlyList<int>> dependencies, IReadOnlySet<int> started, IReadOnlySet<int> finished, int lanes)
     {
+        int? first = null;
         for (int run = 0; run < dependencies.Count; run++)
-            if (!started.Contains(run) && dependencies[run].All(finished.Contains))
+        {
+            if (started.Contains(run) || !dependencies[run].All(finished.Contains))
+                continue;
+            if (lanes == 1 || dependencies.Any(d => d.Contains(run)))
                 return run;
-        return null;
+            first ??= run;
+        }
+        return first;
     }
 
     /// <summary>
@@ -67,7 +78,7 @@ public static class StudySchedule
         double now = 0;
         while (finished.Count < dependencies.Count)
         {
-            while (running.Count < lanes && NextReady(dependencies, started, finished) is int next)
+            while (running.Count < lanes && NextReady(dependencies, started, finished, lanes) is int next)
             {
                 started.Add(next);
                 running.Add(next);

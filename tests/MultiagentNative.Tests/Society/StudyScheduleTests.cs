@@ -56,11 +56,21 @@ public class StudyScheduleTests
     public void AFreeLaneTakesTheFirstReadyRunNotTheNextInOrder()
     {
         var dependencies = StudySchedule.Dependencies(PaperStudy(seeds: 3, canSummarize: false));
-        Assert.That(StudySchedule.NextReady(dependencies, new HashSet<int>(), new HashSet<int>()), Is.EqualTo(0));
-        Assert.That(StudySchedule.NextReady(dependencies, new HashSet<int> { 0 }, new HashSet<int>()), Is.EqualTo(6), "seed 1's runs wait; seed 2's multiagent run is ready");
-        Assert.That(StudySchedule.NextReady(dependencies, new HashSet<int> { 0, 6 }, new HashSet<int> { 6 }), Is.EqualTo(7));
-        Assert.That(StudySchedule.NextReady(dependencies, new HashSet<int> { 0, 6, 7 }, new HashSet<int> { 0, 6 }), Is.EqualTo(1), "plan order among the ready");
-        Assert.That(StudySchedule.NextReady(dependencies, Enumerable.Range(0, 18).ToHashSet(), new HashSet<int>()), Is.Null);
+        int? Next(int lanes, int[] started, int[] finished) => StudySchedule.NextReady(dependencies, started.ToHashSet(), finished.ToHashSet(), lanes);
+        Assert.That(Next(2, [], []), Is.EqualTo(0));
+        Assert.That(Next(2, [0], []), Is.EqualTo(6), "seed 1's runs wait; seed 2's multiagent run is ready");
+        Assert.That(Next(2, [0, 6, 12], [6]), Is.EqualTo(7));
+        Assert.That(Next(2, [0, 6, 7, 12], [0, 6]), Is.EqualTo(1), "plan order among the ready");
+        Assert.That(Next(2, [.. Enumerable.Range(0, 18)], []), Is.Null);
+    }
+
+    [Test]
+    public void WithSeveralLanesARunThatOthersWaitForGoesFirst()
+    {
+        var dependencies = StudySchedule.Dependencies(PaperStudy(seeds: 3, canSummarize: false));
+        int? Next(int lanes, int[] started, int[] finished) => StudySchedule.NextReady(dependencies, started.ToHashSet(), finished.ToHashSet(), lanes);
+        Assert.That(Next(2, [0, 6], [6]), Is.EqualTo(12), "seed 3's multiagent run before seed 2's others");
+        Assert.That(Next(1, [0], [0]), Is.EqualTo(1), "one lane: plan order, a seed at a time");
     }
 
     [Test]
