@@ -131,9 +131,11 @@ public sealed record SocietyOptions
     /// <summary>Where the engine backend runs (GeneratorOptions.EngineDevice); a config written before it reads as the CPU.</summary>
     [JsonConverter(typeof(JsonStringEnumConverter<Serving.EngineDevice>))]
     public Serving.EngineDevice EngineDevice { get; init; } = Serving.EngineDevice.Cpu;
-    /// <summary>The engine's KV cache element type on the CPU (GeneratorOptions.EngineKvCache); F32 unless set.</summary>
+    /// <summary>The engine's KV cache element type on the CPU (GeneratorOptions.EngineKvCache): BF16 unless set, half the
+    /// bytes attention streams (llama.cpp's own default cache is 16-bit too); F32 for llama.cpp's F32-cache parity. The
+    /// CUDA decoder's cache is F32 whatever this says.</summary>
     [JsonConverter(typeof(JsonStringEnumConverter<Engine.Decode.KvCacheType>))]
-    public Engine.Decode.KvCacheType EngineKvCache { get; init; } = Engine.Decode.KvCacheType.F32;
+    public Engine.Decode.KvCacheType EngineKvCache { get; init; } = Engine.Decode.KvCacheType.BF16;
 
     public void Validate()
     {

@@ -19,9 +19,21 @@ static class BackendOption
 
     public static EngineDevice ParseDevice(string? value) => value == "cuda" ? EngineDevice.Cuda : EngineDevice.Cpu;
 
-    /// <summary>--kv-cache: the engine's KV cache element type on the CPU (f32 keeps llama.cpp parity; bf16 halves attention's reads).</summary>
-    public static Option<string> CreateKvCache() =>
-        Choice("--kv-cache", "engine KV cache on the CPU: f32 (llama.cpp parity) or bf16 (half the bytes attention reads)", "f32", "bf16");
+    /// <summary>--kv-cache: the engine's KV cache element type (bf16 halves attention's reads; f32 keeps llama.cpp F32-cache
+    /// parity). Unset, bf16 on the CPU and f32 on CUDA, whose decoder caches F32 only.</summary>
+    public static Option<string?> CreateKvCache()
+    {
+        var option = new Option<string?>("--kv-cache")
+        {
+            Description = "engine KV cache: bf16 (half the bytes attention reads; llama.cpp's default cache is 16-bit too) or f32 " +
+                "(parity with llama.cpp's F32 cache) [default: bf16 on cpu, f32 on cuda]",
+        };
+        option.AcceptOnlyFromAmong("bf16", "f32");
+        return option;
+    }
+
+    public static KvCacheType ParseKvCache(string? value, EngineDevice device) =>
+        value == "f32" || (value is null && device == EngineDevice.Cuda) ? KvCacheType.F32 : KvCacheType.BF16;
 
     /// <summary>A string option accepting the default or the one alternative.</summary>
     static Option<string> Choice(string name, string description, string defaultValue, string alternative)
@@ -30,6 +42,4 @@ static class BackendOption
         option.AcceptOnlyFromAmong(defaultValue, alternative);
         return option;
     }
-
-    public static KvCacheType ParseKvCache(string? value) => value == "bf16" ? KvCacheType.BF16 : KvCacheType.F32;
 }

@@ -58,7 +58,7 @@ static class BenchDebateCommand
             {
                 Agents = parse.GetValue(agents), TestProblems = parse.GetValue(problems), Threads = parse.GetValue(threads),
                 SequencesPerContext = parse.GetValue(perContext), Prompts = promptSet,
-                EngineDevice = BackendOption.ParseDevice(parse.GetValue(device)), EngineKvCache = BackendOption.ParseKvCache(parse.GetValue(kvCache)),
+                EngineDevice = BackendOption.ParseDevice(parse.GetValue(device)), EngineKvCache = BackendOption.ParseKvCache(parse.GetValue(kvCache), BackendOption.ParseDevice(parse.GetValue(device))),
             };
             if (parse.GetValue(maxTokens) is > 0 and var most)
                 options = options with { MaxTokens = most };
@@ -75,7 +75,7 @@ static class BenchDebateCommand
                 asJson ? null : line => Console.Error.WriteLine(line), backends, peers: !parse.GetValue(skipPeers),
                 round: parse.GetValue(round), batchSize: parse.GetValue(batchSize));
             if (!asJson && backends.Contains(DecodeBackendKind.Engine))
-                console.WriteLine($"engine on {parse.GetValue(device)}, KV cache {parse.GetValue(kvCache)}");
+                console.WriteLine($"engine on {parse.GetValue(device)}, KV cache {options.EngineKvCache.ToString().ToLowerInvariant()}");
             console.WriteLine(asJson ? JsonSerializer.Serialize(report, new JsonSerializerOptions { WriteIndented = true }) : Format(report));
             return 0;
         });

@@ -56,10 +56,11 @@ public static class RunCommand
         };
         var backend = BackendOption.Create();
         var device = BackendOption.CreateDevice();
+        var kvCache = BackendOption.CreateKvCache();
         var command = new Command("run", "multiagent finetuning: debate, vote, per-agent datasets, finetune all adapters, iterate")
         {
             preset, task, data, trainData, model, agents, rounds, iterations, trainProblems, testProblems, summary, seed, tieBreak, noMajority,
-            criticWeight, maskFirst, restart, rank, learningRate, epochs, prompts, maxTokens, threads, backend, device, output, resume, json,
+            criticWeight, maskFirst, restart, rank, learningRate, epochs, prompts, maxTokens, threads, backend, device, kvCache, output, resume, json,
             method, noCritic, seeds, diversity, parallelRuns,
         };
         command.SetAction(parse =>
@@ -106,6 +107,7 @@ public static class RunCommand
                     Threads = parse.GetValue(threads) ?? o.Threads,
                     Backend = BackendOption.Parse(parse.GetValue(backend)),
                     EngineDevice = BackendOption.ParseDevice(parse.GetValue(device)),
+                    EngineKvCache = BackendOption.ParseKvCache(parse.GetValue(kvCache), BackendOption.ParseDevice(parse.GetValue(device))),
                     Lora = o.Lora with
                     {
                         Rank = parse.GetValue(rank) ?? o.Lora.Rank, LearningRate = parse.GetValue(learningRate) ?? o.Lora.LearningRate,

@@ -21,8 +21,11 @@ static unsafe class CachedAttention
     /// <summary>Floats in one Vector512: a key tile's width.</summary>
     const int Lanes = KvCache.Tile;
 
-    /// <summary>Floats of one part's scores buffer: every head's scores over a whole slot.</summary>
-    public static int ScratchFloats(int heads, int capacity) => heads * ((capacity + Lanes - 1) / Lanes * Lanes);
+    /// <summary>Prompt rows of one slot attended together: each key and value vector loaded serves this many rows.</summary>
+    const int GroupRows = 4;
+
+    /// <summary>Floats of one part's scores buffer: every head's scores over a whole slot, for each row of a group.</summary>
+    public static int ScratchFloats(int heads, int capacity) => GroupRows * heads * ((capacity + Lanes - 1) / Lanes * Lanes);
 
     /// <summary>
     /// Semantics, for row r (slot rowSlot[r], position pos[r]) and head h: p = softmax_{j&lt;=pos[r]}(scale q[r,h] . K[slot, j, kv(h)]);
@@ -67,10 +70,18 @@ static unsafe class CachedAttention
                 {
                     if (item % parts != part)
                         continue;
-                    int last = Math.Min(first + RowsPerItem, inputRowStart[input + 1]);
-                    for (int r = first; r < last; r++)
+                    int last = Math.Min(first + RowsPerItem, inputRowStart[input + 1]), r = first;
+                    bool bf16 = cache.Type == KvCacheType.BF16;
+                    for (; headDim % Lanes == 0 && r + GroupRows <= last; r += GroupRows)
                     {
-                        if (cache.Type == KvCacheType.BF16)
+                        if (bf16)
+                            Group(r, cache.Keys16(layer), cache.Values16(layer), scores[part]);
+                        else
+                            Group(r, cache.Keys(layer), cache.Values(layer), scores[part]);
+                    }
+                    for (; r < last; r++)
+                    {
+                        if (bf16)
                             Row(r, cache.Keys16(layer), cache.Values16(layer), scores[part]);
                         else
                             Row(r, cache.Keys(layer), cache.Values(layer), scores[part]);
@@ -86,19 +97,115 @@ static unsafe class CachedAttention
             fixed (float* pq = q, po = o, ps = buffer)
             {
                 Scores(ps, pq + (long)r * queryWidth, pk + cache.KeyOffset(slot), keyCount);
-                for (int h = 0; h < heads; h++)
-                {
-                    var s = buffer.AsSpan(h * stride, keyCount);
-                    TensorPrimitives.Subtract(s, TensorPrimitives.Max(s), s);
-                    TensorPrimitives.Exp(s, s);
-                    TensorPrimitives.Multiply(s, 1f / TensorPrimitives.Sum(s), s);
-                }
+                Softmax(buffer.AsSpan(0, heads * stride), keyCount, keyCount);
                 float* output = po + (long)r * queryWidth;
                 T* rows = pv + cache.ValueOffset(slot, 0);
                 if (headDim % Lanes == 0)
                     WeightedValues(output, ps, rows, keyCount);
                 else
                     WeightedValuesAnyWidth(output, ps, rows, keyCount);
+            }
+        }
+
+        // Rows r..r+3, consecutive positions of one slot (a prompt chunk): as Row, but each key and value vector loaded is
+        // multiplied into all four rows (key columns of the last row's tiles; a row's weights past its own position are 0).
+        void Group<T>(int r, T[] keys, T[] values, float[] buffer) where T : unmanaged
+        {
+            int slot = rowSlot[r], keyCount = positions[r + GroupRows - 1] + 1, rowFloats = heads * stride;
+            fixed (T* pk = keys, pv = values)
+            fixed (float* pq = q, po = o, ps = buffer)
+            {
+                GroupScores(ps, pq + (long)r * queryWidth, pk + cache.KeyOffset(slot), keyCount);
+                for (int i = 0; i < GroupRows; i++)
+                    Softmax(buffer.AsSpan(i * rowFloats, rowFloats), positions[r + i] + 1, keyCount);
+                GroupValues(po + (long)r * queryWidth, ps, pv + cache.ValueOffset(slot, 0), keyCount);
+            }
+        }
+
+        // per head h of one row's scores (stride apart): softmax over the first count, zeros from count to width
+        void Softmax(Span<float> rowScores, int count, int width)
+        {
+            for (int h = 0; h < heads; h++)
+            {
+                var s = rowScores.Slice(h * stride, count);
+                TensorPrimitives.Subtract(s, TensorPrimitives.Max(s), s);
+                TensorPrimitives.Exp(s, s);
+                TensorPrimitives.Multiply(s, 1f / TensorPrimitives.Sum(s), s);
+                rowScores.Slice(h * stride + count, width - count).Clear();
+            }
+        }
+
+        // four rows' scores (row i at s + i * heads * stride): even and odd query elements in separate chains
+        void GroupScores<T>(float* s, float* query, T* tiles, int keyCount) where T : unmanaged
+        {
+            int tileCount = (keyCount + Lanes - 1) / Lanes, rowFloats = heads * stride;
+            for (int t = 0; t < tileCount; t++)
+            {
+                T* tile = tiles + (long)t * kvWidth * Lanes;
+                for (int h = 0; h < heads; h++)
+                {
+                    T* k = tile + h / group * headDim * Lanes;
+                    float* q0 = query + h * headDim, q1 = q0 + queryWidth, q2 = q1 + queryWidth, q3 = q2 + queryWidth;
+                    Vector512<float> a0 = default, a1 = default, a2 = default, a3 = default;
+                    Vector512<float> b0 = default, b1 = default, b2 = default, b3 = default;
+                    for (int d = 0; d < headDim; d += 2, k += 2 * Lanes)
+                    {
+                        var even = Load16(k);
+                        var odd = Load16(k + Lanes);
+                        a0 = Vector512.FusedMultiplyAdd(Vector512.Create(q0[d]), even, a0);
+                        a1 = Vector512.FusedMultiplyAdd(Vector512.Create(q1[d]), even, a1);
+                        a2 = Vector512.FusedMultiplyAdd(Vector512.Create(q2[d]), even, a2);
+                        a3 = Vector512.FusedMultiplyAdd(Vector512.Create(q3[d]), even, a3);
+                        b0 = Vector512.FusedMultiplyAdd(Vector512.Create(q0[d + 1]), odd, b0);
+                        b1 = Vector512.FusedMultiplyAdd(Vector512.Create(q1[d + 1]), odd, b1);
+                        b2 = Vector512.FusedMultiplyAdd(Vector512.Create(q2[d + 1]), odd, b2);
+                        b3 = Vector512.FusedMultiplyAdd(Vector512.Create(q3[d + 1]), odd, b3);
+                    }
+                    float* at = s + h * stride + t * Lanes;
+                    ((a0 + b0) * scale).Store(at);
+                    ((a1 + b1) * scale).Store(at + rowFloats);
+                    ((a2 + b2) * scale).Store(at + 2 * rowFloats);
+                    ((a3 + b3) * scale).Store(at + 3 * rowFloats);
+                }
+            }
+        }
+
+        // four rows' outputs (queryWidth apart), 16 columns at a time: even and odd value rows in separate chains
+        void GroupValues<T>(float* output, float* p, T* rows, int keyCount) where T : unmanaged
+        {
+            int rowFloats = heads * stride;
+            for (int c = 0; c < queryWidth; c += Lanes)
+            {
+                float* w0 = WeightsOf(p, c), w1 = w0 + rowFloats, w2 = w1 + rowFloats, w3 = w2 + rowFloats;
+                T* row = rows + ColumnOf(c);
+                Vector512<float> a0 = default, a1 = default, a2 = default, a3 = default;
+                Vector512<float> b0 = default, b1 = default, b2 = default, b3 = default;
+                int j = 0;
+                for (; j + 2 <= keyCount; j += 2, row += 2 * kvWidth)
+                {
+                    var even = Load16(row);
+                    var odd = Load16(row + kvWidth);
+                    a0 = Vector512.FusedMultiplyAdd(Vector512.Create(w0[j]), even, a0);
+                    a1 = Vector512.FusedMultiplyAdd(Vector512.Create(w1[j]), even, a1);
+                    a2 = Vector512.FusedMultiplyAdd(Vector512.Create(w2[j]), even, a2);
+                    a3 = Vector512.FusedMultiplyAdd(Vector512.Create(w3[j]), even, a3);
+                    b0 = Vector512.FusedMultiplyAdd(Vector512.Create(w0[j + 1]), odd, b0);
+                    b1 = Vector512.FusedMultiplyAdd(Vector512.Create(w1[j + 1]), odd, b1);
+                    b2 = Vector512.FusedMultiplyAdd(Vector512.Create(w2[j + 1]), odd, b2);
+                    b3 = Vector512.FusedMultiplyAdd(Vector512.Create(w3[j + 1]), odd, b3);
+                }
+                if (j < keyCount)
+                {
+                    var last = Load16(row);
+                    a0 = Vector512.FusedMultiplyAdd(Vector512.Create(w0[j]), last, a0);
+                    a1 = Vector512.FusedMultiplyAdd(Vector512.Create(w1[j]), last, a1);
+                    a2 = Vector512.FusedMultiplyAdd(Vector512.Create(w2[j]), last, a2);
+                    a3 = Vector512.FusedMultiplyAdd(Vector512.Create(w3[j]), last, a3);
+                }
+                (a0 + b0).Store(output + c);
+                (a1 + b1).Store(output + queryWidth + c);
+                (a2 + b2).Store(output + 2 * queryWidth + c);
+                (a3 + b3).Store(output + 3 * queryWidth + c);
             }
         }
 

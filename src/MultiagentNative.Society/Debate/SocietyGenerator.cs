@@ -30,7 +30,7 @@ public sealed class SocietyGenerator : IDisposable
             Backend = options.Backend,
             EngineSlots = EngineSlots,
             EngineDevice = options.EngineDevice,
-            EngineKvCache = options.EngineKvCache,
+            EngineKvCache = options.EngineDevice == Serving.EngineDevice.Cuda ? Engine.Decode.KvCacheType.F32 : options.EngineKvCache,
         });
         var adapters = new List<LoraAdapter>();
         try
