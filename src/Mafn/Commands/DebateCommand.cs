@@ -28,9 +28,10 @@ public static class DebateCommand
         var maxTokens = new Option<int>("--max-tokens") { Description = "most tokens per response", DefaultValueFactory = _ => 512 };
         var backend = BackendOption.Create();
         var device = BackendOption.CreateDevice();
+        var kvCache = BackendOption.CreateKvCache();
         var command = new Command("debate", "one multiagent debate, printed round by round with the vote")
         {
-            question, task, data, limit, model, adapters, agents, rounds, summary, seed, temperature, topP, maxTokens, backend, device,
+            question, task, data, limit, model, adapters, agents, rounds, summary, seed, temperature, topP, maxTokens, backend, device, kvCache,
         };
         command.SetAction(parse =>
         {
@@ -43,6 +44,7 @@ public static class DebateCommand
                 Temperature = parse.GetValue(temperature), TopP = parse.GetValue(topP), MaxTokens = parse.GetValue(maxTokens),
                 Backend = BackendOption.Parse(parse.GetValue(backend)),
                 EngineDevice = BackendOption.ParseDevice(parse.GetValue(device)),
+                EngineKvCache = BackendOption.ParseKvCache(parse.GetValue(kvCache), BackendOption.ParseDevice(parse.GetValue(device))),
                 Summary = parse.GetValue(summary) switch { "model" => SummaryMode.Model, "none" => SummaryMode.None, _ => forged ? SummaryMode.None : SummaryMode.Model },
             };
             options = options with { Prompts = ModelOption.PromptSetOf(modelPath, options.Task) };

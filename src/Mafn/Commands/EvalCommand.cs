@@ -27,9 +27,10 @@ public static class EvalCommand
         var responsesOut = new Option<string?>("--responses-out") { Description = "write every response as JSONL (id, sample, response, answer, correct)" };
         var backend = BackendOption.Create();
         var device = BackendOption.CreateDevice();
+        var kvCache = BackendOption.CreateKvCache();
         var command = new Command("eval", "accuracy of a model on a task's test split (single agent, K samples)")
         {
-            task, data, model, adapter, samples, count, prompts, threads, json, responsesOut, backend, device,
+            task, data, model, adapter, samples, count, prompts, threads, json, responsesOut, backend, device, kvCache,
         };
         sampling.AddTo(command);
         command.SetAction(parse =>
@@ -53,6 +54,7 @@ public static class EvalCommand
                 Samples = parse.GetValue(samples), Count = parse.GetValue(count), Sampling = samplingOptions,
                 MaxTokens = maxTokens, Threads = parse.GetValue(threads), Backend = BackendOption.Parse(parse.GetValue(backend)),
                 EngineDevice = BackendOption.ParseDevice(parse.GetValue(device)),
+                EngineKvCache = BackendOption.ParseKvCache(parse.GetValue(kvCache), BackendOption.ParseDevice(parse.GetValue(device))),
             };
             bool asJson = parse.GetValue(json);
             var report = TaskEvaluation.Run(loaded, theTask, promptSet, options, lora, asJson ? null : line => error.WriteLine(line));

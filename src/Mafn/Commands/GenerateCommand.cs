@@ -3,6 +3,7 @@
 // Request r (prompt p, sample k: r = p*K + k) uses seed S + r, so completions differ and the same command repeats itself.
 using System.CommandLine;
 using System.Text.Json;
+using MultiagentNative.Engine.Decode;
 using MultiagentNative.Formats.Chat;
 using MultiagentNative.Serving;
 
@@ -14,7 +15,8 @@ public static class GenerateCommand
 
     public sealed record Settings(string? Model, string? Adapter, string? Prompt, int Count = 1, SamplingOptions? Sampling = null,
         int MaxTokens = SamplingOptionsBinder.DefaultMaxTokens, bool Chat = false, string? PromptsFile = null, bool Json = false, string? OutFile = null,
-        DecodeBackendKind Backend = DecodeBackendKind.Engine, EngineDevice Device = EngineDevice.Cpu);
+        DecodeBackendKind Backend = DecodeBackendKind.Engine, EngineDevice Device = EngineDevice.Cpu,
+        KvCacheType KvCache = KvCacheType.BF16);
 
     public static Command Create()
     {
@@ -31,10 +33,11 @@ public static class GenerateCommand
         var outFile = new Option<string?>("--out") { Description = "write the JSON lines to FILE.jsonl instead of printing" };
         var backend = BackendOption.Create();
         var device = BackendOption.CreateDevice();
+        var kvCache = BackendOption.CreateKvCache();
         var sampling = new SamplingOptionsBinder();
         var command = new Command("generate", "generate completions of one prompt or a JSONL file of prompts")
         {
-            model, adapter, prompt, promptsFile, count, chat, json, outFile, backend, device,
+            model, adapter, prompt, promptsFile, count, chat, json, outFile, backend, device, kvCache,
         };
         sampling.AddTo(command);
         command.SetAction(parse =>
@@ -42,7 +45,8 @@ public static class GenerateCommand
             var (options, maxTokens) = sampling.Bind(parse);
             return Run(new Settings(parse.GetValue(model), parse.GetValue(adapter), parse.GetValue(prompt), parse.GetValue(count), options,
                 maxTokens, parse.GetValue(chat), parse.GetValue(promptsFile), parse.GetValue(json), parse.GetValue(outFile), BackendOption.Parse(parse.GetValue(backend)),
-                BackendOption.ParseDevice(parse.GetValue(device))), parse.InvocationConfiguration.Output);
+                BackendOption.ParseDevice(parse.GetValue(device)), BackendOption.ParseKvCache(parse.GetValue(kvCache), BackendOption.ParseDevice(parse.GetValue(device)))),
+                parse.InvocationConfiguration.Output);
         });
         return command;
     }
@@ -78,6 +82,7 @@ public static class GenerateCommand
             MaxSequencesPerContext = Math.Min(requests.Count, 64),
             Backend = settings.Backend,
             EngineDevice = settings.Device,
+            EngineKvCache = settings.KvCache,
             EngineSlots = Math.Clamp(requests.Count, 1, 64),
             SequenceContextLength = Math.Min(loaded.TrainingContextLength, LongestPrompt(loaded, requests) + settings.MaxTokens + 1),
         });

@@ -2,6 +2,7 @@
 // problem with the task's first-round prompt, all in one batched generation; accuracy (per sample, majority of K voted
 // with AnswerClusters, pass@K), parse rate, chain diversity, tokens and time. The standard error is over problems.
 using System.Diagnostics;
+using MultiagentNative.Engine.Decode;
 using MultiagentNative.Formats.Chat;
 using MultiagentNative.Serving;
 using MultiagentNative.Tasks;
@@ -26,6 +27,8 @@ public sealed record EvaluationOptions
     public DecodeBackendKind Backend { get; init; } = DecodeBackendKind.Engine;
     /// <summary>Where the engine backend runs (see GeneratorOptions.EngineDevice).</summary>
     public EngineDevice EngineDevice { get; init; } = EngineDevice.Cpu;
+    /// <summary>The engine's KV cache on the CPU (see SocietyOptions.EngineKvCache); the CUDA decoder's is F32 whatever this says.</summary>
+    public KvCacheType EngineKvCache { get; init; } = KvCacheType.BF16;
 }
 
 public sealed record ProblemOutcome(Problem Problem, IReadOnlyList<string> Responses, IReadOnlyList<ExtractedAnswer> Answers,
@@ -77,6 +80,7 @@ public static class TaskEvaluation
             ThreadBudget = options.Threads,
             Backend = options.Backend,
             EngineDevice = options.EngineDevice,
+            EngineKvCache = options.EngineDevice == EngineDevice.Cuda ? KvCacheType.F32 : options.EngineKvCache,
             EngineSlots = Math.Clamp(problems.Count * options.Samples, 1, 64),
         });
         var agent = AgentId.Base;
