@@ -14,19 +14,25 @@ public sealed record MethodPlan(SocietyMethod Method, int Agents, int Rounds, bo
     public static MethodPlan For(SocietyOptions o)
     {
         string row = RowName(o.Method, o.NoCritic, o.Label);
+        var (agents, rounds) = Shape(o.Method, o.NoCritic, o.Agents, o.Rounds);
         return o.Method switch
         {
-            SocietyMethod.Base => new(o.Method, 1, 1, false, false, row),
-            SocietyMethod.Majority => new(o.Method, o.Agents, 1, false, false, row),
-            SocietyMethod.Debate => new(o.Method, o.Agents, o.Rounds, false, false, row),
-            SocietyMethod.Star => new(o.Method, 1, 1, true, true, row),
-            SocietyMethod.MajorityFt => new(o.Method, o.Agents, 1, true, true, row),
-            SocietyMethod.SingleAgentFt => new(o.Method, o.Agents, o.Rounds, true, true, row),
-            SocietyMethod.MultiagentFt => new(o.Method, o.Agents, o.NoCritic ? 1 : o.Rounds, true, false, row),
-            SocietyMethod.SplitDataControl => new(o.Method, o.Agents, o.Rounds, true, false, row),
+            SocietyMethod.Base or SocietyMethod.Majority or SocietyMethod.Debate => new(o.Method, agents, rounds, false, false, row),
+            SocietyMethod.Star or SocietyMethod.MajorityFt or SocietyMethod.SingleAgentFt => new(o.Method, agents, rounds, true, true, row),
+            SocietyMethod.MultiagentFt or SocietyMethod.SplitDataControl => new(o.Method, agents, rounds, true, false, row),
             _ => throw new SocietyConfigurationException($"unknown method {o.Method}"),
         };
     }
+
+    /// <summary>The debate a method runs from a config's agent and round counts: one agent alone for Base and STaR, one
+    /// round for Majority, Majority FT and the no-critic ablation.</summary>
+    public static (int Agents, int Rounds) Shape(SocietyMethod method, bool noCritic, int agents, int rounds) => method switch
+    {
+        SocietyMethod.Base or SocietyMethod.Star => (1, 1),
+        SocietyMethod.Majority or SocietyMethod.MajorityFt => (agents, 1),
+        SocietyMethod.MultiagentFt when noCritic => (agents, 1),
+        _ => (agents, rounds),
+    };
 
     /// <summary>The table row a run reports under: its label, else its method's name with "-no-critic" for that ablation.</summary>
     public static string RowName(string method, bool noCritic, string? label) =>

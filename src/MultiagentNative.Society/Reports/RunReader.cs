@@ -69,19 +69,30 @@ public static class RunReader
             throw new RunStoreException($"{folder}: the stored config is not JSON ({e.Message})", e);
         }
         string? model = Text(root, "model");
+        int? agents = Integer(root, "agents"), rounds = Integer(root, "rounds");
+        // the debate the method ran (STaR: one agent alone), not the config's counts it did not use
+        if (MethodOf(root) is { } method && agents is int a && rounds is int r)
+            (agents, rounds) = Methods.MethodPlan.Shape(method, NoCritic(root), a, r);
         return new RunInfo(folder, RowOf(root), Long(root, "seed"), model is null ? null : Path.GetFileName(model),
             Text(root, "task"), Integer(root, "trainProblems"), Integer(root, "testProblems"), Integer(root, "iterations"),
-            Integer(root, "agents"), Integer(root, "rounds"), Text(root, "summary"));
+            agents, rounds, Text(root, "summary"));
     }
 
     /// <summary>The row a run reports under (MethodPlan.RowName), its method stored as the enum's name or in kebab case.</summary>
-    static string RowOf(JsonElement root)
+    static string RowOf(JsonElement root) =>
+        Methods.MethodPlan.RowName(MethodOf(root) is { } method ? MethodNames.Of(method) : Text(root, "method") ?? DefaultMethod,
+            NoCritic(root), Text(root, "label"));
+
+    // the stored method as the enum's name or in kebab case; none stored is multiagent-ft, an unknown name null
+    static SocietyMethod? MethodOf(JsonElement root)
     {
         string method = Text(root, "method") ?? DefaultMethod;
         if (Enum.TryParse<SocietyMethod>(method, ignoreCase: true, out var parsed) && Enum.IsDefined(parsed))
-            method = MethodNames.Of(parsed);
-        return Methods.MethodPlan.RowName(method, Property(root, "noCritic") is { ValueKind: JsonValueKind.True }, Text(root, "label"));
+            return parsed;
+        return MethodNames.All.Contains(method) ? MethodNames.Parse(method) : null;
     }
+
+    static bool NoCritic(JsonElement root) => Property(root, "noCritic") is { ValueKind: JsonValueKind.True };
 
     static JsonElement? Property(JsonElement root, string name)
     {

@@ -249,6 +249,17 @@ public class ReportTests
         Assert.That((pascal.Method, pascal.Seed, pascal.Agents, pascal.Rounds, pascal.Summary), Is.EqualTo(("multiagent-ft", (long?)9, (int?)3, (int?)2, "None")));
     }
 
+    [TestCase("star", false, 1, 1)]
+    [TestCase("Star", false, 1, 1)]
+    [TestCase("majority-ft", false, 3, 1)]
+    [TestCase("multiagent-ft", true, 3, 1)]
+    [TestCase("single-agent-ft", false, 3, 2)]
+    public void TheRunsTableShowsTheDebateTheMethodRanNotTheConfigsCounts(string method, bool noCritic, int agents, int rounds)
+    {
+        var info = RunReader.ParseConfig("/runs/c", $$"""{ "method": "{{method}}", "noCritic": {{(noCritic ? "true" : "false")}}, "agents": 3, "rounds": 2 }""");
+        Assert.That((info.Agents, info.Rounds), Is.EqualTo(((int?)agents, (int?)rounds)));
+    }
+
     [Test]
     public void AFolderThatIsNeitherRunNorStudyIsRefusedByName()
     {
