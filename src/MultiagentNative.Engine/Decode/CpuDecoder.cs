@@ -205,13 +205,29 @@ public sealed class CpuDecoder : IDecodeBackend
         profile.Lap(DecodePhase.Lora);
     }
 
-    /// <summary>Below ~8M multiply-adds a fork-join costs more than it saves: on a loaded machine each one waits for a
-    /// descheduled worker (built-in model, 2 shared cores: 20 ms per step with all threads, most of it waiting).
-    /// Settable so tests can force the parallel paths; results do not depend on it (GEMM and attention rows are
-    /// bitwise independent of the split). Attention forks over (input, row block) items at the same threshold: with a
-    /// background job on the second core (2 cores) a lower one (1M) measured no gain (cores busy stayed 1.0).</summary>
-    public static long ParallelWork { get; set; } = 1L << 23;
-    public static long AttentionParallelWork { get; set; } = 1L << 23;
+    /// <summary>Below this many multiply-adds a GEMM or an attention call runs on one thread: a fork-join costs more than it
+    /// saves. On an idle 2-core machine (built-in model, `mafn bench debate --problems 300`, round 1) GEMMs from 1M and
+    /// attention from 256K gave 18.2k tokens/s against 13.2k with both at 8M (1.81 vs 1.08 cores busy). On a loaded
+    /// machine each fork waits for a descheduled worker, so whatever else fills the cores (a study's second run) raises
+    /// them: RaiseParallelThresholds. Results do not depend on them (GEMM and attention rows are bitwise independent of
+    /// the split); settable so tests can force the parallel paths.</summary>
+    public static long ParallelWork { get; set; } = 1L << 20;
+    public static long AttentionParallelWork { get; set; } = 1L << 18;
+
+    /// <summary>Raises both thresholds to at least <paramref name="work"/> until disposed (for as long as other work keeps
+    /// the cores busy, so that a fork would wait for a worker); nested raises restore in reverse order.</summary>
+    public static IDisposable RaiseParallelThresholds(long work)
+    {
+        var restore = new ThresholdRestore(ParallelWork, AttentionParallelWork);
+        ParallelWork = Math.Max(ParallelWork, work);
+        AttentionParallelWork = Math.Max(AttentionParallelWork, work);
+        return restore;
+    }
+
+    sealed class ThresholdRestore(long gemm, long attention) : IDisposable
+    {
+        public void Dispose() => (ParallelWork, AttentionParallelWork) = (gemm, attention);
+    }
 
     static int ThreadsFor(long multiplyAdds) => multiplyAdds < ParallelWork ? 1 : 0;
 
