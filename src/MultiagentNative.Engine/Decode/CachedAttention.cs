@@ -18,6 +18,12 @@ static unsafe class CachedAttention
     /// <summary>Rows of one input handled by one work item: long prompt chunks split across cores.</summary>
     const int RowsPerItem = 32;
 
+    // Software prefetch, because one core keeps too few cache misses in flight to stream a slot at DRAM speed by itself:
+    // key tiles this far ahead, value rows this far ahead, and the next row's first positions of keys and values while
+    // this row runs. Measured with a BF16 cache, 64 slots, one thread (built-in model shape): 39 -> 24-28 ns per cached
+    // position and layer at contexts 100 and 500 (13 -> 18-22 GB/s); the F32 cache already streams at ~20 GB/s.
+    const int PrefetchTiles = 4, PrefetchRows = 16, PrefetchNext = 64;
+
     /// <summary>Floats in one Vector512: a key tile's width.</summary>
     const int Lanes = KvCache.Tile;
 
@@ -96,6 +102,17 @@ static unsafe class CachedAttention
             fixed (T* pk = keys, pv = values)
             fixed (float* pq = q, po = o, ps = buffer)
             {
+                if (r + 1 < inputRowStart[inputs])
+                {
+                    int next = rowSlot[r + 1];
+                    byte* k = (byte*)(pk + cache.KeyOffset(next)), v = (byte*)(pv + cache.ValueOffset(next, 0));
+                    int bytes = Math.Min(PrefetchNext, positions[r + 1] + 1) * kvWidth * sizeof(T);
+                    for (int b = 0; b < bytes; b += 64)
+                    {
+                        Prefetch(k + b);
+                        Prefetch(v + b);
+                    }
+                }
                 Scores(ps, pq + (long)r * queryWidth, pk + cache.KeyOffset(slot), keyCount);
                 Softmax(buffer.AsSpan(0, heads * stride), keyCount, keyCount);
                 float* output = po + (long)r * queryWidth;
@@ -213,10 +230,16 @@ static unsafe class CachedAttention
         // past keyCount are computed and never read). Four accumulators keep four multiply-add chains in flight.
         void Scores<T>(float* s, float* query, T* tiles, int keyCount) where T : unmanaged
         {
-            int tileCount = (keyCount + Lanes - 1) / Lanes;
+            int tileCount = (keyCount + Lanes - 1) / Lanes, tileBytes = kvWidth * Lanes * sizeof(T);
             for (int t = 0; t < tileCount; t++)
             {
                 T* tile = tiles + (long)t * kvWidth * Lanes;
+                if (t + PrefetchTiles < tileCount)
+                {
+                    byte* ahead = (byte*)(tile + (long)PrefetchTiles * kvWidth * Lanes);
+                    for (int b = 0; b < tileBytes; b += 64)
+                        Prefetch(ahead + b);
+                }
                 for (int h = 0; h < heads; h++)
                 {
                     T* k = tile + h / group * headDim * Lanes;
@@ -254,8 +277,11 @@ static unsafe class CachedAttention
                 int c3 = ColumnOf(c + 3 * Lanes);
                 Vector512<float> a0 = default, a1 = default, a2 = default, a3 = default;
                 T* row = rows;
+                int rowBytes = c == 0 ? kvWidth * sizeof(T) : 0;
                 for (int j = 0; j < keyCount; j++, row += kvWidth)
                 {
+                    for (int b = 0; b < rowBytes; b += 64)
+                        Prefetch((byte*)(row + PrefetchRows * kvWidth) + b);
                     a0 = Vector512.FusedMultiplyAdd(Vector512.Create(p0[j]), Load16(row + c0), a0);
                     a1 = Vector512.FusedMultiplyAdd(Vector512.Create(p1[j]), Load16(row + c1), a1);
                     a2 = Vector512.FusedMultiplyAdd(Vector512.Create(p2[j]), Load16(row + c2), a2);
@@ -306,6 +332,14 @@ static unsafe class CachedAttention
         }
         for (; i < n; i++)
             y[i] += alpha * Element(x, i);
+    }
+
+    // a hint only: x86 loads the line into every cache level; elsewhere nothing
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static void Prefetch(void* address)
+    {
+        if (Sse.IsSupported)
+            Sse.Prefetch0(address);
     }
 
     // 16 cached elements as floats: a bf16 is the upper half of its float (vpmovzxwd, then a shift by 16)
