@@ -7,6 +7,7 @@ using MultiagentNative.Engine.Cpu;
 using MultiagentNative.Engine.Model;
 using MultiagentNative.Engine.Training;
 using MultiagentNative.Formats.Chat;
+using MultiagentNative.Interop.Llama;
 
 namespace MultiagentNative.Society.Metrics;
 
@@ -139,13 +140,7 @@ public static partial class DiversityMetrics
     // logProbs[v] = x[v] - log(sum_u exp x[u]), in double
     static void LogSoftmax(double[] logProbs, ReadOnlySpan<float> x)
     {
-        double max = double.NegativeInfinity;
-        foreach (float value in x)
-            max = Math.Max(max, value);
-        double sum = 0;
-        foreach (float value in x)
-            sum += Math.Exp(value - max);
-        double lse = max + Math.Log(sum);
+        double lse = LlamaLogits.LogSumExp(x);
         for (int v = 0; v < x.Length; v++)
             logProbs[v] = x[v] - lse;
     }
