@@ -66,8 +66,16 @@ static unsafe class CachedAttention
         readonly int group = heads / kvHeads, queryWidth = heads * headDim, kvWidth = cache.KvWidth, stride = cache.PaddedCapacity;
         readonly float scale = 1f / MathF.Sqrt(headDim);
 
-        // Items are (input, row block) in order; part p takes items p, p + parts, ... with its own scores buffer.
         public void RunPart(int part, int parts)
+        {
+            if (cache.Type == KvCacheType.BF16)
+                RunPart(part, parts, cache.Keys16(layer), cache.Values16(layer));
+            else
+                RunPart(part, parts, cache.Keys(layer), cache.Values(layer));
+        }
+
+        // Items are (input, row block) in order; part p takes items p, p + parts, ... with its own scores buffer.
+        void RunPart<T>(int part, int parts, T[] keys, T[] values) where T : unmanaged
         {
             int item = 0;
             for (int input = 0; input < inputs; input++)
@@ -77,21 +85,10 @@ static unsafe class CachedAttention
                     if (item % parts != part)
                         continue;
                     int last = Math.Min(first + RowsPerItem, inputRowStart[input + 1]), r = first;
-                    bool bf16 = cache.Type == KvCacheType.BF16;
                     for (; headDim % Lanes == 0 && r + GroupRows <= last; r += GroupRows)
-                    {
-                        if (bf16)
-                            Group(r, cache.Keys16(layer), cache.Values16(layer), scores[part]);
-                        else
-                            Group(r, cache.Keys(layer), cache.Values(layer), scores[part]);
-                    }
+                        Group(r, keys, values, scores[part]);
                     for (; r < last; r++)
-                    {
-                        if (bf16)
-                            Row(r, cache.Keys16(layer), cache.Values16(layer), scores[part]);
-                        else
-                            Row(r, cache.Keys(layer), cache.Values(layer), scores[part]);
-                    }
+                        Row(r, keys, values, scores[part]);
                 }
             }
         }
