@@ -40,7 +40,21 @@ public static class Bf16
     {
         if (destination.Length < source.Length)
             throw new ArgumentException($"destination: expected at least {source.Length} elements, got {destination.Length}", nameof(destination));
-        for (int i = 0; i < source.Length; i++)
+        int i = 0;
+        for (; i + 16 <= source.Length; i += 16)
+            Vector256.Narrow(FromSingle(Vector256.Create(source.Slice(i, 8))), FromSingle(Vector256.Create(source.Slice(i + 8, 8))))
+                     .CopyTo(destination[i..]);
+        for (; i < source.Length; i++)
             destination[i] = FromSingle(source[i]);
+    }
+
+    // the scalar rule on 8 lanes, each result in its lane's low 16 bits
+    static Vector256<uint> FromSingle(Vector256<float> values)
+    {
+        var u = values.AsUInt32();
+        var rounded = Vector256.ShiftRightLogical(u + Vector256.Create(0x7FFFu) + (Vector256.ShiftRightLogical(u, 16) & Vector256<uint>.One), 16);
+        var quietNan = Vector256.ShiftRightLogical(u, 16) | Vector256.Create(64u);
+        var isNan = Vector256.GreaterThan(u & Vector256.Create(0x7FFFFFFFu), Vector256.Create(0x7F800000u));
+        return Vector256.ConditionalSelect(isNan, quietNan, rounded);
     }
 }
