@@ -1,5 +1,6 @@
 // The CPU engine's thread budget and a fork-join helper over a few dedicated worker threads.
 // The caller runs part 0 itself; parts never depend on which thread runs them, so results do not depend on timing.
+using System.Diagnostics;
 using System.Runtime.InteropServices;
 
 namespace MultiagentNative.Engine.Cpu;
@@ -22,11 +23,23 @@ public static unsafe class CpuParallel
     // forks again) runs its parts inline. A flag, not a Lock: Lock is reentrant, and a nested fork would reuse busy workers.
     static int busy;
     static Worker[] workers = [];
-    static readonly CountdownEvent Done = new(1);
+    static int remaining, nextPart, partCount;
+    static delegate*<void*, int, void> currentBody;
+    static void* currentState;
+    static readonly ManualResetEventSlim AllDone = new(false, spinCount: 1);
 
     /// <summary>
-    /// Runs body(part) for every part in [0, parts) on at most MaxThreads threads (thread t runs parts t, t + threads, ...;
-    /// thread 0 is the caller) and returns when all are done. Parts must be independent of each other.
+    /// How long a worker polls for its next part, and the caller for the workers to finish, before blocking (microseconds).
+    /// A decode step forks once per step; between steps the caller samples for ~0.1 ms, and a blocked worker takes
+    /// ~0.1-0.2 ms to wake here (futex), so without polling the second core started each built-in-model step ~165 us
+    /// late (a tenth of the step). ggml's threadpool polls for the same reason. 0: block at once.
+    /// </summary>
+    public static int PollMicroseconds { get; set; } = 1000;
+
+    /// <summary>
+    /// Runs body(part) for every part in [0, parts) on at most MaxThreads threads (the caller is one of them) and returns
+    /// when all are done. Threads claim parts in order as they come free, so a worker that starts late (its core taken
+    /// by another process for a while) takes fewer. Parts must be independent of each other.
     /// </summary>
     public static void For(int parts, Action<int> body)
     {
@@ -58,19 +71,25 @@ public static unsafe class CpuParallel
         try
         {
             EnsureWorkers(threads - 1);
-            Done.Reset(threads - 1);
+            AllDone.Reset();
+            currentBody = body;
+            currentState = state;
+            partCount = parts;
+            Volatile.Write(ref nextPart, 0);
+            Volatile.Write(ref remaining, threads - 1);
             for (int thread = 1; thread < threads; thread++)
-                workers[thread - 1].Start(body, state, thread, threads, parts, Done);
+                workers[thread - 1].Post();
             Exception? failure = null;
             try
             {
-                RunStrided(body, state, 0, threads, parts);
+                RunClaimed();
             }
             catch (Exception e)
             {
                 failure = e;
             }
-            Done.Wait();
+            if (!Poll(static () => Volatile.Read(ref remaining) == 0))
+                AllDone.Wait();
             foreach (var worker in workers.AsSpan(0, threads - 1))
                 failure ??= worker.TakeFailure();
             if (failure is not null)
@@ -82,10 +101,30 @@ public static unsafe class CpuParallel
         }
     }
 
-    static void RunStrided(delegate*<void*, int, void> body, void* state, int first, int stride, int parts)
+    // claims and runs the current fork's parts until none is left
+    static void RunClaimed()
     {
-        for (int part = first; part < parts; part += stride)
-            body(state, part);
+        int part;
+        while ((part = Interlocked.Increment(ref nextPart) - 1) < partCount)
+            currentBody(currentState, part);
+    }
+
+    // true once done() holds, false after PollMicroseconds without it
+    static bool Poll(Func<bool> done)
+    {
+        if (done())
+            return true;
+        long deadline = Stopwatch.GetTimestamp() + PollMicroseconds * Stopwatch.Frequency / 1_000_000;
+        while (Stopwatch.GetTimestamp() < deadline)
+        {
+            for (int i = 0; i < 64; i++)
+            {
+                if (done())
+                    return true;
+                Thread.SpinWait(1);
+            }
+        }
+        return done();
     }
 
     static void EnsureWorkers(int count)
@@ -99,28 +138,29 @@ public static unsafe class CpuParallel
         workers = grown;
     }
 
+    // A worker polls `posted` for a new fork, then blocks on `wake`; `sleeping` tells the caller whether to signal it.
+    // Both sides change `sleeping` with an interlocked exchange (a full fence) before reading the other's flag, so a
+    // post is never missed and every Release is consumed by exactly one Wait.
     sealed class Worker
     {
         readonly SemaphoreSlim wake = new(0);
-        delegate*<void*, int, void> body;
-        void* state;
-        int first, stride, parts;
-        CountdownEvent? done;
+        readonly Func<bool> hasPost;
+        long posted, seen;
+        int sleeping;
         Exception? failure;
 
         public Worker(int index)
         {
+            hasPost = () => Volatile.Read(ref posted) != seen;
             var thread = new Thread(Loop) { IsBackground = true, Name = $"mafn-cpu-{index}" };
             thread.Start();
         }
 
-        public void Start(delegate*<void*, int, void> body, void* state, int first, int stride, int parts, CountdownEvent done)
+        public void Post()
         {
-            this.body = body;
-            this.state = state;
-            (this.first, this.stride, this.parts) = (first, stride, parts);
-            this.done = done;
-            wake.Release();
+            Volatile.Write(ref posted, posted + 1);
+            if (Interlocked.Exchange(ref sleeping, 0) == 1)
+                wake.Release();
         }
 
         public Exception? TakeFailure()
@@ -134,16 +174,23 @@ public static unsafe class CpuParallel
         {
             while (true)
             {
-                wake.Wait();
+                if (!Poll(hasPost))
+                {
+                    Interlocked.Exchange(ref sleeping, 1);
+                    if (!hasPost() || Interlocked.Exchange(ref sleeping, 0) == 0)
+                        wake.Wait();
+                }
+                seen = Volatile.Read(ref posted);
                 try
                 {
-                    RunStrided(body, state, first, stride, parts);
+                    RunClaimed();
                 }
                 catch (Exception e)
                 {
                     failure = e;
                 }
-                done!.Signal();
+                if (Interlocked.Decrement(ref remaining) == 0)
+                    AllDone.Set();
             }
         }
     }
