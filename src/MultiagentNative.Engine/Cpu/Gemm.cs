@@ -74,6 +74,39 @@ public static unsafe class Gemm
     }
 
     /// <summary>
+    /// C = alpha * A W^T (+ C when accumulate) with W packed beforehand (b): bitwise the transB overload's result for W.
+    /// Shapes: c [m, ldc &gt;= b.N], a [m, lda &gt;= b.K] (leading dimensions 0: dense). Serial: for the decoder's
+    /// per-core shards, each already on its own core.
+    /// </summary>
+    public static void Multiply(Span<float> c, ReadOnlySpan<float> a, PackedWeights b, int m, float alpha = 1f,
+        bool accumulate = false, int lda = 0, int ldc = 0)
+    {
+        ArgumentNullException.ThrowIfNull(b);
+        int n = b.N, k = b.K;
+        // the shapes of C = A op(B) with A [m, k]; packed B needs no check of its own
+        var shape = GemmShape.Validate(c.Length, a.Length, int.MaxValue, m, n, k, false, false, lda, n, ldc);
+        if (c[..(int)shape.CElements].Overlaps(a[..(int)shape.AElements]))
+            throw new ArgumentException("c: must not overlap a", nameof(c));
+        if (m == 0)
+            return;
+        fixed (float* cp = c, ap = a)
+        {
+            var problem = new GemmProblem
+            {
+                A = ap, C = cp, Lda = shape.Lda, Ldc = shape.Ldc, M = m, N = n, K = k, Accumulate = accumulate, Alpha = alpha,
+            };
+            long counterStart = GemmCounter.Start();
+            switch (b.Kernel)
+            {
+                case GemmKernel.Avx512: GemmDriver<Avx512Kernel12x32>.RunSerialPacked(problem, b.Data); break;
+                case GemmKernel.Avx2: GemmDriver<Avx2Kernel6x16>.RunSerialPacked(problem, b.Data); break;
+                default: GemmDriver<PortableKernel4x2V>.RunSerialPacked(problem, b.Data); break;
+            }
+            GemmCounter.Stop(counterStart, m, n, k, serial: true);
+        }
+    }
+
+    /// <summary>
     /// The float64 product with the same semantics and shapes as the float overload: simple and slow (one thread,
     /// Vector&lt;double&gt;), for gradient checks that run whole models in double.
     /// </summary>

@@ -101,6 +101,64 @@ internal static unsafe class GemmDriver<TKernel> where TKernel : struct, IGemmKe
         RunSerial(sub);
     }
 
+    /// <summary>Floats of B packed whole (every K and N block, each 16-float aligned), as RunSerial would pack them.</summary>
+    public static long PackedFloats(int n, int k)
+    {
+        int kcStep = BalancedStep(k, KcMax, 1), ncStep = BalancedStep(n, NcMax, TKernel.Cols);
+        long total = 0;
+        for (int jc = 0; jc < n; jc += ncStep)
+            for (int pc = 0; pc < k; pc += kcStep)
+                total += PackedBlockFloats(Math.Min(kcStep, k - pc), Math.Min(ncStep, n - jc));
+        return total;
+    }
+
+    static int PackedBlockFloats(int kc, int nc) => RoundUp(kc * RoundUp(nc, TKernel.Cols), 16);
+
+    /// <summary>Packs all of op(B) into dst, blocks in RunSerial's order (jc outer, pc inner).</summary>
+    public static void PackAll(float* dst, in GemmProblem p)
+    {
+        int kcStep = BalancedStep(p.K, KcMax, 1), ncStep = BalancedStep(p.N, NcMax, TKernel.Cols);
+        for (int jc = 0; jc < p.N; jc += ncStep)
+        {
+            int nc = Math.Min(ncStep, p.N - jc);
+            for (int pc = 0; pc < p.K; pc += kcStep)
+            {
+                int kc = Math.Min(kcStep, p.K - pc);
+                GemmPack.PackB(dst, p, pc, jc, kc, nc, TKernel.Cols);
+                dst += PackedBlockFloats(kc, nc);
+            }
+        }
+    }
+
+    /// <summary>RunSerial with op(B) already packed by PackAll (p.B unused): only blocks of A are packed here.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void RunSerialPacked(in GemmProblem p, float* packedB)
+    {
+        int kcStep = BalancedStep(p.K, KcMax, 1);
+        int ncStep = BalancedStep(p.N, NcMax, TKernel.Cols);
+        int mcStep = BalancedStep(p.M, McMax, TKernel.Rows);
+        int aFloats = RoundUp(mcStep * kcStep, 16);
+        float* aPack = GemmScratch.Get(aFloats + TKernel.Rows * TKernel.Cols);
+        float* tile = aPack + aFloats;
+        float* bPack = packedB;
+        for (int jc = 0; jc < p.N; jc += ncStep)
+        {
+            int nc = Math.Min(ncStep, p.N - jc);
+            for (int pc = 0; pc < p.K; pc += kcStep)
+            {
+                int kc = Math.Min(kcStep, p.K - pc);
+                bool accumulate = p.Accumulate || pc > 0;
+                for (int ic = 0; ic < p.M; ic += mcStep)
+                {
+                    int mc = Math.Min(mcStep, p.M - ic);
+                    GemmPack.PackA(aPack, p, ic, pc, mc, kc, TKernel.Rows);
+                    MacroKernel(aPack, bPack, tile, p.C + ic * p.Ldc + jc, p.Ldc, mc, nc, kc, p.Alpha, accumulate);
+                }
+                bPack += PackedBlockFloats(kc, nc);
+            }
+        }
+    }
+
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static void RunSerial(in GemmProblem p)
     {

@@ -199,6 +199,85 @@ public class GemmTests
     }
 
     [Test]
+    public void Packed_IsBitwiseTheTransposedProduct_OnEdgeShapes()
+    {
+        // W packed once must give exactly Multiply(y, x, W, transB: true): across tile edges (N % 32), K blocks
+        // (K > 256), N blocks (N > 1024), leading dimensions, alpha and accumulate; and within the double bound.
+        var random = new Random(50);
+        var shapes = EdgeShapes().Where(s => s.N > 0 && s.K > 0).Concat([(3, 1100, 40), (30, 384, 128), (30, 128, 336), (64, 512, 128)]);
+        foreach (var (m, n, k) in shapes)
+        {
+            var data = GemmData.Create(random, m, n, k, transA: false, transB: true, padding: random.Next(2) * 3);
+            bool accumulate = random.Next(2) == 1;
+            float alpha = random.Next(3) == 0 ? 1f : (float)(random.NextDouble() * 4 - 2);
+            // the packed operand is W itself, dense [n, k]
+            var w = new float[n * k];
+            for (int j = 0; j < n; j++)
+                data.B.AsSpan(j * data.Ldb, k).CopyTo(w.AsSpan(j * k));
+            var packed = new PackedWeights(w, n, k);
+            float[] expected = data.COriginal.ToArray(), ours = data.COriginal.ToArray();
+            Gemm.Multiply(expected, data.A, w, m, n, k, transB: true, alpha: alpha, accumulate: accumulate, lda: data.Lda, ldc: data.Ldc);
+            Gemm.Multiply(ours, data.A, packed, m, alpha, accumulate, lda: data.Lda, ldc: data.Ldc);
+            Assert.That(BitsOf(ours), Is.EqualTo(BitsOf(expected)), $"m={m} n={n} k={k} alpha={alpha} accumulate={accumulate}");
+            data.AssertMatchesReference(ours, alpha, accumulate, FloatUnitRoundoff, $"packed m={m} n={n} k={k}");
+        }
+    }
+
+    [Test]
+    public void Packed_StacksRowsAndChecksShapes()
+    {
+        var random = new Random(51);
+        float[] w1 = [.. Enumerable.Range(0, 40 * 24).Select(_ => (float)random.NextDouble())];
+        float[] w2 = [.. Enumerable.Range(0, 9 * 24).Select(_ => (float)random.NextDouble())];
+        float[] x = [.. Enumerable.Range(0, 5 * 24).Select(_ => (float)random.NextDouble())];
+        var stacked = PackedWeights.Stack([(w1, 40), (w2, 9)], 24);
+        Assert.That((stacked.N, stacked.K), Is.EqualTo((49, 24)));
+        var y = new float[5 * 49];
+        Gemm.Multiply(y, x, stacked, 5);
+        float[] y1 = new float[5 * 40], y2 = new float[5 * 9];
+        Gemm.Multiply(y1, x, w1, 5, 40, 24, transB: true);
+        Gemm.Multiply(y2, x, w2, 5, 9, 24, transB: true);
+        for (int r = 0; r < 5; r++)
+        {
+            Assert.That(BitsOf(y.AsSpan(r * 49, 40).ToArray()), Is.EqualTo(BitsOf(y1.AsSpan(r * 40, 40).ToArray())), $"row {r}, first part");
+            Assert.That(BitsOf(y.AsSpan(r * 49 + 40, 9).ToArray()), Is.EqualTo(BitsOf(y2.AsSpan(r * 9, 9).ToArray())), $"row {r}, second part");
+        }
+        var shortX = Assert.Throws<ArgumentException>(() => Gemm.Multiply(y, x.AsSpan(0, 100), stacked, 5))!;
+        Assert.That(shortX.ParamName, Is.EqualTo("a"));
+        var shortY = Assert.Throws<ArgumentException>(() => Gemm.Multiply(y.AsSpan(0, 200), x, stacked, 5))!;
+        Assert.That(shortY.ParamName, Is.EqualTo("c"));
+        Assert.Throws<ArgumentException>(() => _ = new PackedWeights(w1, 41, 24));
+    }
+
+    [Test]
+    public void CpuParallel_ManyQuickForks_RunEachPartOnce()
+    {
+        // Forks back to back (as decode steps) and with pauses longer than the workers poll: every part runs exactly
+        // once per fork, whichever thread claims it, and no fork sees another's parts.
+        foreach (int pollMicroseconds in new[] { CpuParallel.PollMicroseconds, 0 })
+        {
+            int saved = CpuParallel.PollMicroseconds;
+            CpuParallel.PollMicroseconds = pollMicroseconds;
+            try
+            {
+                for (int fork = 0; fork < 2000; fork++)
+                {
+                    int parts = 1 + fork % 5;
+                    var runs = new int[parts];
+                    CpuParallel.For(parts, part => Interlocked.Increment(ref runs[part]));
+                    Assert.That(runs, Is.All.EqualTo(1), $"fork {fork}, poll {pollMicroseconds} us");
+                    if (fork % 500 == 499)
+                        Thread.Sleep(5);
+                }
+            }
+            finally
+            {
+                CpuParallel.PollMicroseconds = saved;
+            }
+        }
+    }
+
+    [Test]
     public void Float_MatchesOpenBlas_OnTrainingLikeShapes()
     {
         if (!OpenBlas.IsAvailable)
