@@ -37,20 +37,21 @@ static unsafe class CachedAttention
     /// Semantics, for row r (slot rowSlot[r], position pos[r]) and head h: p = softmax_{j&lt;=pos[r]}(scale q[r,h] . K[slot, j, kv(h)]);
     /// o[r,h] = sum_j p_j V[slot, j, kv(h)] (overwrites o).
     /// Shapes: o, q [rows, heads*headDim]; layer of the KvCache; inputRowStart [inputs+1] (rows of one input
-    /// are consecutive positions of one slot); scores: one buffer per part of at least ScratchFloats(heads, cache.Capacity).
+    /// are consecutive positions of one slot), of which inputs [firstInput, endInput) run; scores: one buffer per part
+    /// (one buffer: serial) of at least ScratchFloats(heads, cache.Capacity).
     /// </summary>
-    public static void Forward(float[] o, float[] q, KvCache cache, int layer, int[] inputRowStart, int inputs,
+    public static void Forward(float[] o, float[] q, KvCache cache, int layer, int[] inputRowStart, int firstInput, int endInput,
                                int[] rowSlot, int[] positions, int heads, int kvHeads, int headDim, float[][] scores)
     {
         int items = 0;
         long work = 0;
-        for (int i = 0; i < inputs; i++)
+        for (int i = firstInput; i < endInput; i++)
         {
             items += (inputRowStart[i + 1] - inputRowStart[i] + RowsPerItem - 1) / RowsPerItem;
             for (int r = inputRowStart[i]; r < inputRowStart[i + 1]; r++)
                 work += (long)(positions[r] + 1) * heads * headDim * 2;
         }
-        var job = new Job(o, q, cache, layer, inputRowStart, inputs, rowSlot, positions, heads, kvHeads, headDim, scores);
+        var job = new Job(o, q, cache, layer, inputRowStart, firstInput, endInput, rowSlot, positions, heads, kvHeads, headDim, scores);
         int parts = work < CpuDecoder.AttentionParallelWork ? 1 : Math.Min(scores.Length, items);
         if (parts <= 1)
         {
@@ -60,7 +61,7 @@ static unsafe class CachedAttention
         Cpu.CpuParallel.For(parts, part => job.RunPart(part, parts));
     }
 
-    sealed class Job(float[] o, float[] q, KvCache cache, int layer, int[] inputRowStart, int inputs,
+    sealed class Job(float[] o, float[] q, KvCache cache, int layer, int[] inputRowStart, int firstInput, int endInput,
                      int[] rowSlot, int[] positions, int heads, int kvHeads, int headDim, float[][] scores)
     {
         readonly int group = heads / kvHeads, queryWidth = heads * headDim, kvWidth = cache.KvWidth, stride = cache.PaddedCapacity;
@@ -78,7 +79,7 @@ static unsafe class CachedAttention
         void RunPart<T>(int part, int parts, T[] keys, T[] values) where T : unmanaged
         {
             int item = 0;
-            for (int input = 0; input < inputs; input++)
+            for (int input = firstInput; input < endInput; input++)
             {
                 for (int first = inputRowStart[input]; first < inputRowStart[input + 1]; first += RowsPerItem, item++)
                 {
@@ -99,7 +100,7 @@ static unsafe class CachedAttention
             fixed (T* pk = keys, pv = values)
             fixed (float* pq = q, po = o, ps = buffer)
             {
-                if (r + 1 < inputRowStart[inputs])
+                if (r + 1 < inputRowStart[endInput])
                 {
                     int next = rowSlot[r + 1];
                     byte* k = (byte*)(pk + cache.KeyOffset(next)), v = (byte*)(pv + cache.ValueOffset(next, 0));

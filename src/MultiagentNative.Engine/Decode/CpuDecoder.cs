@@ -1,6 +1,9 @@
 // The engine's decode on the CPU: one forward over the new rows of many slots of many agents, base GEMMs once over all
 // rows, each agent's LoRA on its own segment, attention of each row over its slot's cache (KvCache: F32 or BF16, keys
 // in tiles of 16 positions, values by position), logits only for each input's last row. Buffers are kept between steps.
+// On a small model a step is split into shards, one per core: contiguous runs of inputs (in agent order), each taken
+// through the whole forward by one thread (serial GEMMs, attention, head), so a step forks once instead of at every
+// op; a large model (or one long prompt chunk) instead splits each GEMM and attention call across the cores.
 using System.Diagnostics;
 using System.Numerics.Tensors;
 using MultiagentNative.Engine.Cpu;
@@ -21,18 +24,35 @@ public sealed class CpuDecoder : IDecodeBackend
     readonly LlamaConfig config;
     readonly KvCache cache;
     readonly RopeTable<float> rope;
-    readonly LayerNames[] names;
+    readonly Layer[] layers;
+    readonly DecodeLinear head;
     readonly List<(AdapterSet<float>? Adapter, float Scale)> agents = [];
     readonly DecodePlan plan = new();
     readonly Lock gate = new();
     readonly DecodeProfile profile = new();
-    float[] x = [], norm = [], rstd = [], q = [], k = [], v = [], attn = [], projected = [], gate1 = [], up = [], act = [],
-            fused = [], shrunk = [], finalRows = [], finalNorm = [];
-    float[][] scores = [];
+    float[] x = [], norm = [], rstd = [], q = [], k = [], v = [], attn = [], projected = [], act = [],
+            qkv = [], gateUp = [], finalRows = [], finalNorm = [];
+    float[][] scores = [], shrunk = [];
+    float[][][] shardScores = [];
+    float[] headLogits = [];
+    readonly DecodeProfile[] shardProfiles;
+    readonly Shard[] shards;
+    readonly Action<int> runShard;
+    readonly long weightBytes, rowCost, positionCost;
+    int shardCount;
     long forwards, rowsTotal, ticks;
 
-    sealed record LayerNames(string AttnNorm, string Q, string K, string V, string QBias, string KBias, string VBias, string Qkv,
-                             string Output, string FfnNorm, string Gate, string Up, string Down);
+    /// <summary>One thread's share of a step: the plan's inputs [FirstInput, EndInput) (agent order), which own the rows
+    /// [FirstRow, EndRow). Serial: every op runs on the calling thread (a shard); otherwise ops fork across the cores.</summary>
+    readonly record struct Shard(int Index, int FirstInput, int EndInput, int FirstRow, int EndRow, bool Serial)
+    {
+        public int Rows => EndRow - FirstRow;
+
+        public Span<float> Of(float[] buffer, int width) => buffer.AsSpan(FirstRow * width, Rows * width);
+    }
+
+    /// <summary>A layer's weights as the decoder runs them: q, k, v stacked into one projection, gate and up into another.</summary>
+    sealed record Layer(float[] AttnNorm, DecodeLinear Qkv, DecodeLinear Output, float[] FfnNorm, DecodeLinear GateUp, DecodeLinear Down);
 
     /// <param name="ropeFreqFactors">llama 3.1 rope_freqs (GgufModel.RopeFreqFactors), or empty.</param>
     /// <param name="kvCacheType">F32 (llama.cpp's F32 cache to ~1e-4) or BF16 (half the bytes attention reads).</param>
@@ -45,10 +65,38 @@ public sealed class CpuDecoder : IDecodeBackend
         config = weights.Config;
         cache = new KvCache(config.Layers, maxSlots, slotCapacity, config.KvWidth, kvCacheType);
         rope = new RopeTable<float>(slotCapacity, config.RotatedDims, config.RopeMode, config.RopeTheta, config.RopeFreqScale, ropeFreqFactors);
-        names = [.. Enumerable.Range(0, config.Layers).Select(l => new LayerNames(TensorNames.AttnNorm(l), TensorNames.AttnQ(l),
-            TensorNames.AttnK(l), TensorNames.AttnV(l), TensorNames.AttnQBias(l), TensorNames.AttnKBias(l), TensorNames.AttnVBias(l),
-            TensorNames.AttnQkv(l), TensorNames.AttnOutput(l), TensorNames.FfnNorm(l), TensorNames.FfnGate(l), TensorNames.FfnUp(l),
-            TensorNames.FfnDown(l)))];
+        weightBytes = weights.Shapes.Sum(shape => (long)shape.Rows * shape.Cols) * sizeof(float);
+        bool pack = weightBytes <= ShardMaxWeightBytes;
+        layers = [.. Enumerable.Range(0, config.Layers).Select(l => BuildLayer(l, pack))];
+        head = new DecodeLinear([(weights.OutputName, weights[weights.OutputName], config.Vocab, null)], config.ModelDim, pack);
+        int parts = Math.Max(1, CpuParallel.MaxThreads);
+        shardProfiles = [.. Enumerable.Range(0, parts).Select(_ => new DecodeProfile())];
+        shards = new Shard[parts];
+        runShard = RunShard;
+        var c = config;
+        rowCost = (long)c.Layers * ((long)c.ModelDim * (2 * c.QueryWidth + 2 * c.KvWidth) + 3L * c.ModelDim * c.FfnDim);
+        positionCost = (long)c.Layers * c.Heads * c.HeadWidth * 2 * AttentionCostFactor;
+    }
+
+    Layer BuildLayer(int l, bool pack)
+    {
+        var c = config;
+        int d = c.ModelDim;
+        float[]? Bias(string name) => c.AttentionBias ? weights[name] : null;
+        DecodeLinear qkv = c.FusedQkv
+            ? new([(TensorNames.AttnQkv(l), weights[TensorNames.AttnQkv(l)], c.QueryWidth + 2 * c.KvWidth, null)], d, pack)
+            : new([(TensorNames.AttnQ(l), weights[TensorNames.AttnQ(l)], c.QueryWidth, Bias(TensorNames.AttnQBias(l))),
+                   (TensorNames.AttnK(l), weights[TensorNames.AttnK(l)], c.KvWidth, Bias(TensorNames.AttnKBias(l))),
+                   (TensorNames.AttnV(l), weights[TensorNames.AttnV(l)], c.KvWidth, Bias(TensorNames.AttnVBias(l)))], d, pack);
+        // phi3's ffn_up is [gate; up] by rows already: each output row is gate then up (ggml_swiglu: silu of the first half)
+        DecodeLinear gateUp = c.FusedGateUp
+            ? new([(TensorNames.FfnUp(l), weights[TensorNames.FfnUp(l)], 2 * c.FfnDim, null)], d, pack)
+            : new([(TensorNames.FfnGate(l), weights[TensorNames.FfnGate(l)], c.FfnDim, null),
+                   (TensorNames.FfnUp(l), weights[TensorNames.FfnUp(l)], c.FfnDim, null)], d, pack);
+        return new Layer(weights[TensorNames.AttnNorm(l)], qkv,
+            new([(TensorNames.AttnOutput(l), weights[TensorNames.AttnOutput(l)], d, null)], c.QueryWidth, pack),
+            weights[TensorNames.FfnNorm(l)], gateUp,
+            new([(TensorNames.FfnDown(l), weights[TensorNames.FfnDown(l)], d, null)], c.FfnDim, pack));
     }
 
     /// <summary>A decoder over a loaded GGUF model (weights dequantized to F32 by GgufModelLoader).</summary>
@@ -61,7 +109,11 @@ public sealed class CpuDecoder : IDecodeBackend
     public int SlotCapacity => cache.Capacity;
     public KvCacheType KvCacheType => cache.Type;
     public int VocabularySize => config.Vocab;
+    /// <summary>Phases are one core's average view of the steps: they add up to the step time.</summary>
     public DecodeStatistics Statistics => new(forwards, rowsTotal, (double)ticks / Stopwatch.Frequency, profile.Snapshot());
+
+    /// <summary>Shards the last forward ran in (1: its ops forked across the cores instead).</summary>
+    public int LastShardCount => shardCount;
 
     /// <summary>Registers an agent; its LoRA adds scale * adapter.Lora.Scale * (x A^T) B^T on each adapted tensor.</summary>
     public int AddAgent(AdapterSet<float>? adapter, float scale = 1f)
@@ -96,113 +148,188 @@ public sealed class CpuDecoder : IDecodeBackend
         long start = Stopwatch.GetTimestamp();
         profile.Start();
         plan.Build(inputs, agents.Count, cache);
-        int rows = plan.Rows, d = config.ModelDim;
+        int rows = plan.Rows;
         EnsureBuffers(rows);
+        shardCount = ChooseShards();
         profile.Lap(DecodePhase.Plan);
-        Embedding.Forward<float>(x, plan.Tokens, weights[TensorNames.TokenEmbedding], rows, d, config.Vocab);
-        profile.Lap(DecodePhase.Embed);
-        for (int layer = 0; layer < config.Layers; layer++)
-            ForwardLayer(layer, rows);
-        Head(logits);
-        profile.Lap(DecodePhase.Head);
+        if (shardCount == 1)
+            RunShard(0);
+        else
+            CpuParallel.For(shardCount, runShard);
+        // phases as one core saw them on average: each shard's laps over the shard count, and as Wait the rest of the
+        // step's wall time (one shard running longer, or a core that started late)
+        long shardTicks = 0;
+        for (int i = 0; i < shardCount; i++)
+            shardTicks += shardProfiles[i].Total;
+        profile.Lap(DecodePhase.Wait);
+        profile.Add(DecodePhase.Wait, -shardTicks / shardCount);
+        for (int i = 0; i < shardCount; i++)
+            profile.Fold(shardProfiles[i], shardCount);
+        int vocab = config.Vocab;
+        for (int k = 0; k < plan.Inputs; k++)
+            headLogits.AsSpan(k * vocab, vocab).CopyTo(logits.Slice(plan.Order[k] * vocab, vocab));
         for (int i = 0; i < inputs.Length; i++)
             cache.SetLength(inputs[i].Slot, cache.Length(inputs[i].Slot) + inputs[i].Tokens.Length);
+        profile.Lap(DecodePhase.Head);
         forwards++;
         rowsTotal += rows;
         ticks += Stopwatch.GetTimestamp() - start;
     }
 
-    // x = x + attention(norm(x)); x = x + mlp(norm(x)), in place on the residual stream
-    void ForwardLayer(int layer, int rows)
+    /// <summary>How much more an attention multiply-add costs than a GEMM one (streamed cache, widening, softmax),
+    /// for balancing shards: measured here as ~8 on the built-in model's round 1 (phase times over multiply-adds).</summary>
+    const int AttentionCostFactor = 8;
+
+    /// <summary>Weights at most this large are read by every core in sharded steps (on the built-in model, 4 MB, the
+    /// one fork per step instead of ~50 gave ...); above it, each GEMM splits the weights across the cores instead,
+    /// as a large model's decode is bound by reading them. Results do not depend on it (bitwise; settable for tests).</summary>
+    public static long ShardMaxWeightBytes { get; set; } = 16L << 20;
+
+    // Splits the plan's inputs into contiguous runs of nearly equal cost, one per core; returns 1 (one forking pass
+    // over everything) when the model is too large to read once per core or the best split leaves a core mostly idle.
+    int ChooseShards()
+    {
+        int parts = Math.Min(shards.Length, plan.Inputs);
+        if (parts > 1 && weightBytes <= ShardMaxWeightBytes)
+        {
+            long total = 0;
+            for (int k = 0; k < plan.Inputs; k++)
+                total += InputCost(k);
+            int first = 0;
+            long done = 0, largest = 0;
+            for (int part = 0; part < parts && first < plan.Inputs; part++)
+            {
+                int end = first;
+                long cost = 0, target = total * (part + 1) / parts - done;
+                // at least one input each; then take the next input while that brings the part closer to its target
+                do
+                {
+                    cost += InputCost(end);
+                    end++;
+                }
+                while (end < plan.Inputs - (parts - part - 1) && (part == parts - 1 || cost + InputCost(end) / 2 <= target));
+                shards[part] = new Shard(part, first, end, plan.InputRowStart[first], plan.InputRowStart[end], Serial: true);
+                done += cost;
+                largest = Math.Max(largest, cost);
+                first = end;
+                if (part == parts - 1 || first == plan.Inputs)
+                    parts = part + 1;
+            }
+            // a split is worth its fork when no part is left with much more than its share (one long prompt chunk)
+            if (parts > 1 && largest * Math.Min(parts, CpuParallel.MaxThreads) * 2 <= total * 3)
+                return parts;
+        }
+        shards[0] = new Shard(0, 0, plan.Inputs, 0, plan.Rows, Serial: false);
+        return 1;
+    }
+
+    long InputCost(int k)
+    {
+        long cost = 0;
+        for (int r = plan.InputRowStart[k]; r < plan.InputRowStart[k + 1]; r++)
+            cost += rowCost + (plan.Positions[r] + 1L) * positionCost;
+        return cost;
+    }
+
+    void RunShard(int index)
+    {
+        var s = shards[index];
+        var clock = shardProfiles[index];
+        clock.Start();
+        int d = config.ModelDim;
+        Embedding.Forward<float>(s.Of(x, d), plan.Tokens.AsSpan(s.FirstRow, s.Rows), weights[TensorNames.TokenEmbedding], s.Rows, d, config.Vocab);
+        clock.Lap(DecodePhase.Embed);
+        for (int layer = 0; layer < config.Layers; layer++)
+            ForwardLayer(layer, s, clock);
+        Head(s, clock);
+    }
+
+    // x = x + attention(norm(x)); x = x + mlp(norm(x)), in place on the residual stream of the shard's rows
+    void ForwardLayer(int index, Shard s, DecodeProfile clock)
     {
         var c = config;
-        var n = names[layer];
-        int d = c.ModelDim;
+        var layer = layers[index];
+        int d = c.ModelDim, ffn = c.FfnDim;
         float eps = (float)c.RmsEps;
-        NormRows(norm, x, weights[n.AttnNorm], rows, d, eps);
-        profile.Lap(DecodePhase.Norm);
-        if (c.FusedQkv)
-        {
-            Project(fused, norm, n.Qkv, null, rows, d, c.QueryWidth + 2 * c.KvWidth);
-            SplitColumns(fused, rows, c.QueryWidth, c.KvWidth);
-            profile.Lap(DecodePhase.Elementwise);
-        }
-        else
-        {
-            Project(q, norm, n.Q, c.AttentionBias ? n.QBias : null, rows, d, c.QueryWidth);
-            Project(k, norm, n.K, c.AttentionBias ? n.KBias : null, rows, d, c.KvWidth);
-            Project(v, norm, n.V, c.AttentionBias ? n.VBias : null, rows, d, c.KvWidth);
-        }
-        RotateRows(q, rows, c.Heads);
-        RotateRows(k, rows, c.KvHeads);
-        profile.Lap(DecodePhase.Rope);
-        StoreKv(layer, rows);
-        profile.Lap(DecodePhase.KvStore);
-        CachedAttention.Forward(attn, q, cache, layer, plan.InputRowStart, plan.Inputs,
-                                plan.RowSlot, plan.Positions, c.Heads, c.KvHeads, c.HeadWidth, scores);
-        profile.Lap(DecodePhase.Attention);
-        Project(projected, attn, n.Output, null, rows, c.QueryWidth, d);
-        TensorPrimitives.Add(x.AsSpan(0, rows * d), projected.AsSpan(0, rows * d), x.AsSpan(0, rows * d));
-        profile.Lap(DecodePhase.Elementwise);
+        NormRows(norm, x, layer.AttnNorm, s, d, eps);
+        clock.Lap(DecodePhase.Norm);
+        Project(qkv, norm, layer.Qkv, s, clock);
+        SplitColumns(qkv, s, c.QueryWidth, c.KvWidth);
+        clock.Lap(DecodePhase.Elementwise);
+        RotateRows(q, s, c.Heads);
+        RotateRows(k, s, c.KvHeads);
+        clock.Lap(DecodePhase.Rope);
+        StoreKv(index, s);
+        clock.Lap(DecodePhase.KvStore);
+        CachedAttention.Forward(attn, q, cache, index, plan.InputRowStart, s.FirstInput, s.EndInput,
+                                plan.RowSlot, plan.Positions, c.Heads, c.KvHeads, c.HeadWidth,
+                                s.Serial ? shardScores[s.Index] : scores);
+        clock.Lap(DecodePhase.Attention);
+        Project(projected, attn, layer.Output, s, clock);
+        TensorPrimitives.Add(s.Of(x, d), s.Of(projected, d), s.Of(x, d));
+        clock.Lap(DecodePhase.Elementwise);
 
-        NormRows(norm, x, weights[n.FfnNorm], rows, d, eps);
-        profile.Lap(DecodePhase.Norm);
-        int ffn = c.FfnDim;
-        if (c.FusedGateUp)
-        {
-            Project(fused, norm, n.Up, null, rows, d, 2 * ffn);
-            SplitGateUp(fused, rows, ffn);
-        }
+        NormRows(norm, x, layer.FfnNorm, s, d, eps);
+        clock.Lap(DecodePhase.Norm);
+        Project(gateUp, norm, layer.GateUp, s, clock);
+        if (s.Serial)
+            SwiGluRows(s.FirstRow, s.Rows);
         else
-        {
-            Project(gate1, norm, n.Gate, null, rows, d, ffn);
-            Project(up, norm, n.Up, null, rows, d, ffn);
-        }
-        RowBlocks.For(rows, ffn, (first, count) => SwiGlu.Forward<float>(
-            act.AsSpan(first * ffn), gate1.AsSpan(first * ffn), up.AsSpan(first * ffn), count * ffn));
-        profile.Lap(DecodePhase.Elementwise);
-        Project(projected, act, n.Down, null, rows, ffn, d);
-        TensorPrimitives.Add(x.AsSpan(0, rows * d), projected.AsSpan(0, rows * d), x.AsSpan(0, rows * d));
-        profile.Lap(DecodePhase.Elementwise);
+            RowBlocks.For(s.Rows, ffn, (first, count) => SwiGluRows(s.FirstRow + first, count));
+        clock.Lap(DecodePhase.Elementwise);
+        Project(projected, act, layer.Down, s, clock);
+        TensorPrimitives.Add(s.Of(x, d), s.Of(projected, d), s.Of(x, d));
+        clock.Lap(DecodePhase.Elementwise);
     }
 
-    // logits[i] = output(norm(x[lastRow[i]])) in the caller's input order
-    void Head(Span<float> logits)
+    // act[r] = silu(gate) * up, from the stacked gate/up product's row r
+    void SwiGluRows(int first, int count)
     {
-        int d = config.ModelDim, inputs = plan.Inputs;
-        for (int i = 0; i < inputs; i++)
-            x.AsSpan(plan.LastRow[i] * d, d).CopyTo(finalRows.AsSpan(i * d, d));
-        NormRows(finalNorm, finalRows, weights[TensorNames.OutputNorm], inputs, d, (float)config.RmsEps);
-        Gemm.Multiply(logits, finalNorm, weights[weights.OutputName], inputs, config.Vocab, d, transB: true,
-                      threads: ThreadsFor((long)inputs * d * config.Vocab));
+        int ffn = config.FfnDim;
+        for (int r = first; r < first + count; r++)
+            SwiGlu.Forward<float>(act.AsSpan(r * ffn, ffn), gateUp.AsSpan(r * 2 * ffn, ffn), gateUp.AsSpan(r * 2 * ffn + ffn, ffn), ffn);
     }
 
-    // y = x W^T (+ bias) over all rows, then each agent's LoRA on its own rows: y[seg] += s (x[seg] A^T) B^T
-    void Project(float[] y, float[] input, string name, string? biasName, int rows, int inDim, int outDim)
+    // headLogits[k] = output(norm(x[last row of the k-th input])) for the shard's inputs, in agent order
+    void Head(Shard s, DecodeProfile clock)
     {
-        Gemm.Multiply(y, input, weights[name], rows, outDim, inDim, transB: true, threads: ThreadsFor((long)rows * inDim * outDim));
-        if (biasName is not null)
-        {
-            var bias = weights[biasName].AsSpan(0, outDim);
-            for (int r = 0; r < rows; r++)
-                TensorPrimitives.Add(y.AsSpan(r * outDim, outDim), bias, y.AsSpan(r * outDim, outDim));
-        }
-        profile.Lap(DecodePhase.Gemm);
+        int d = config.ModelDim, inputs = s.EndInput - s.FirstInput;
+        for (int k = s.FirstInput; k < s.EndInput; k++)
+            x.AsSpan(plan.LastRow[plan.Order[k]] * d, d).CopyTo(finalRows.AsSpan(k * d, d));
+        RmsNorm.Forward<float>(finalNorm.AsSpan(s.FirstInput * d, inputs * d), rstd.AsSpan(s.FirstRow),
+                               finalRows.AsSpan(s.FirstInput * d, inputs * d), weights[TensorNames.OutputNorm], inputs, d, (float)config.RmsEps);
+        head.Multiply(headLogits, finalNorm, s.FirstInput, inputs, s.Serial, ParallelWork);
+        clock.Lap(DecodePhase.Head);
+    }
+
+    // y = x W^T (+ bias) over the shard's rows, then each agent's LoRA on its own rows and each stacked part's columns:
+    // y[seg, part] += s (x[seg] A^T) B^T
+    void Project(float[] y, float[] input, DecodeLinear linear, Shard s, DecodeProfile clock)
+    {
+        linear.Multiply(y, input, s.FirstRow, s.Rows, s.Serial, ParallelWork);
+        clock.Lap(DecodePhase.Gemm);
+        int inDim = linear.K, width = linear.N;
         for (int agent = 0; agent < agents.Count; agent++)
         {
             var (adapter, scale) = agents[agent];
-            int first = plan.SegStart[agent], count = plan.SegStart[agent + 1] - first;
-            if (adapter is null || count == 0 || adapter.Find(name) is not { } pair)
+            int first = Math.Max(plan.SegStart[agent], s.FirstRow), count = Math.Min(plan.SegStart[agent + 1], s.EndRow) - first;
+            if (adapter is null || count <= 0)
                 continue;
-            int rank = pair.Rank;
-            if (shrunk.Length < count * rank)
-                shrunk = new float[Math.Max(count * rank, 2 * shrunk.Length)];
-            int threads = ThreadsFor((long)count * rank * (inDim + outDim));
-            Gemm.Multiply(shrunk, input.AsSpan(first * inDim, count * inDim), pair.A, count, rank, inDim, transB: true, threads: threads);
-            Gemm.Multiply(y.AsSpan(first * outDim, count * outDim), shrunk, pair.B, count, outDim, rank, transB: true,
-                          alpha: (float)(scale * adapter.Lora.Scale), accumulate: true, threads: threads);
+            foreach (var part in linear.Parts)
+            {
+                if (adapter.Find(part.Name) is not { } pair)
+                    continue;
+                int rank = pair.Rank;
+                ref var buffer = ref shrunk[s.Index];
+                if (buffer.Length < count * rank)
+                    buffer = new float[Math.Max(count * rank, 2 * buffer.Length)];
+                int threads = s.Serial ? 1 : ThreadsFor((long)count * rank * (inDim + part.Rows));
+                Gemm.Multiply(buffer, input.AsSpan(first * inDim, count * inDim), pair.A, count, rank, inDim, transB: true, threads: threads);
+                Gemm.Multiply(y.AsSpan(first * width + part.Column, (count - 1) * width + part.Rows), buffer, pair.B, count, part.Rows, rank,
+                              transB: true, alpha: (float)(scale * adapter.Lora.Scale), accumulate: true, ldc: width, threads: threads);
+            }
         }
-        profile.Lap(DecodePhase.Lora);
+        clock.Lap(DecodePhase.Lora);
     }
 
     /// <summary>Below this many multiply-adds a GEMM or an attention call runs on one thread: a fork-join costs more than it
@@ -231,44 +358,46 @@ public sealed class CpuDecoder : IDecodeBackend
 
     static int ThreadsFor(long multiplyAdds) => multiplyAdds < ParallelWork ? 1 : 0;
 
-    void StoreKv(int layer, int rows)
+    void StoreKv(int layer, Shard s)
     {
         int width = config.KvWidth;
-        for (int r = 0; r < rows; r++)
+        for (int r = s.FirstRow; r < s.EndRow; r++)
             cache.Store(layer, plan.RowSlot[r], plan.Positions[r], k.AsSpan(r * width, width), v.AsSpan(r * width, width));
     }
 
-    void NormRows(float[] y, float[] input, float[] w, int rows, int dim, float eps) =>
-        RowBlocks.For(rows, dim, (first, count) => RmsNorm.Forward<float>(y.AsSpan(first * dim), rstd.AsSpan(first), input.AsSpan(first * dim), w, count, dim, eps));
-
-    void RotateRows(float[] values, int rows, int heads)
+    void NormRows(float[] y, float[] input, float[] w, Shard s, int dim, float eps)
     {
-        int width = heads * config.HeadWidth;
-        RowBlocks.For(rows, width, (first, count) =>
-        {
-            var block = values.AsSpan(first * width, count * width);
-            Rope.Forward<float>(block, block, plan.Positions.AsSpan(first, count), rope, count, heads, config.HeadWidth);
-        });
+        if (s.Serial)
+            RmsNorm.Forward<float>(s.Of(y, dim), rstd.AsSpan(s.FirstRow, s.Rows), s.Of(input, dim), w, s.Rows, dim, eps);
+        else
+            RowBlocks.For(s.Rows, dim, (first, count) => RmsNorm.Forward<float>(y.AsSpan((s.FirstRow + first) * dim),
+                rstd.AsSpan(s.FirstRow + first), input.AsSpan((s.FirstRow + first) * dim), w, count, dim, eps));
     }
 
-    void SplitColumns(float[] source, int rows, int queryWidth, int kvWidth)
+    void RotateRows(float[] values, Shard s, int heads)
+    {
+        int width = heads * config.HeadWidth;
+        if (s.Serial)
+            Rotate(values, s.FirstRow, s.Rows, heads);
+        else
+            RowBlocks.For(s.Rows, width, (first, count) => Rotate(values, s.FirstRow + first, count, heads));
+    }
+
+    void Rotate(float[] values, int first, int count, int heads)
+    {
+        int width = heads * config.HeadWidth;
+        var block = values.AsSpan(first * width, count * width);
+        Rope.Forward<float>(block, block, plan.Positions.AsSpan(first, count), rope, count, heads, config.HeadWidth);
+    }
+
+    void SplitColumns(float[] source, Shard s, int queryWidth, int kvWidth)
     {
         int total = queryWidth + 2 * kvWidth;
-        for (int r = 0; r < rows; r++)
+        for (int r = s.FirstRow; r < s.EndRow; r++)
         {
             source.AsSpan(r * total, queryWidth).CopyTo(q.AsSpan(r * queryWidth));
             source.AsSpan(r * total + queryWidth, kvWidth).CopyTo(k.AsSpan(r * kvWidth));
             source.AsSpan(r * total + queryWidth + kvWidth, kvWidth).CopyTo(v.AsSpan(r * kvWidth));
-        }
-    }
-
-    // phi3's ffn_up is [gate; up] by rows, so each output row is gate then up (ggml_swiglu takes silu of the first half)
-    void SplitGateUp(float[] source, int rows, int ffn)
-    {
-        for (int r = 0; r < rows; r++)
-        {
-            source.AsSpan(r * 2 * ffn, ffn).CopyTo(gate1.AsSpan(r * ffn));
-            source.AsSpan(r * 2 * ffn + ffn, ffn).CopyTo(up.AsSpan(r * ffn));
         }
     }
 
@@ -287,20 +416,21 @@ public sealed class CpuDecoder : IDecodeBackend
             attn = new float[capacity * c.QueryWidth];
             k = new float[capacity * c.KvWidth];
             v = new float[capacity * c.KvWidth];
-            gate1 = new float[capacity * c.FfnDim];
-            up = new float[capacity * c.FfnDim];
             act = new float[capacity * c.FfnDim];
-            fused = c.FusedQkv || c.FusedGateUp ? new float[capacity * Math.Max(2 * c.FfnDim, c.QueryWidth + 2 * c.KvWidth)] : [];
+            qkv = new float[capacity * (c.QueryWidth + 2 * c.KvWidth)];
+            gateUp = new float[capacity * 2 * c.FfnDim];
         }
         if (finalRows.Length < plan.Inputs * c.ModelDim)
         {
             finalRows = new float[cache.Slots * c.ModelDim];
             finalNorm = new float[cache.Slots * c.ModelDim];
+            headLogits = new float[cache.Slots * c.Vocab];
         }
         if (scores.Length == 0)
         {
-            int parts = Math.Max(1, CpuParallel.MaxThreads);
-            scores = [.. Enumerable.Range(0, parts).Select(_ => new float[CachedAttention.ScratchFloats(c.Heads, cache.Capacity)])];
+            scores = [.. shards.Select(_ => new float[CachedAttention.ScratchFloats(c.Heads, cache.Capacity)])];
+            shardScores = [.. scores.Select(buffer => new[] { buffer })];
+            shrunk = [.. shards.Select(_ => Array.Empty<float>())];
         }
     }
 

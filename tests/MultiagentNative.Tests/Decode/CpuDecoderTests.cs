@@ -134,8 +134,9 @@ public class CpuDecoderTests
         var prompts = Enumerable.Range(0, 6).Select(s => Tokens(vocab, 3 + 11 * s, 40 + s)).ToArray();
         float[] Run(long threshold)
         {
-            (long gemm, long attention) = (CpuDecoder.ParallelWork, CpuDecoder.AttentionParallelWork);
+            (long gemm, long attention, long shard) = (CpuDecoder.ParallelWork, CpuDecoder.AttentionParallelWork, CpuDecoder.ShardMaxWeightBytes);
             (CpuDecoder.ParallelWork, CpuDecoder.AttentionParallelWork) = (threshold, threshold);
+            CpuDecoder.ShardMaxWeightBytes = 0; // the forking path: no shards, weights unpacked
             try
             {
                 using var decoder = CpuDecoder.FromModel(model, maxSlots: 6, slotCapacity: 64, kvCache);
@@ -147,10 +148,73 @@ public class CpuDecoderTests
             }
             finally
             {
-                (CpuDecoder.ParallelWork, CpuDecoder.AttentionParallelWork) = (gemm, attention);
+                (CpuDecoder.ParallelWork, CpuDecoder.AttentionParallelWork, CpuDecoder.ShardMaxWeightBytes) = (gemm, attention, shard);
             }
         }
         Assert.That(Run(0), Is.EqualTo(Run(long.MaxValue)));
+    }
+
+    public enum Layout
+    {
+        /// <summary>Weights unpacked, every op forked across the cores (a large model).</summary>
+        Forked,
+        /// <summary>Weights packed, still one forked pass (a small model's step the split does not suit).</summary>
+        PackedForked,
+        /// <summary>Weights packed, inputs split into per-core shards (a small model's usual step).</summary>
+        Sharded,
+    }
+
+    // Steps of several agents, a long prompt chunk beside single tokens, on each architecture (qwen2: biases, phi3:
+    // fused qkv and gate/up): packing the weights and splitting the step into shards change no bit of any logit.
+    [Test]
+    public void ShardsAndPackedWeightsAreBitwiseTheForkedPass([Values(ModelArch.Llama, ModelArch.Qwen2, ModelArch.Phi3)] ModelArch arch,
+                                                               [Values(KvCacheType.F32, KvCacheType.BF16)] KvCacheType kvCache)
+    {
+        var model = GgufModelLoader.Load<float>(GeneratedModels.Path(arch));
+        int vocab = model.Config.Vocab;
+        var prompts = Enumerable.Range(0, 7).Select(s => Tokens(vocab, s == 3 ? 40 : 2 + 5 * s, 60 + s)).ToArray();
+        (float[] Logits, int Shards) Run(Layout layout)
+        {
+            (long gemm, long attention, long shard) = (CpuDecoder.ParallelWork, CpuDecoder.AttentionParallelWork, CpuDecoder.ShardMaxWeightBytes);
+            try
+            {
+                // thresholds 0: every op that can fork does, so the forked layouts really run in parallel
+                (CpuDecoder.ParallelWork, CpuDecoder.AttentionParallelWork) = (0, 0);
+                CpuDecoder.ShardMaxWeightBytes = layout == Layout.Forked ? 0 : long.MaxValue;
+                using var decoder = CpuDecoder.FromModel(model, maxSlots: 7, slotCapacity: 64, kvCache);
+                if (layout == Layout.PackedForked)
+                    CpuDecoder.ShardMaxWeightBytes = 0;
+                int[] agents = [decoder.AddAgent(RandomAdapter(model.Config, 1)), decoder.AddAgent(null), decoder.AddAgent(RandomAdapter(model.Config, 2))];
+                var logits = new float[7 * vocab];
+                var all = new List<float>();
+                int shards = 0;
+                decoder.Forward([.. prompts.Select((p, s) => new DecodeInput(s, agents[s % 3], p.AsMemory(0, Math.Min(p.Length, 6))))], logits);
+                all.AddRange(logits);
+                for (int step = 0; step < 4; step++)
+                {
+                    // slot 3 feeds the rest of its long prompt in one chunk; the others one token each, in shuffled order
+                    var inputs = prompts.Select((p, s) => new DecodeInput(s, agents[(s + step) % 3],
+                        s == 3 && step == 0 ? p.AsMemory(6) : p.AsMemory(step % p.Length, 1))).Reverse().ToArray();
+                    decoder.Forward(inputs, logits);
+                    shards = Math.Max(shards, decoder.LastShardCount);
+                    all.AddRange(logits);
+                }
+                return ([.. all], shards);
+            }
+            finally
+            {
+                (CpuDecoder.ParallelWork, CpuDecoder.AttentionParallelWork, CpuDecoder.ShardMaxWeightBytes) = (gemm, attention, shard);
+            }
+        }
+        var forked = Run(Layout.Forked);
+        var packed = Run(Layout.PackedForked);
+        var sharded = Run(Layout.Sharded);
+        Assert.That(forked.Shards, Is.EqualTo(1));
+        Assert.That(packed.Shards, Is.EqualTo(1));
+        if (CpuParallel.MaxThreads > 1)
+            Assert.That(sharded.Shards, Is.GreaterThan(1), "the sharded run never split a step");
+        Assert.That(packed.Logits, Is.EqualTo(forked.Logits), "packed weights");
+        Assert.That(sharded.Logits, Is.EqualTo(forked.Logits), "shards");
     }
 
     [TestCase(KvCacheType.F32)]

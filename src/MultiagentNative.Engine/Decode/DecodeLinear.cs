@@ -1,0 +1,75 @@
+// One projection of the decoder over some rows: y[r, 0..N) = x[r] W^T (+ bias), W the rows of one or more weights
+// stacked (q, k and v into one product; gate and up into another), so the rows of x are packed once for all of them.
+// On a small model W is packed once (PackedWeights); otherwise each part is its own GEMM into its columns of y.
+// Either way every element is the same fma chain as one Gemm.Multiply of its own weight: results are bitwise equal.
+using System.Numerics.Tensors;
+using MultiagentNative.Engine.Cpu;
+
+namespace MultiagentNative.Engine.Decode;
+
+sealed class DecodeLinear
+{
+    /// <summary>One stacked weight: its tensor name (the LoRA target), W [Rows, K], an optional bias [Rows], and the
+    /// first column of y it fills.</summary>
+    public sealed record Part(string Name, float[] W, int Rows, float[]? Bias, int Column);
+
+    readonly PackedWeights? packed;
+
+    public DecodeLinear(IReadOnlyList<(string Name, float[] W, int Rows, float[]? Bias)> parts, int k, bool pack)
+    {
+        int column = 0;
+        Parts = [.. parts.Select(p =>
+        {
+            var part = new Part(p.Name, p.W, p.Rows, p.Bias, column);
+            column += p.Rows;
+            return part;
+        })];
+        (N, K) = (column, k);
+        if (pack)
+            packed = PackedWeights.Stack([.. parts.Select(p => (p.W, p.Rows))], k);
+    }
+
+    public Part[] Parts { get; }
+    /// <summary>Output columns (all parts' rows).</summary>
+    public int N { get; }
+    public int K { get; }
+    /// <summary>Floats the packed copy holds (0 when unpacked).</summary>
+    public long PackedFloats => packed?.Floats ?? 0;
+
+    /// <summary>y[first..first+rows) = x[first..first+rows) W^T + bias; serial, or split across the cores when the work
+    /// is at least parallelWork multiply-adds.</summary>
+    public void Multiply(float[] y, float[] x, int first, int rows, bool serial, long parallelWork)
+    {
+        long work = (long)rows * N * K;
+        if (packed is not null)
+        {
+            int parts = serial || work < parallelWork ? 1 : Math.Min(CpuParallel.MaxThreads, (rows + 11) / 12);
+            if (parts <= 1)
+                Gemm.Multiply(y.AsSpan(first * N, rows * N), x.AsSpan(first * K, rows * K), packed, rows);
+            else
+                CpuParallel.For(parts, part =>
+                {
+                    int from = first + (int)((long)rows * part / parts), to = first + (int)((long)rows * (part + 1) / parts);
+                    Gemm.Multiply(y.AsSpan(from * N, (to - from) * N), x.AsSpan(from * K, (to - from) * K), packed, to - from);
+                });
+        }
+        else
+        {
+            foreach (var part in Parts)
+                Gemm.Multiply(y.AsSpan(first * N + part.Column, (rows - 1) * N + part.Rows), x.AsSpan(first * K, rows * K),
+                              part.W, rows, part.Rows, K, transB: true, ldc: N,
+                              threads: serial || (long)rows * part.Rows * K < parallelWork ? 1 : 0);
+        }
+        foreach (var part in Parts)
+        {
+            if (part.Bias is null)
+                continue;
+            var bias = part.Bias.AsSpan(0, part.Rows);
+            for (int r = first; r < first + rows; r++)
+            {
+                var row = y.AsSpan(r * N + part.Column, part.Rows);
+                TensorPrimitives.Add(row, bias, row);
+            }
+        }
+    }
+}
