@@ -20,7 +20,8 @@ sealed class EngineGenerationRun
     readonly EngineSlot[] inputSlots;
     readonly float[] logits;
     readonly int sequenceLength;
-    int promptTokensDecoded, tokensGenerated, decodeCalls;
+    readonly Action<int> samplePart;
+    int promptTokensDecoded, tokensGenerated, decodeCalls, stepInputs, sampleParts;
     long decodeTicks, sampleTicks, schedulingTicks;
     DecodePhases phasesAtStart, phasesAtEnd;
 
@@ -38,6 +39,8 @@ sealed class EngineGenerationRun
         /// <summary>This step's input whose logits the slot samples from; -1 when none.</summary>
         public int InputIndex = -1;
         public bool Finished;
+        /// <summary>Set while sampling when this step's token ends the sequence; applied after (in slot order).</summary>
+        public (FinishReason Reason, string? Error)? Stop;
         public TokenId LastToken;
         public TokenSampler? Sampler;
         public CompletionText? Text;
@@ -47,7 +50,7 @@ sealed class EngineGenerationRun
         public void Reset()
         {
             (State, Request, Agent, PromptInts, PromptDecoded, NextPosition, SharedPrefixLength) = (SlotState.Free, null, -1, [], 0, 0, 0);
-            (PrefixSource, InputIndex, Finished, Sampler, Text, Logits) = (null, -1, false, null, null, null);
+            (PrefixSource, InputIndex, Finished, Stop, Sampler, Text, Logits) = (null, -1, false, null, null, null, null);
             Generated.Clear();
         }
     }
@@ -73,6 +76,7 @@ sealed class EngineGenerationRun
         inputSlots = new EngineSlot[decoder.MaxSlots];
         logits = new float[decoder.MaxSlots * decoder.VocabularySize];
         sequenceLength = decoder.SlotCapacity;
+        samplePart = SamplePart;
     }
 
     public void Run(CancellationToken cancellation)
@@ -219,10 +223,36 @@ sealed class EngineGenerationRun
         return count;
     }
 
+    /// <summary>Below this many inputs a step samples on the calling thread; from it, the inputs split across the cores
+    /// (each slot's sampler, text and stop rules are its own, so the split changes no token).</summary>
+    const int ParallelSampleInputs = 8;
+
     void SampleAll(int count)
     {
-        int vocab = decoder.VocabularySize;
+        stepInputs = count;
+        sampleParts = count < ParallelSampleInputs ? 1 : Engine.Cpu.CpuParallel.MaxThreads;
+        if (sampleParts <= 1)
+            SampleRange(0, count);
+        else
+            Engine.Cpu.CpuParallel.For(sampleParts, samplePart);
+        // completions are reported on this thread, in input order
         for (int i = 0; i < count; i++)
+        {
+            var slot = inputSlots[i];
+            if (slot.InputIndex != i)
+                continue;
+            tokensGenerated++;
+            if (slot.Stop is { } stop)
+                Finish(slot, stop.Reason, stop.Error);
+        }
+    }
+
+    void SamplePart(int part) => SampleRange(stepInputs * part / sampleParts, stepInputs * (part + 1) / sampleParts);
+
+    void SampleRange(int first, int end)
+    {
+        int vocab = decoder.VocabularySize;
+        for (int i = first; i < end; i++)
         {
             var slot = inputSlots[i];
             if (slot.InputIndex != i)
@@ -237,10 +267,8 @@ sealed class EngineGenerationRun
             var row = logits.AsSpan(i * vocab, vocab);
             slot.Logits?.Add(row.ToArray());
             var token = slot.Sampler!.Sample(row);
-            tokensGenerated++;
             slot.LastToken = token;
-            if (StopRules.After(token, vocabulary, slot.Generated, slot.Text!, slot.Request!.Source.MaxTokens, slot.NextPosition, sequenceLength) is { } stop)
-                Finish(slot, stop.Reason, stop.Error);
+            slot.Stop = StopRules.After(token, vocabulary, slot.Generated, slot.Text!, slot.Request!.Source.MaxTokens, slot.NextPosition, sequenceLength);
         }
     }
 
