@@ -93,7 +93,7 @@ static class BenchDebateCommand
         foreach (var round in r.Rounds)
         {
             string detail = round.Backend == DecodeBackendKind.Engine
-                ? $"GEMM {round.GemmShare:P0} of step time ({round.DecodeSeconds:F2} s in {round.DecodeCalls} forwards)"
+                ? $"GEMM {(round.GemmShare is { } share ? share.ToString("P0") : "not measured")} of step time ({round.DecodeSeconds:F2} s in {round.DecodeCalls} forwards)"
                 : $"{round.DecodeSeconds / round.CpuSeconds:P0} of CPU in llama_decode";
             lines.Add($"{"round, " + (round.Backend == DecodeBackendKind.Engine ? "engine" : "llama.cpp"),-26} {round.Round.PerWallSecond,9:F0} {round.Round.PerCpuSecond,10:F0}   " +
                       $"{round.Tokens} tokens in {round.WallSeconds:F1} s, {round.CoresBusy:F2} cores busy, {round.PromptTokensDecoded} prompt tokens decoded, {detail}");

@@ -9,14 +9,15 @@ using MultiagentNative.Tasks;
 namespace MultiagentNative.Society.Debate;
 
 /// <param name="DecodeSeconds">Time inside the forward calls (llama_decode summed over contexts, or CpuDecoder.Forward).</param>
-/// <param name="GemmSeconds">Engine: wall time inside the float GEMMs (GemmCounter); 0 for llama.cpp.</param>
+/// <param name="EnginePhases">Engine on the CPU: the step time by phase, as one core saw it on average; default elsewhere.</param>
 public sealed record BackendRound(DecodeBackendKind Backend, long Tokens, double WallSeconds, double CpuSeconds, Throughput Round,
-    double DecodeSeconds, int PromptTokensDecoded, int DecodeCalls, double GemmSeconds,
+    double DecodeSeconds, int PromptTokensDecoded, int DecodeCalls,
     MultiagentNative.Engine.Decode.DecodePhases EnginePhases = default, double SampleSeconds = 0, double SchedulingSeconds = 0)
 {
     public double CoresBusy => CpuSeconds / WallSeconds;
-    /// <summary>Engine: share of the step (forward) time spent in GEMMs; the rest is attention, norms, copies and overhead.</summary>
-    public double GemmShare => DecodeSeconds > 0 ? GemmSeconds / DecodeSeconds : 0;
+    /// <summary>Engine on the CPU: share of the step time in GEMMs (base projections, LoRA, head); the rest is attention,
+    /// norms, copies and waiting. Null where the phases were not measured (llama.cpp, CUDA).</summary>
+    public double? GemmShare => EnginePhases.Total > 0 ? (EnginePhases.Gemm + EnginePhases.Lora + EnginePhases.Head) / EnginePhases.Total : null;
 }
 
 /// <param name="Round">The debate round timed: 1 (answers), or 2 (critic turns over stored round-1 answers, with their summaries).</param>
@@ -82,27 +83,15 @@ public static class DebateBenchmark
         runner.Run(0, [new DebateProblems(DataSplit.Test, problems.Take(4).ToList())], empty, _ => { }); // warm-up: contexts, weights, JIT
         runner = new DebateRunner(generator, task, prompts, options);
         log?.Invoke($"{options.Backend}: debate round {options.Rounds}, {problems.Count} problems x {options.Agents} agents");
-        bool counting = GemmCounter.Enabled;
-        GemmCounter.Reset();
-        GemmCounter.Enabled = options.Backend == DecodeBackendKind.Engine;
         var cpu = Process.GetCurrentProcess().TotalProcessorTime;
         var clock = Stopwatch.StartNew();
         long tokens = 0;
-        try
-        {
-            runner.Run(0, [new DebateProblems(DataSplit.Test, problems)], stored, r => Interlocked.Add(ref tokens, r.CompletionTokens));
-        }
-        finally
-        {
-            GemmCounter.Enabled = counting;
-        }
+        runner.Run(0, [new DebateProblems(DataSplit.Test, problems)], stored, r => Interlocked.Add(ref tokens, r.CompletionTokens));
         double wall = clock.Elapsed.TotalSeconds, cpuSeconds = (Process.GetCurrentProcess().TotalProcessorTime - cpu).TotalSeconds;
         var statistics = generator.LastRun;
-        var gemm = GemmCounter.Snapshot();
         var round = Throughput.Of(tokens, wall, cpuSeconds);
         log?.Invoke($"  {tokens} tokens in {wall:F1} s: {round.PerWallSecond:F0} tok/s, {round.PerCpuSecond:F0} tok/CPU-s, {cpuSeconds / wall:F2} cores busy");
         return new BackendRound(options.Backend, tokens, wall, cpuSeconds, round, statistics.DecodeSeconds, statistics.PromptTokensDecoded,
-            statistics.DecodeCalls, gemm.Seconds + gemm.SerialThreadSeconds, // small steps run their GEMMs serially on the caller
-            statistics.EnginePhases, statistics.SampleSeconds, statistics.SchedulingSeconds);
+            statistics.DecodeCalls, statistics.EnginePhases, statistics.SampleSeconds, statistics.SchedulingSeconds);
     }
 }
