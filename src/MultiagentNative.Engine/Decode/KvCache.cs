@@ -93,9 +93,12 @@ sealed class KvCache
             value[..width].CopyTo(values[layer].AsSpan((int)valueAt, width));
             return;
         }
-        var k16 = keys16[layer];
+        // convert the row at once (vectorized), then scatter it down the tile's columns
+        Span<ushort> rounded = width <= 1024 ? stackalloc ushort[width] : new ushort[width];
+        Bf16.FromSingle(key[..width], rounded);
+        var column = keys16[layer].AsSpan((int)keyAt, (width - 1) * Tile + 1);
         for (int c = 0; c < width; c++)
-            k16[keyAt + c * Tile] = Bf16.FromSingle(key[c]);
+            column[c * Tile] = rounded[c];
         Bf16.FromSingle(value[..width], values16[layer].AsSpan((int)valueAt, width));
     }
 
