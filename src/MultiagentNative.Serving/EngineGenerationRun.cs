@@ -230,7 +230,7 @@ sealed class EngineGenerationRun
     void SampleAll(int count)
     {
         stepInputs = count;
-        sampleParts = count < ParallelSampleInputs ? 1 : Engine.Cpu.CpuParallel.MaxThreads;
+        sampleParts = count < ParallelSampleInputs ? 1 : Engine.Cpu.CpuParallel.AvailableThreads;
         if (sampleParts <= 1)
             SampleRange(0, count);
         else

@@ -36,8 +36,36 @@ public static unsafe class CpuParallel
     /// </summary>
     public static int PollMicroseconds { get; set; } = 1000;
 
+    // Threads inside EnterWork scopes (each counted once, however deeply nested).
+    static int workingThreads;
+    [ThreadStatic] static int workDepth;
+
     /// <summary>
-    /// Runs body(part) for every part in [0, parts) on at most MaxThreads threads (the caller is one of them) and returns
+    /// Declares that the calling thread is busy with a job of its own until the scope is disposed (a study's run beside
+    /// other runs). While other such threads are busy, this process's forks use only the cores they leave: with two
+    /// runs on two cores every fork runs inline, instead of each run's workers waiting on cores the other run holds.
+    /// </summary>
+    public static WorkScope EnterWork()
+    {
+        if (workDepth++ == 0)
+            Interlocked.Increment(ref workingThreads);
+        return new WorkScope();
+    }
+
+    public readonly struct WorkScope : IDisposable
+    {
+        public void Dispose()
+        {
+            if (--workDepth == 0)
+                Interlocked.Decrement(ref workingThreads);
+        }
+    }
+
+    /// <summary>Threads a fork may use now: MaxThreads less the cores other busy threads (EnterWork) hold.</summary>
+    public static int AvailableThreads => Math.Max(1, maxThreads - Math.Max(0, Volatile.Read(ref workingThreads) - (workDepth > 0 ? 1 : 0)));
+
+    /// <summary>
+    /// Runs body(part) for every part in [0, parts) on at most AvailableThreads threads (the caller is one of them) and returns
     /// when all are done. Threads claim parts in order as they come free, so a worker that starts late (its core taken
     /// by another process for a while) takes fewer. Parts must be independent of each other.
     /// </summary>
@@ -61,7 +89,7 @@ public static unsafe class CpuParallel
     /// <summary>Runs body(state, part) for part in [0, parts) as the public For does; returns when all are done.</summary>
     internal static void For(int parts, delegate*<void*, int, void> body, void* state)
     {
-        int threads = Math.Min(parts, maxThreads);
+        int threads = Math.Min(parts, AvailableThreads);
         if (threads <= 1 || Interlocked.CompareExchange(ref busy, 1, 0) != 0)
         {
             for (int part = 0; part < parts; part++)

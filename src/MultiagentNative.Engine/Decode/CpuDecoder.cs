@@ -189,7 +189,7 @@ public sealed class CpuDecoder : IDecodeBackend
     // over everything) when the model is too large to read once per core or the best split leaves a core mostly idle.
     int ChooseShards()
     {
-        int parts = Math.Min(shards.Length, plan.Inputs);
+        int parts = Math.Min(Math.Min(shards.Length, CpuParallel.AvailableThreads), plan.Inputs);
         if (parts > 1 && weightBytes <= ShardMaxWeightBytes)
         {
             long total = 0;
@@ -216,7 +216,7 @@ public sealed class CpuDecoder : IDecodeBackend
                     parts = part + 1;
             }
             // a split is worth its fork when no part is left with much more than its share (one long prompt chunk)
-            if (parts > 1 && largest * Math.Min(parts, CpuParallel.MaxThreads) * 2 <= total * 3)
+            if (parts > 1 && largest * parts * 2 <= total * 3)
                 return parts;
         }
         shards[0] = new Shard(0, 0, plan.Inputs, 0, plan.Rows, Serial: false);
@@ -332,29 +332,13 @@ public sealed class CpuDecoder : IDecodeBackend
         clock.Lap(DecodePhase.Lora);
     }
 
-    /// <summary>Below this many multiply-adds a GEMM or an attention call runs on one thread: a fork-join costs more than it
-    /// saves. On an idle 2-core machine (built-in model, `mafn bench debate --problems 300`, round 1) GEMMs from 1M and
-    /// attention from 256K gave 18.2k tokens/s against 13.2k with both at 8M (1.81 vs 1.08 cores busy). On a loaded
-    /// machine each fork waits for a descheduled worker, so whatever else fills the cores (a study's second run) raises
-    /// them: RaiseParallelThresholds. Results do not depend on them (GEMM and attention rows are bitwise independent of
-    /// the split); settable so tests can force the parallel paths.</summary>
+    /// <summary>Below this many multiply-adds a GEMM or an attention call of a forked (unsharded) step runs on one
+    /// thread: a fork-join costs more than it saves. On an idle 2-core machine (built-in model, `mafn bench debate
+    /// --problems 300`, round 1, before shards) GEMMs from 1M and attention from 256K gave 18.2k tokens/s against 13.2k
+    /// with both at 8M. Results do not depend on them (GEMM and attention rows are bitwise independent of the split);
+    /// settable so tests can force the parallel paths.</summary>
     public static long ParallelWork { get; set; } = 1L << 20;
     public static long AttentionParallelWork { get; set; } = 1L << 18;
-
-    /// <summary>Raises both thresholds to at least <paramref name="work"/> until disposed (for as long as other work keeps
-    /// the cores busy, so that a fork would wait for a worker); nested raises restore in reverse order.</summary>
-    public static IDisposable RaiseParallelThresholds(long work)
-    {
-        var restore = new ThresholdRestore(ParallelWork, AttentionParallelWork);
-        ParallelWork = Math.Max(ParallelWork, work);
-        AttentionParallelWork = Math.Max(AttentionParallelWork, work);
-        return restore;
-    }
-
-    sealed class ThresholdRestore(long gemm, long attention) : IDisposable
-    {
-        public void Dispose() => (ParallelWork, AttentionParallelWork) = (gemm, attention);
-    }
 
     static int ThreadsFor(long multiplyAdds) => multiplyAdds < ParallelWork ? 1 : 0;
 

@@ -107,9 +107,6 @@ public static class SocietyStudy
         var finished = new HashSet<int>();
         var running = new List<(Task<SocietyResult> Task, int Run)>();
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellation);
-        // Runs side by side already fill the cores, so a decode step forks only when it is large (the paper study's 46
-        // minutes on 2 cores were measured so); one run alone forks its small steps too.
-        using var thresholds = parallelRuns > 1 ? Engine.Decode.CpuDecoder.RaiseParallelThresholds(1L << 23) : null;
         // This thread starts the runs and collects them, so study.json has one writer.
         while (true)
         {
@@ -150,6 +147,8 @@ public static class SocietyStudy
         Action<StudyProgress>? progress, CancellationToken cancellation)
     {
         var spec = plan.Runs[index];
+        // a run holds a core: while another runs beside it, the engine's forks keep to the cores left (none, on 2 cores)
+        using var work = Engine.Cpu.CpuParallel.EnterWork();
         try
         {
             using var run = SocietyRun.Open(Path.Combine(folder, spec.Name), spec.Options, taskFactory);

@@ -278,6 +278,45 @@ public class GemmTests
     }
 
     [Test]
+    public void CpuParallel_KeepsToTheCoresOtherBusyThreadsLeave()
+    {
+        if (CpuParallel.MaxThreads < 2)
+            Assert.Ignore("one thread: there is nothing to share");
+        int full = CpuParallel.AvailableThreads;
+        using var entered = new ManualResetEventSlim();
+        using var release = new ManualResetEventSlim();
+        var other = new Thread(() =>
+        {
+            using (CpuParallel.EnterWork())
+            using (CpuParallel.EnterWork()) // nested: still one busy thread
+            {
+                entered.Set();
+                release.Wait();
+            }
+        });
+        other.Start();
+        entered.Wait();
+        try
+        {
+            Assert.That(CpuParallel.AvailableThreads, Is.EqualTo(full - 1));
+            using (CpuParallel.EnterWork()) // the caller's own scope does not count against it
+                Assert.That(CpuParallel.AvailableThreads, Is.EqualTo(full - 1));
+            if (full - 1 == 1)
+            {
+                var threadsSeen = new int[6];
+                CpuParallel.For(threadsSeen.Length, part => threadsSeen[part] = Environment.CurrentManagedThreadId);
+                Assert.That(threadsSeen, Is.All.EqualTo(Environment.CurrentManagedThreadId), "a fork beside a busy thread on 2 cores runs inline");
+            }
+        }
+        finally
+        {
+            release.Set();
+            other.Join();
+        }
+        Assert.That(CpuParallel.AvailableThreads, Is.EqualTo(full));
+    }
+
+    [Test]
     public void Float_MatchesOpenBlas_OnTrainingLikeShapes()
     {
         if (!OpenBlas.IsAvailable)
