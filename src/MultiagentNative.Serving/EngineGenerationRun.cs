@@ -21,21 +21,24 @@ sealed class EngineGenerationRun
     readonly float[] logits;
     readonly int sequenceLength;
     readonly Action<int> samplePart;
+    readonly Action<EngineSlot> copyPrefix;
     int promptTokensDecoded, tokensGenerated, decodeCalls, stepInputs, sampleParts;
     long decodeTicks, sampleTicks, schedulingTicks;
     DecodePhases phasesAtStart, phasesAtEnd;
 
     /// <summary>One decoder slot and the request it serves (states as SequenceSlot's).</summary>
-    sealed class EngineSlot(int index)
+    sealed class EngineSlot(int index) : IPrefixSharingSlot<EngineSlot>
     {
         public int Index { get; } = index;
-        public SlotState State;
+        public SlotState State { get; set; }
         public PreparedRequest? Request;
         public int Agent = -1;
         public int[] PromptInts = [];
         public readonly int[] Last = new int[1];
-        public int PromptDecoded, NextPosition, SharedPrefixLength;
-        public EngineSlot? PrefixSource;
+        public int PromptDecoded { get; set; }
+        public int NextPosition;
+        public int SharedPrefixLength { get; set; }
+        public EngineSlot? PrefixSource { get; set; }
         /// <summary>This step's input whose logits the slot samples from; -1 when none.</summary>
         public int InputIndex = -1;
         public bool Finished;
@@ -77,6 +80,7 @@ sealed class EngineGenerationRun
         logits = new float[decoder.MaxSlots * decoder.VocabularySize];
         sequenceLength = decoder.SlotCapacity;
         samplePart = SamplePart;
+        copyPrefix = CopyPrefix;
     }
 
     public void Run(CancellationToken cancellation)
@@ -98,7 +102,7 @@ sealed class EngineGenerationRun
                 decodeCalls++;
                 SampleAll(count);
                 long schedule = Stopwatch.GetTimestamp();
-                CopyReadyPrefixes();
+                PrefixShare.CopyReady(slots, copyPrefix);
                 RetireFinished();
                 long end = Stopwatch.GetTimestamp();
                 decodeTicks += sample - forward;
@@ -156,22 +160,10 @@ sealed class EngineGenerationRun
         slot.Text = new CompletionText(vocabulary, request.Source.Stop);
         slot.Logits = request.Source.RecordLogits ? [] : null;
         slot.State = SlotState.Prefill;
+        // another adapter's K/V of the same prompt would differ: share within the agent only
         if (options.SharePromptPrefixes)
-            PlanPrefixShare(slot);
-    }
-
-    void PlanPrefixShare(EngineSlot slot)
-    {
-        var (best, bestLength) = PrefixShare.Choose<EngineSlot, int>(slot.PromptInts,
-            slots.Where(other => other != slot && other.Agent == slot.Agent && other.State is not (SlotState.Free or SlotState.WaitingForPrefix)),
-            other => other.PromptInts, options.MinSharedPrefix);
-        if (best is null)
-            return;
-        slot.PrefixSource = best;
-        slot.SharedPrefixLength = bestLength;
-        slot.State = SlotState.WaitingForPrefix;
-        if (best.PromptDecoded >= bestLength)
-            CopyPrefix(slot);
+            PrefixShare.Plan<EngineSlot, int>(slot, slot.PromptInts, slots, other => other.Agent == slot.Agent, other => other.PromptInts,
+                                              options.MinSharedPrefix, copyPrefix);
     }
 
     void CopyPrefix(EngineSlot slot)
@@ -180,13 +172,6 @@ sealed class EngineGenerationRun
         slot.PromptDecoded = slot.SharedPrefixLength;
         slot.PrefixSource = null;
         slot.State = SlotState.Prefill;
-    }
-
-    void CopyReadyPrefixes()
-    {
-        foreach (var slot in slots)
-            if (slot.State == SlotState.WaitingForPrefix && slot.PrefixSource!.PromptDecoded >= slot.SharedPrefixLength)
-                CopyPrefix(slot);
     }
 
     // one token per generating slot first (they never wait), then prompt chunks in slot order while rows remain

@@ -13,6 +13,7 @@ sealed class GenerationRun
     readonly SequenceSlot[] slots;
     readonly Completion?[] results;
     readonly Action<Completion>? completed;
+    readonly Action<SequenceSlot> copyPrefix;
     int promptTokensDecoded, tokensGenerated, decodeCalls;
     long decodeTicks;
 
@@ -29,6 +30,7 @@ sealed class GenerationRun
         vocabulary = agent.Context.Model.Vocabulary;
         queue = new Queue<PreparedRequest>(requests);
         slots = [.. Enumerable.Range(0, agent.Context.SequenceCount).Select(i => new SequenceSlot(new SequenceId(i)))];
+        copyPrefix = CopyPrefix;
     }
 
     public void Run(CancellationToken cancellation)
@@ -50,7 +52,7 @@ sealed class GenerationRun
                 if (outcome != DecodeResult.Ok)
                     throw new LlamaNativeException("llama_decode", (int)outcome, "no KV slot although every sequence stays within its share; this is a bug");
                 SampleAll();
-                CopyReadyPrefixes();
+                PrefixShare.CopyReady(slots, copyPrefix);
                 RetireFinished();
             }
         }
@@ -106,22 +108,7 @@ sealed class GenerationRun
         slot.Logits = request.Source.RecordLogits ? [] : null;
         slot.State = SlotState.Prefill;
         if (options.SharePromptPrefixes)
-            PlanPrefixShare(slot);
-    }
-
-    /// <summary>Finds the active slot sharing the longest prompt prefix; copies it now if decoded, else waits for it.</summary>
-    void PlanPrefixShare(SequenceSlot slot)
-    {
-        var (best, bestLength) = PrefixShare.Choose<SequenceSlot, TokenId>(slot.Prompt,
-            slots.Where(other => other != slot && other.State is not (SlotState.Free or SlotState.WaitingForPrefix)),
-            other => other.Prompt, options.MinSharedPrefix);
-        if (best is null)
-            return;
-        slot.PrefixSource = best;
-        slot.SharedPrefixLength = bestLength;
-        slot.State = SlotState.WaitingForPrefix;
-        if (best.PromptDecoded >= bestLength)
-            CopyPrefix(slot);
+            PrefixShare.Plan<SequenceSlot, TokenId>(slot, slot.Prompt, slots, _ => true, other => other.Prompt, options.MinSharedPrefix, copyPrefix);
     }
 
     void CopyPrefix(SequenceSlot slot)
@@ -189,13 +176,6 @@ sealed class GenerationRun
             if (StopRules.After(token, vocabulary, slot.Generated, slot.Text!, slot.Request!.Source.MaxTokens, slot.NextPosition, agent.SequenceLength) is { } stop)
                 Finish(slot, stop.Reason, stop.Error);
         }
-    }
-
-    void CopyReadyPrefixes()
-    {
-        foreach (var slot in slots)
-            if (slot.State == SlotState.WaitingForPrefix && slot.PrefixSource!.PromptDecoded >= slot.SharedPrefixLength)
-                CopyPrefix(slot);
     }
 
     void Finish(SequenceSlot slot, FinishReason reason, string? error)

@@ -6,7 +6,7 @@ namespace MultiagentNative.Serving;
 
 enum SlotState { Free, WaitingForPrefix, Prefill, Generating }
 
-sealed class SequenceSlot(SequenceId sequence)
+sealed class SequenceSlot(SequenceId sequence) : IPrefixSharingSlot<SequenceSlot>
 {
     public SequenceId Sequence { get; } = sequence;
     public SlotState State { get; set; }
