@@ -12,6 +12,7 @@ public sealed partial class CudaDecoder
     PassBuffers? pass;
     DeviceSegments? segments;
     int[] segStart = [];
+    readonly DecodeRows layout = new();
 
     // activations for up to RowCapacity rows (grown on demand), and the head's buffers for up to MaxSlots inputs
     sealed class PassBuffers : IDisposable
@@ -62,12 +63,12 @@ public sealed partial class CudaDecoder
     public void Forward(ReadOnlySpan<DecodeInput> inputs, Span<float> logits)
     {
         // host checks name the bad input before anything is uploaded or any slot changes
-        var layout = DecodeRows.Arrange(inputs, slotLengths, agents.Count, SlotCapacity, config.Vocab);
+        layout.Arrange(inputs, slotLengths, agents.Count, SlotCapacity, config.Vocab);
         if (inputs.IsEmpty)
             return;
         ShapeCheck.AtLeast(logits.Length, inputs.Length, config.Vocab, "logits");
         int rows = layout.Rows;
-        Upload(layout);
+        Upload();
         var p = pass!;
         int d = config.ModelDim;
         using (Nvtx.Range("decode"))
@@ -124,7 +125,7 @@ public sealed partial class CudaDecoder
         CudaLora.Forward(kernels, y, pass!.Shrunk, x, Stack(slot), segments!, null, inDim, outDim, rank, 1f, LoraDropout.None);
     }
 
-    void Upload(DecodeRows layout)
+    void Upload()
     {
         int rows = layout.Rows;
         // the previous forward's work is done (its logits were read), but a CopyPrefix may still be queued
@@ -136,16 +137,17 @@ public sealed partial class CudaDecoder
             pass = null;
             pass = new PassBuffers(kernels.Context, config, capacity, MaxSlots, rank);
         }
-        pass.Tokens.CopyFrom(layout.Tokens);
-        pass.Positions.CopyFrom(layout.Positions);
-        pass.Slots.CopyFrom(layout.Slots);
-        pass.LastRows.CopyFrom(layout.LastRows);
-        if (adapterStack is not null && (segments is null || !segStart.AsSpan().SequenceEqual(layout.SegStart)))
+        pass.Tokens.CopyFrom(layout.Tokens.AsSpan(0, rows));
+        pass.Positions.CopyFrom(layout.Positions.AsSpan(0, rows));
+        pass.Slots.CopyFrom(layout.Slots.AsSpan(0, rows));
+        pass.LastRows.CopyFrom(layout.LastRows.AsSpan(0, layout.Inputs));
+        var segStartNow = layout.SegStart.AsSpan(0, agents.Count + 1);
+        if (adapterStack is not null && (segments is null || !segStart.AsSpan().SequenceEqual(segStartNow)))
         {
             segments?.Dispose();
             segments = null;
-            segments = new DeviceSegments(kernels.Context, layout.SegStart, CudaLora.TileRows);
-            segStart = layout.SegStart;
+            segments = new DeviceSegments(kernels.Context, segStartNow, CudaLora.TileRows);
+            segStart = segStartNow.ToArray(); // a copy: the layout's arrays are reused by the next forward
         }
     }
 }

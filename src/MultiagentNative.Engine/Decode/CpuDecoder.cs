@@ -27,7 +27,7 @@ public sealed class CpuDecoder : IDecodeBackend
     readonly Layer[] layers;
     readonly DecodeLinear head;
     readonly List<(AdapterSet<float>? Adapter, float Scale)> agents = [];
-    readonly DecodePlan plan = new();
+    readonly DecodeRows plan = new();
     readonly Lock gate = new();
     readonly DecodeProfile profile = new();
     float[] x = [], norm = [], rstd = [], q = [], k = [], v = [], attn = [], projected = [], act = [],
@@ -147,7 +147,7 @@ public sealed class CpuDecoder : IDecodeBackend
             return;
         long start = Stopwatch.GetTimestamp();
         profile.Start();
-        plan.Build(inputs, agents.Count, cache);
+        plan.Arrange(inputs, cache.Lengths, agents.Count, cache.Capacity, config.Vocab);
         int rows = plan.Rows;
         EnsureBuffers(rows);
         shardCount = ChooseShards();
@@ -262,7 +262,7 @@ public sealed class CpuDecoder : IDecodeBackend
         StoreKv(index, s);
         clock.Lap(DecodePhase.KvStore);
         CachedAttention.Forward(attn, q, cache, index, plan.InputRowStart, s.FirstInput, s.EndInput,
-                                plan.RowSlot, plan.Positions, c.Heads, c.KvHeads, c.HeadWidth,
+                                plan.Slots, plan.Positions, c.Heads, c.KvHeads, c.HeadWidth,
                                 s.Serial ? shardScores[s.Index] : scores);
         clock.Lap(DecodePhase.Attention);
         Project(projected, attn, layer.Output, s, clock);
@@ -295,7 +295,7 @@ public sealed class CpuDecoder : IDecodeBackend
     {
         int d = config.ModelDim, inputs = s.EndInput - s.FirstInput;
         for (int k = s.FirstInput; k < s.EndInput; k++)
-            x.AsSpan(plan.LastRow[plan.Order[k]] * d, d).CopyTo(finalRows.AsSpan(k * d, d));
+            x.AsSpan(plan.LastRows[k] * d, d).CopyTo(finalRows.AsSpan(k * d, d));
         RmsNorm.Forward<float>(finalNorm.AsSpan(s.FirstInput * d, inputs * d), rstd.AsSpan(s.FirstRow),
                                finalRows.AsSpan(s.FirstInput * d, inputs * d), weights[TensorNames.OutputNorm], inputs, d, (float)config.RmsEps);
         head.Multiply(headLogits, finalNorm, s.FirstInput, inputs, s.Serial, ParallelWork);
@@ -346,7 +346,7 @@ public sealed class CpuDecoder : IDecodeBackend
     {
         int width = config.KvWidth;
         for (int r = s.FirstRow; r < s.EndRow; r++)
-            cache.Store(layer, plan.RowSlot[r], plan.Positions[r], k.AsSpan(r * width, width), v.AsSpan(r * width, width));
+            cache.Store(layer, plan.Slots[r], plan.Positions[r], k.AsSpan(r * width, width), v.AsSpan(r * width, width));
     }
 
     void NormRows(float[] y, float[] input, float[] w, Shard s, int dim, float eps)

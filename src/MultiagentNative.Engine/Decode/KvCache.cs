@@ -75,6 +75,9 @@ sealed class KvCache
 
     public int Length(int slot) => lengths[CheckSlot(slot)];
 
+    /// <summary>Positions each slot holds.</summary>
+    public ReadOnlySpan<int> Lengths => lengths;
+
     public void SetLength(int slot, int length) => lengths[slot] = length;
 
     public void Reset(int slot) => lengths[CheckSlot(slot)] = 0;
