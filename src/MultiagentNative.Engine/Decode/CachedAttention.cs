@@ -112,13 +112,14 @@ static unsafe class CachedAttention
                     }
                 }
                 Scores(ps, pq + (long)r * queryWidth, pk + cache.KeyOffset(slot), keyCount);
-                Softmax(buffer.AsSpan(0, heads * stride), keyCount, keyCount);
+                float* inverseSums = stackalloc float[heads];
+                Exponentials(ps, keyCount, keyCount, inverseSums);
                 float* output = po + (long)r * queryWidth;
                 T* rows = pv + cache.ValueOffset(slot, 0);
                 if (headDim % Lanes == 0)
-                    WeightedValues(output, ps, rows, keyCount);
+                    WeightedValues(output, ps, rows, keyCount, inverseSums);
                 else
-                    WeightedValuesAnyWidth(output, ps, rows, keyCount);
+                    WeightedValuesAnyWidth(output, ps, rows, keyCount, inverseSums);
             }
         }
 
@@ -131,22 +132,49 @@ static unsafe class CachedAttention
             fixed (float* pq = q, po = o, ps = buffer)
             {
                 GroupScores(ps, pq + (long)r * queryWidth, pk + cache.KeyOffset(slot), keyCount);
+                float* inverseSums = stackalloc float[GroupRows * heads];
                 for (int i = 0; i < GroupRows; i++)
-                    Softmax(buffer.AsSpan(i * rowFloats, rowFloats), positions[r + i] + 1, keyCount);
-                GroupValues(po + (long)r * queryWidth, ps, pv + cache.ValueOffset(slot, 0), keyCount);
+                    Exponentials(ps + i * rowFloats, positions[r + i] + 1, keyCount, inverseSums + i * heads);
+                GroupValues(po + (long)r * queryWidth, ps, pv + cache.ValueOffset(slot, 0), keyCount, inverseSums);
             }
         }
 
-        // per head h of one row's scores (stride apart): softmax over the first count, zeros from count to width
-        void Softmax(Span<float> rowScores, int count, int width)
+        // Per head h of one row's scores (stride apart), in place: e_j = exp(s_j - max) over the first count, zeros from
+        // count to width, and 1 / sum_j e_j into inverseSums[h]: the softmax, its division left to the weighted sum's
+        // output (one multiply per output vector instead of one per key). One pass for the max, one for the rest, in
+        // registers: five vector-library calls per head cost more than the arithmetic at a hundred keys.
+        void Exponentials(float* rowScores, int count, int width, float* inverseSums)
         {
+            var lane = Vector512.Create(0f, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+            int full = count / Lanes * Lanes, padded = (width + Lanes - 1) / Lanes * Lanes;
+            var tailMask = Vector512.LessThan(lane, Vector512.Create((float)(count - full)));
             for (int h = 0; h < heads; h++)
             {
-                var s = rowScores.Slice(h * stride, count);
-                TensorPrimitives.Subtract(s, TensorPrimitives.Max(s), s);
-                TensorPrimitives.Exp(s, s);
-                TensorPrimitives.Multiply(s, 1f / TensorPrimitives.Sum(s), s);
-                rowScores.Slice(h * stride + count, width - count).Clear();
+                float* s = rowScores + h * stride;
+                var best = Vector512.Create(float.NegativeInfinity);
+                int j = 0;
+                for (; j < full; j += Lanes)
+                    best = Vector512.Max(best, Vector512.Load(s + j));
+                if (j < count)
+                    best = Vector512.Max(best, Vector512.ConditionalSelect(tailMask, Vector512.Load(s + j), Vector512.Create(float.NegativeInfinity)));
+                var max = Vector512.Create(HorizontalMax(best));
+                var sum = Vector512<float>.Zero;
+                for (j = 0; j < full; j += Lanes)
+                {
+                    var e = Vector512.Exp(Vector512.Load(s + j) - max);
+                    e.Store(s + j);
+                    sum += e;
+                }
+                if (j < count)
+                {
+                    var e = Vector512.ConditionalSelect(tailMask, Vector512.Exp(Vector512.Load(s + j) - max), Vector512<float>.Zero);
+                    e.Store(s + j);
+                    sum += e;
+                    j += Lanes;
+                }
+                for (; j < padded; j += Lanes)
+                    Vector512<float>.Zero.Store(s + j);
+                inverseSums[h] = 1f / Vector512.Sum(sum);
             }
         }
 
@@ -186,7 +214,7 @@ static unsafe class CachedAttention
         }
 
         // four rows' outputs (queryWidth apart), 16 columns at a time: even and odd value rows in separate chains
-        void GroupValues<T>(float* output, float* p, T* rows, int keyCount) where T : unmanaged
+        void GroupValues<T>(float* output, float* p, T* rows, int keyCount, float* inverseSums) where T : unmanaged
         {
             int rowFloats = heads * stride;
             for (int c = 0; c < queryWidth; c += Lanes)
@@ -217,10 +245,11 @@ static unsafe class CachedAttention
                     a2 = Vector512.FusedMultiplyAdd(Vector512.Create(w2[j]), last, a2);
                     a3 = Vector512.FusedMultiplyAdd(Vector512.Create(w3[j]), last, a3);
                 }
-                (a0 + b0).Store(output + c);
-                (a1 + b1).Store(output + queryWidth + c);
-                (a2 + b2).Store(output + 2 * queryWidth + c);
-                (a3 + b3).Store(output + 3 * queryWidth + c);
+                int head = c / headDim;
+                ((a0 + b0) * inverseSums[head]).Store(output + c);
+                ((a1 + b1) * inverseSums[heads + head]).Store(output + queryWidth + c);
+                ((a2 + b2) * inverseSums[2 * heads + head]).Store(output + 2 * queryWidth + c);
+                ((a3 + b3) * inverseSums[3 * heads + head]).Store(output + 3 * queryWidth + c);
             }
         }
 
@@ -260,7 +289,7 @@ static unsafe class CachedAttention
 
         // o[c] = sum_j p[head(c), j] V[j, column(c)], 64 output columns at a time in four registers, then 16 at a time
         // (headDim a multiple of 16, so each 16 columns belong to one head).
-        void WeightedValues<T>(float* output, float* p, T* rows, int keyCount) where T : unmanaged
+        void WeightedValues<T>(float* output, float* p, T* rows, int keyCount, float* inverseSums) where T : unmanaged
         {
             int c = 0;
             for (; c + 4 * Lanes <= queryWidth; c += 4 * Lanes)
@@ -285,10 +314,10 @@ static unsafe class CachedAttention
                     a2 = Vector512.FusedMultiplyAdd(Vector512.Create(p2[j]), Load16(row + c2), a2);
                     a3 = Vector512.FusedMultiplyAdd(Vector512.Create(p3[j]), Load16(row + c3), a3);
                 }
-                a0.Store(output + c);
-                a1.Store(output + c + Lanes);
-                a2.Store(output + c + 2 * Lanes);
-                a3.Store(output + c + 3 * Lanes);
+                (a0 * inverseSums[c / headDim]).Store(output + c);
+                (a1 * inverseSums[(c + Lanes) / headDim]).Store(output + c + Lanes);
+                (a2 * inverseSums[(c + 2 * Lanes) / headDim]).Store(output + c + 2 * Lanes);
+                (a3 * inverseSums[(c + 3 * Lanes) / headDim]).Store(output + c + 3 * Lanes);
             }
             for (; c < queryWidth; c += Lanes)
             {
@@ -298,7 +327,7 @@ static unsafe class CachedAttention
                 T* row = rows;
                 for (int j = 0; j < keyCount; j++, row += kvWidth)
                     a0 = Vector512.FusedMultiplyAdd(Vector512.Create(p0[j]), Load16(row + c0), a0);
-                a0.Store(output + c);
+                (a0 * inverseSums[c / headDim]).Store(output + c);
             }
         }
 
@@ -308,13 +337,15 @@ static unsafe class CachedAttention
         int ColumnOf(int c) => c / headDim / group * headDim + c % headDim;
 
         // any headDim (e.g. 8): per value row, every head's slice added into the output in memory
-        void WeightedValuesAnyWidth<T>(float* output, float* p, T* rows, int keyCount) where T : unmanaged
+        void WeightedValuesAnyWidth<T>(float* output, float* p, T* rows, int keyCount, float* inverseSums) where T : unmanaged
         {
             new Span<float>(output, queryWidth).Clear();
             T* row = rows;
             for (int j = 0; j < keyCount; j++, row += kvWidth)
                 for (int h = 0; h < heads; h++)
                     Axpy(output + h * headDim, row + h / group * headDim, p[h * stride + j], headDim);
+            for (int h = 0; h < heads; h++)
+                TensorPrimitives.Multiply(new ReadOnlySpan<float>(output + h * headDim, headDim), inverseSums[h], new Span<float>(output + h * headDim, headDim));
         }
     }
 
@@ -330,6 +361,16 @@ static unsafe class CachedAttention
         }
         for (; i < n; i++)
             y[i] += alpha * Element(x, i);
+    }
+
+    static float HorizontalMax(Vector512<float> v)
+    {
+        var m = Vector256.Max(v.GetLower(), v.GetUpper());
+        var n = Vector128.Max(m.GetLower(), m.GetUpper());
+        float best = n[0];
+        for (int i = 1; i < 4; i++)
+            best = MathF.Max(best, n[i]);
+        return best;
     }
 
     // a hint only: x86 loads the line into every cache level; elsewhere nothing
