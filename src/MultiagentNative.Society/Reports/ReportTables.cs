@@ -46,7 +46,7 @@ public static class ReportTables
         [
             Path.GetRelativePath(root, r.Folder) is "." ? r.Folder : Path.GetRelativePath(root, r.Folder),
             r.Method, Text(r.Seed), r.Model ?? Missing, r.Task ?? Missing, Text(r.TrainProblems), Text(r.TestProblems),
-            Text(r.Iterations), r.Agents is null ? Missing : $"{r.Agents} x {Text(r.Rounds)}", r.Summary ?? Missing,
+            Text(r.Iterations), r.Agents is null ? Missing : $"{r.Agents} x {Text(r.Rounds)}", SummaryText(r.Summary),
         ]).ToList();
         return new ReportTable("Runs included", $"Folders relative to {root}.",
             ["run", "method", "seed", "model", "task", "train", "test", "iterations", "agents x rounds", "summary"], rows);
@@ -173,4 +173,13 @@ public static class ReportTables
         }
         return common;
     }
+
+    // the config stores SummaryMode's name; "None" read as a missing value, so the column says what critics saw
+    static string SummaryText(string? stored) => stored?.ToLowerInvariant() switch
+    {
+        null => Missing,
+        "model" => "model summary",
+        "none" => "raw answers",
+        _ => stored,
+    };
 }

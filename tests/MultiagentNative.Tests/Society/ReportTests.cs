@@ -165,6 +165,25 @@ public class ReportTests
     }
 
     [Test]
+    public void TheSummaryColumnSaysWhatCriticsRead()
+    {
+        // the stored enum name "None" would read as a missing value in the runs table
+        string parent = TestPaths.NewScratch("report-summary");
+        var metric = new MetricRecord(0, "accuracy/debate", 0.5, 0.1);
+        string withSummary = MakeRun(parent, "a", null, 1, metric);
+        string raw = Path.Combine(parent, "b");
+        var options = new SocietyOptions { Model = "/models/toy.gguf", Seed = 2, Iterations = 1, TrainProblems = 20, TestProblems = 30, Summary = SummaryMode.None };
+        var (store, _) = RunStore.Open(raw, options);
+        using (store)
+            store.SetMetrics([metric]);
+        string output = TestPaths.NewScratch("report-summary-out");
+        var files = RunReport.Write([withSummary, raw], output);
+        string markdown = File.ReadAllText(files.Markdown);
+        Assert.That(markdown, Does.Contain("| model summary |").And.Contain("| raw answers |"));
+        Assert.That(markdown, Does.Not.Contain("| None |"));
+    }
+
+    [Test]
     public void EveryPlotIsADrawnPng()
     {
         string output = TestPaths.NewScratch("report-out");
