@@ -25,15 +25,21 @@ static class BackendOption
     {
         var option = new Option<string?>("--kv-cache")
         {
-            Description = "engine KV cache: bf16 (half the bytes attention reads; llama.cpp's default cache is 16-bit too) or f32 " +
-                "(parity with llama.cpp's F32 cache) [default: bf16 on cpu, f32 on cuda]",
+            Description = "engine KV cache: bf16 (half the bytes attention reads; llama.cpp's default cache is 16-bit too), f32 " +
+                "(parity with llama.cpp's F32 cache) or q8 (bytes with a scale per 32, as llama.cpp's q8_0 cache; head width a " +
+                "multiple of 32) [default: bf16 on cpu, f32 on cuda]",
         };
-        option.AcceptOnlyFromAmong("bf16", "f32");
+        option.AcceptOnlyFromAmong("bf16", "f32", "q8");
         return option;
     }
 
-    public static KvCacheType ParseKvCache(string? value, EngineDevice device) =>
-        value == "f32" || (value is null && device == EngineDevice.Cuda) ? KvCacheType.F32 : KvCacheType.BF16;
+    public static KvCacheType ParseKvCache(string? value, EngineDevice device) => value switch
+    {
+        "f32" => KvCacheType.F32,
+        "q8" => KvCacheType.Q8,
+        "bf16" => KvCacheType.BF16,
+        _ => device == EngineDevice.Cuda ? KvCacheType.F32 : KvCacheType.BF16,
+    };
 
     /// <summary>A string option accepting the default or the one alternative.</summary>
     static Option<string> Choice(string name, string description, string defaultValue, string alternative)

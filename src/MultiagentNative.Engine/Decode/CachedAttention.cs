@@ -30,15 +30,17 @@ static unsafe class CachedAttention
     /// <summary>Prompt rows of one slot attended together: each key and value vector loaded serves this many rows.</summary>
     const int GroupRows = 4;
 
-    /// <summary>Floats of one part's scores buffer: every head's scores over a whole slot, for each row of a group.</summary>
-    public static int ScratchFloats(int heads, int capacity) => GroupRows * heads * ((capacity + Lanes - 1) / Lanes * Lanes);
+    /// <summary>Floats of one part's scores buffer: every head's scores over a whole slot, for each row of a group (or, with
+    /// a Q8 cache, one row's scores and its probabilities times each value block's scales).</summary>
+    public static int ScratchFloats(int heads, int headDim, int capacity) =>
+        Math.Max(GroupRows, 1 + (headDim + KvCache.Q8Block - 1) / KvCache.Q8Block) * heads * ((capacity + Lanes - 1) / Lanes * Lanes);
 
     /// <summary>
     /// Semantics, for row r (slot rowSlot[r], position pos[r]) and head h: p = softmax_{j&lt;=pos[r]}(scale q[r,h] . K[slot, j, kv(h)]);
     /// o[r,h] = sum_j p_j V[slot, j, kv(h)] (overwrites o).
     /// Shapes: o, q [rows, heads*headDim]; layer of the KvCache; inputRowStart [inputs+1] (rows of one input
     /// are consecutive positions of one slot), of which inputs [firstInput, endInput) run; scores: one buffer per part
-    /// (one buffer: serial) of at least ScratchFloats(heads, cache.Capacity).
+    /// (one buffer: serial) of at least ScratchFloats(heads, headDim, cache.Capacity).
     /// </summary>
     public static void Forward(float[] o, float[] q, KvCache cache, int layer, int[] inputRowStart, int firstInput, int endInput,
                                int[] rowSlot, int[] positions, int heads, int kvHeads, int headDim, float[][] scores)
@@ -71,6 +73,8 @@ static unsafe class CachedAttention
         {
             if (cache.Type == KvCacheType.BF16)
                 RunPart(part, parts, cache.Keys16(layer), cache.Values16(layer));
+            else if (cache.Type == KvCacheType.Q8)
+                RunPart(part, parts, cache.Keys8(layer), cache.Values8(layer));
             else
                 RunPart(part, parts, cache.Keys(layer), cache.Values(layer));
         }
@@ -86,7 +90,8 @@ static unsafe class CachedAttention
                     if (item % parts != part)
                         continue;
                     int last = Math.Min(first + RowsPerItem, inputRowStart[input + 1]), r = first;
-                    for (; headDim % Lanes == 0 && r + GroupRows <= last; r += GroupRows)
+                    // a Q8 cache takes prompt chunks row by row (no grouped kernel: prompts are a small share of its rows)
+                    for (; typeof(T) != typeof(sbyte) && headDim % Lanes == 0 && r + GroupRows <= last; r += GroupRows)
                         Group(r, keys, values, scores[part]);
                     for (; r < last; r++)
                         Row(r, keys, values, scores[part]);
@@ -111,13 +116,25 @@ static unsafe class CachedAttention
                         Prefetch(v + b);
                     }
                 }
-                Scores(ps, pq + (long)r * queryWidth, pk + cache.KeyOffset(slot), keyCount);
                 float* inverseSums = stackalloc float[heads];
-                Exponentials(ps, keyCount, keyCount, inverseSums);
                 float* output = po + (long)r * queryWidth;
                 T* rows = pv + cache.ValueOffset(slot, 0);
+                if (typeof(T) == typeof(sbyte))
+                {
+                    fixed (float* keyScales = cache.KeyScales(layer), valueScales = cache.ValueScales(layer))
+                    {
+                        ScoresQ8(ps, pq + (long)r * queryWidth, (sbyte*)(pk + cache.KeyOffset(slot)), keyScales + cache.ScaleOffset(slot, 0), keyCount);
+                        Exponentials(ps, keyCount, keyCount, inverseSums);
+                        float* weights = ps + heads * stride;
+                        ScaleByValueBlocks(weights, ps, valueScales + cache.ScaleOffset(slot, 0), keyCount);
+                        WeightedValues(output, weights, rows, keyCount, inverseSums, KvCache.Q8Block);
+                    }
+                    return;
+                }
+                Scores(ps, pq + (long)r * queryWidth, pk + cache.KeyOffset(slot), keyCount);
+                Exponentials(ps, keyCount, keyCount, inverseSums);
                 if (headDim % Lanes == 0)
-                    WeightedValues(output, ps, rows, keyCount, inverseSums);
+                    WeightedValues(output, ps, rows, keyCount, inverseSums, headDim);
                 else
                     WeightedValuesAnyWidth(output, ps, rows, keyCount, inverseSums);
             }
@@ -287,20 +304,75 @@ static unsafe class CachedAttention
             }
         }
 
-        // o[c] = sum_j p[head(c), j] V[j, column(c)], 64 output columns at a time in four registers, then 16 at a time
-        // (headDim a multiple of 16, so each 16 columns belong to one head).
-        void WeightedValues<T>(float* output, float* p, T* rows, int keyCount, float* inverseSums) where T : unmanaged
+        // Q8: s[h * stride + t * Lanes ..] = scale * sum over the head's 32-value blocks b of keyScale[b] (q_h,b . K8[b]):
+        // each block's dot products in registers, then times that block's 16 positions' scales (one vector).
+        void ScoresQ8(float* s, float* query, sbyte* tiles, float* keyScales, int keyCount)
+        {
+            int tileCount = (keyCount + Lanes - 1) / Lanes, tileBytes = kvWidth * Lanes, blocks = headDim / KvCache.Q8Block;
+            for (int t = 0; t < tileCount; t++)
+            {
+                sbyte* tile = tiles + (long)t * kvWidth * Lanes;
+                if (t + PrefetchTiles < tileCount)
+                {
+                    byte* ahead = (byte*)(tile + (long)PrefetchTiles * kvWidth * Lanes);
+                    for (int b = 0; b < tileBytes; b += 64)
+                        Prefetch(ahead + b);
+                }
+                for (int h = 0; h < heads; h++)
+                {
+                    int kvHead = h / group;
+                    var total = Vector512<float>.Zero;
+                    for (int b = 0; b < blocks; b++)
+                    {
+                        sbyte* k = tile + (kvHead * headDim + b * KvCache.Q8Block) * Lanes;
+                        float* qh = query + h * headDim + b * KvCache.Q8Block;
+                        Vector512<float> a0 = default, a1 = default, a2 = default, a3 = default;
+                        for (int d = 0; d < KvCache.Q8Block; d += 4, k += 4 * Lanes)
+                        {
+                            a0 = Vector512.FusedMultiplyAdd(Vector512.Create(qh[d]), Load16(k), a0);
+                            a1 = Vector512.FusedMultiplyAdd(Vector512.Create(qh[d + 1]), Load16(k + Lanes), a1);
+                            a2 = Vector512.FusedMultiplyAdd(Vector512.Create(qh[d + 2]), Load16(k + 2 * Lanes), a2);
+                            a3 = Vector512.FusedMultiplyAdd(Vector512.Create(qh[d + 3]), Load16(k + 3 * Lanes), a3);
+                        }
+                        var blockScales = Vector512.Load(keyScales + (long)(kvHead * blocks + b) * stride + t * Lanes);
+                        total = Vector512.FusedMultiplyAdd(a0 + a1 + (a2 + a3), blockScales, total);
+                    }
+                    (total * scale).Store(s + h * stride + t * Lanes);
+                }
+            }
+        }
+
+        // Q8: weights[(h * blocks + b) * stride + j] = p[h * stride + j] * valueScale[kv(h), b][j]: one row of weights per
+        // 32 output columns, so the weighted sum below reads them as it reads probabilities per head.
+        void ScaleByValueBlocks(float* weights, float* p, float* valueScales, int keyCount)
+        {
+            int blocks = headDim / KvCache.Q8Block, padded = (keyCount + Lanes - 1) / Lanes * Lanes;
+            for (int h = 0; h < heads; h++)
+            {
+                for (int b = 0; b < blocks; b++)
+                {
+                    float* w = weights + (long)(h * blocks + b) * stride, scales = valueScales + (long)(h / group * blocks + b) * stride;
+                    for (int j = 0; j < padded; j += Lanes)
+                        (Vector512.Load(p + h * stride + j) * Vector512.Load(scales + j)).Store(w + j);
+                }
+            }
+        }
+
+        // o[c] = sum_j p[c / span, j] V[j, column(c)], 64 output columns at a time in four registers, then 16 at a time
+        // (headDim a multiple of 16, so each 16 columns belong to one head). span: output columns per row of weights
+        // (headDim: the head's probabilities; Q8: 32, probabilities times a value block's scales).
+        void WeightedValues<T>(float* output, float* p, T* rows, int keyCount, float* inverseSums, int span) where T : unmanaged
         {
             int c = 0;
             for (; c + 4 * Lanes <= queryWidth; c += 4 * Lanes)
             {
-                float* p0 = WeightsOf(p, c);
+                float* p0 = p + (c) / span * stride;
                 int c0 = ColumnOf(c);
-                float* p1 = WeightsOf(p, c + Lanes);
+                float* p1 = p + (c + Lanes) / span * stride;
                 int c1 = ColumnOf(c + Lanes);
-                float* p2 = WeightsOf(p, c + 2 * Lanes);
+                float* p2 = p + (c + 2 * Lanes) / span * stride;
                 int c2 = ColumnOf(c + 2 * Lanes);
-                float* p3 = WeightsOf(p, c + 3 * Lanes);
+                float* p3 = p + (c + 3 * Lanes) / span * stride;
                 int c3 = ColumnOf(c + 3 * Lanes);
                 Vector512<float> a0 = default, a1 = default, a2 = default, a3 = default;
                 T* row = rows;
@@ -321,7 +393,7 @@ static unsafe class CachedAttention
             }
             for (; c < queryWidth; c += Lanes)
             {
-                float* p0 = WeightsOf(p, c);
+                float* p0 = p + (c) / span * stride;
                 int c0 = ColumnOf(c);
                 Vector512<float> a0 = default;
                 T* row = rows;
@@ -387,6 +459,15 @@ static unsafe class CachedAttention
     {
         if (typeof(T) == typeof(float))
             return Vector512.Load((float*)x);
+        if (typeof(T) == typeof(sbyte))
+        {
+            if (Avx512F.IsSupported)
+                return Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.Load((sbyte*)x)));
+            float* widened = stackalloc float[Lanes];
+            for (int i = 0; i < Lanes; i++)
+                widened[i] = ((sbyte*)x)[i];
+            return Vector512.Load(widened);
+        }
         if (Avx512F.IsSupported)
             return Avx512F.ShiftLeftLogical(Avx512F.ConvertToVector512Int32(Vector256.Load((ushort*)x)), 16).AsSingle();
         return Vector512.ShiftLeft(Vector512.WidenLower(Vector512.Create(Vector256.Load((ushort*)x), Vector256<ushort>.Zero)), 16).AsSingle();

@@ -55,7 +55,8 @@ public sealed class CpuDecoder : IDecodeBackend
     sealed record Layer(float[] AttnNorm, DecodeLinear Qkv, DecodeLinear Output, float[] FfnNorm, DecodeLinear GateUp, DecodeLinear Down);
 
     /// <param name="ropeFreqFactors">llama 3.1 rope_freqs (GgufModel.RopeFreqFactors), or empty.</param>
-    /// <param name="kvCacheType">F32 (llama.cpp's F32 cache to ~1e-4) or BF16 (half the bytes attention reads).</param>
+    /// <param name="kvCacheType">F32 (llama.cpp's F32 cache to ~1e-4), BF16 (half the bytes attention reads) or Q8 (about
+    /// a quarter of F32's; head width a multiple of 32).</param>
     public CpuDecoder(ModelWeights<float> weights, int maxSlots, int slotCapacity, ReadOnlySpan<float> ropeFreqFactors = default,
                       KvCacheType kvCacheType = KvCacheType.F32)
     {
@@ -63,6 +64,8 @@ public sealed class CpuDecoder : IDecodeBackend
         ShapeCheck.Positive(slotCapacity, nameof(slotCapacity));
         this.weights = weights;
         config = weights.Config;
+        if (kvCacheType == KvCacheType.Q8 && config.HeadWidth % KvCache.Q8Block != 0)
+            throw new ArgumentException($"kvCacheType: a Q8 cache needs a head width that is a multiple of {KvCache.Q8Block}; this model's is {config.HeadWidth} (use BF16 or F32)", nameof(kvCacheType));
         cache = new KvCache(config.Layers, maxSlots, slotCapacity, config.KvWidth, kvCacheType);
         rope = new RopeTable<float>(slotCapacity, config.RotatedDims, config.RopeMode, config.RopeTheta, config.RopeFreqScale, ropeFreqFactors);
         weightBytes = weights.Shapes.Sum(shape => (long)shape.Rows * shape.Cols) * sizeof(float);
@@ -412,7 +415,7 @@ public sealed class CpuDecoder : IDecodeBackend
         }
         if (scores.Length == 0)
         {
-            scores = [.. shards.Select(_ => new float[CachedAttention.ScratchFloats(c.Heads, cache.Capacity)])];
+            scores = [.. shards.Select(_ => new float[CachedAttention.ScratchFloats(c.Heads, c.HeadWidth, cache.Capacity)])];
             shardScores = [.. scores.Select(buffer => new[] { buffer })];
             shrunk = [.. shards.Select(_ => Array.Empty<float>())];
         }

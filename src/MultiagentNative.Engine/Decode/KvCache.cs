@@ -4,16 +4,20 @@
 // so a query head's scores over a tile are SIMD multiply-adds of broadcast query elements with contiguous key columns
 // (no horizontal sum per dot), and a slot's tiles stream in order. Elements are F32, or BF16 (KvCacheType): half the
 // bytes for attention to stream, rounded to nearest even on store.
+using System.Runtime.Intrinsics;
 using MultiagentNative.Formats.Quants;
 
 namespace MultiagentNative.Engine.Decode;
 
 /// <summary>Element type of the decoder's KV cache. F32 (default) matches llama.cpp's F32 cache to ~1e-4; BF16 halves
-/// the bytes attention reads (each float keeps its upper 16 bits, round-to-nearest-even, as ggml's GGML_TYPE_BF16).</summary>
+/// the bytes attention reads (each float keeps its upper 16 bits, round-to-nearest-even, as ggml's GGML_TYPE_BF16);
+/// Q8 nearly halves them again: signed bytes with one float scale per 32 values of a position, llama.cpp's q8_0 rule
+/// (scale max|x| / 127, values rounded to nearest, half away from zero). Q8 needs a head width that is a multiple of 32.</summary>
 public enum KvCacheType
 {
     F32,
     BF16,
+    Q8,
 }
 
 sealed class KvCache
@@ -21,9 +25,15 @@ sealed class KvCache
     /// <summary>Positions per key tile: one 512-bit vector of floats.</summary>
     public const int Tile = 16;
 
-    // one of the two pairs is allocated, per Type; the other holds empty arrays
+    /// <summary>Values per Q8 scale: a block of one position's keys or values.</summary>
+    public const int Q8Block = 32;
+
+    // one of the three sets is allocated, per Type; the others hold empty arrays
     readonly float[][] keys, values;
     readonly ushort[][] keys16, values16;
+    readonly sbyte[][] keys8, values8;
+    // Q8 scales, [slot][block][position]: a tile's 16 positions of one block are one vector
+    readonly float[][] keyScales, valueScales;
     readonly int[] lengths;
 
     public KvCache(int layers, int slots, int capacity, int kvWidth, KvCacheType type = KvCacheType.F32)
@@ -33,13 +43,20 @@ sealed class KvCache
         if (perLayer > Array.MaxLength)
             throw new ArgumentException($"kv cache: {slots} slots x {capacity} positions x width {kvWidth} exceeds the largest array; use fewer slots or positions");
         if (!Enum.IsDefined(type))
-            throw new ArgumentOutOfRangeException(nameof(type), $"type: expected F32 or BF16, got {type}");
+            throw new ArgumentOutOfRangeException(nameof(type), $"type: expected F32, BF16 or Q8, got {type}");
         (Slots, Capacity, PaddedCapacity, KvWidth, Type) = (slots, capacity, padded, kvWidth, type);
-        bool wide = type == KvCacheType.F32;
-        keys = [.. Enumerable.Range(0, layers).Select(_ => wide ? new float[perLayer] : [])];
-        values = [.. Enumerable.Range(0, layers).Select(_ => wide ? new float[perLayer] : [])];
-        keys16 = [.. Enumerable.Range(0, layers).Select(_ => wide ? [] : new ushort[perLayer])];
-        values16 = [.. Enumerable.Range(0, layers).Select(_ => wide ? [] : new ushort[perLayer])];
+        if (type == KvCacheType.Q8 && kvWidth % Q8Block != 0)
+            throw new ArgumentException($"kv cache: Q8 needs a kv width that is a multiple of {Q8Block}, got {kvWidth}; use BF16 or F32", nameof(kvWidth));
+        long scalesPerLayer = type == KvCacheType.Q8 ? (long)slots * (kvWidth / Q8Block) * padded : 0;
+        T[][] PerLayer<T>(KvCacheType owner, long length) => [.. Enumerable.Range(0, layers).Select(_ => type == owner ? new T[length] : [])];
+        keys = PerLayer<float>(KvCacheType.F32, perLayer);
+        values = PerLayer<float>(KvCacheType.F32, perLayer);
+        keys16 = PerLayer<ushort>(KvCacheType.BF16, perLayer);
+        values16 = PerLayer<ushort>(KvCacheType.BF16, perLayer);
+        keys8 = PerLayer<sbyte>(KvCacheType.Q8, perLayer);
+        values8 = PerLayer<sbyte>(KvCacheType.Q8, perLayer);
+        keyScales = PerLayer<float>(KvCacheType.Q8, scalesPerLayer);
+        valueScales = PerLayer<float>(KvCacheType.Q8, scalesPerLayer);
         // Touch every page now, as llama.cpp's llama_kv_cache clears its buffer at creation: the GC hands out fresh
         // zero pages untouched, and first-touch faults inside decode steps cost ~15% of a built-in-model step here.
         for (int layer = 0; layer < layers; layer++)
@@ -48,6 +65,10 @@ sealed class KvCache
             values[layer].AsSpan().Clear();
             keys16[layer].AsSpan().Clear();
             values16[layer].AsSpan().Clear();
+            keys8[layer].AsSpan().Clear();
+            values8[layer].AsSpan().Clear();
+            keyScales[layer].AsSpan().Clear();
+            valueScales[layer].AsSpan().Clear();
         }
         lengths = new int[slots];
     }
@@ -66,6 +87,17 @@ sealed class KvCache
     /// <summary>A layer's BF16 keys (empty unless Type is BF16).</summary>
     public ushort[] Keys16(int layer) => keys16[layer];
     public ushort[] Values16(int layer) => values16[layer];
+
+    /// <summary>A layer's Q8 keys and values (empty unless Type is Q8).</summary>
+    public sbyte[] Keys8(int layer) => keys8[layer];
+    public sbyte[] Values8(int layer) => values8[layer];
+
+    /// <summary>A layer's Q8 key and value scales, [slot][block][position] (empty unless Type is Q8).</summary>
+    public float[] KeyScales(int layer) => keyScales[layer];
+    public float[] ValueScales(int layer) => valueScales[layer];
+
+    /// <summary>Offset of (slot, block)'s scales: position p's scale is p further.</summary>
+    public long ScaleOffset(int slot, int block) => ((long)slot * (KvWidth / Q8Block) + block) * PaddedCapacity;
 
     /// <summary>Offset of a slot's first key tile; tile t starts KvWidth * Tile elements further per tile.</summary>
     public long KeyOffset(int slot) => (long)slot * PaddedCapacity * KvWidth;
@@ -96,6 +128,11 @@ sealed class KvCache
             value[..width].CopyTo(values[layer].AsSpan((int)valueAt, width));
             return;
         }
+        if (Type == KvCacheType.Q8)
+        {
+            StoreQ8(layer, slot, position, key, value, keyAt, valueAt);
+            return;
+        }
         // convert the row at once (vectorized), then scatter it down the tile's columns
         Span<ushort> rounded = width <= 1024 ? stackalloc ushort[width] : new ushort[width];
         Bf16.FromSingle(key[..width], rounded);
@@ -103,6 +140,41 @@ sealed class KvCache
         for (int c = 0; c < width; c++)
             column[c * Tile] = rounded[c];
         Bf16.FromSingle(value[..width], values16[layer].AsSpan((int)valueAt, width));
+    }
+
+    void StoreQ8(int layer, int slot, int position, ReadOnlySpan<float> key, ReadOnlySpan<float> value, long keyAt, long valueAt)
+    {
+        int width = KvWidth;
+        Span<sbyte> quantized = width <= 1024 ? stackalloc sbyte[width] : new sbyte[width];
+        var keyScale = keyScales[layer];
+        for (int b = 0; b < width / Q8Block; b++)
+            keyScale[ScaleOffset(slot, b) + position] = QuantizeQ8(key.Slice(b * Q8Block, Q8Block), quantized.Slice(b * Q8Block, Q8Block));
+        var column = keys8[layer].AsSpan((int)keyAt, (width - 1) * Tile + 1);
+        for (int c = 0; c < width; c++)
+            column[c * Tile] = quantized[c];
+        var valueScale = valueScales[layer];
+        for (int b = 0; b < width / Q8Block; b++)
+            valueScale[ScaleOffset(slot, b) + position] = QuantizeQ8(value.Slice(b * Q8Block, Q8Block), values8[layer].AsSpan((int)valueAt + b * Q8Block, Q8Block));
+    }
+
+    /// <summary>q = round(x / d) with d = max|x| / 127 (ggml's quantize_row_q8_0_ref, roundf: half away from zero); returns d.</summary>
+    static float QuantizeQ8(ReadOnlySpan<float> x, Span<sbyte> q)
+    {
+        float amax = MathF.Abs(System.Numerics.Tensors.TensorPrimitives.MaxMagnitude(x));
+        float d = amax / 127f, inverse = d != 0 ? 1f / d : 0f;
+        int i = 0;
+        if (System.Runtime.Intrinsics.X86.Avx512F.IsSupported)
+        {
+            var scale = Vector512.Create(inverse);
+            for (; i + 16 <= x.Length; i += 16)
+            {
+                var rounded = Vector512.ConvertToInt32(Vector512.Round(Vector512.Create(x.Slice(i, 16)) * scale, MidpointRounding.AwayFromZero));
+                System.Runtime.Intrinsics.X86.Avx512F.ConvertToVector128SByte(rounded).CopyTo(q[i..]);
+            }
+        }
+        for (; i < x.Length; i++)
+            q[i] = (sbyte)MathF.Round(x[i] * inverse, MidpointRounding.AwayFromZero);
+        return d;
     }
 
     public void CopyPrefix(int from, int to, int length)
@@ -122,10 +194,20 @@ sealed class KvCache
                     Array.Copy(keys[layer], KeyOffset(from), keys[layer], KeyOffset(to), keyCount);
                     Array.Copy(values[layer], ValueOffset(from, 0), values[layer], ValueOffset(to, 0), valueCount);
                 }
-                else
+                else if (Type == KvCacheType.BF16)
                 {
                     Array.Copy(keys16[layer], KeyOffset(from), keys16[layer], KeyOffset(to), keyCount);
                     Array.Copy(values16[layer], ValueOffset(from, 0), values16[layer], ValueOffset(to, 0), valueCount);
+                }
+                else
+                {
+                    Array.Copy(keys8[layer], KeyOffset(from), keys8[layer], KeyOffset(to), keyCount);
+                    Array.Copy(values8[layer], ValueOffset(from, 0), values8[layer], ValueOffset(to, 0), valueCount);
+                    for (int b = 0; b < KvWidth / Q8Block; b++)
+                    {
+                        Array.Copy(keyScales[layer], ScaleOffset(from, b), keyScales[layer], ScaleOffset(to, b), length);
+                        Array.Copy(valueScales[layer], ScaleOffset(from, b), valueScales[layer], ScaleOffset(to, b), length);
+                    }
                 }
             }
         }

@@ -78,6 +78,8 @@ public class CpuDecoderTests
     [TestCase(6, 3, 16, KvCacheType.F32)]
     [TestCase(2, 1, 64, KvCacheType.F32)]
     [TestCase(4, 2, 32, KvCacheType.BF16)]
+    [TestCase(4, 2, 32, KvCacheType.Q8)]
+    [TestCase(2, 1, 64, KvCacheType.Q8)]
     public void WideHeadsMatchTheTrainingForward(int heads, int kvHeads, int headDim, KvCacheType kvCache)
     {
         var config = new LlamaConfig
@@ -91,8 +93,9 @@ public class CpuDecoderTests
         float[] expected = new CpuTransformer<float>(weights).Logits(tokens, adapter);
         using var decoder = new CpuDecoder(weights, maxSlots: 3, slotCapacity: 60, kvCacheType: kvCache);
         int agent = decoder.AddAgent(adapter);
-        // BF16 rounds every cached element to 8 significant bits: its logits stay close, not equal
-        double tolerance = kvCache == KvCacheType.F32 ? Tolerance : 3e-2;
+        // BF16 rounds every cached element to 8 significant bits, Q8 to 1/254 of its block's largest: close, not equal
+        // (this model's weights are large, std 0.2: errors grow through the layers; Q8 measures 0.066-0.070 here)
+        double tolerance = kvCache switch { KvCacheType.F32 => Tolerance, KvCacheType.BF16 => 3e-2, _ => 1e-1 };
         var logits = new float[config.Vocab];
         decoder.Forward([new DecodeInput(2, agent, tokens.AsMemory(0, 21))], logits);
         LlamaTestModelAssert(logits, expected.AsSpan(20 * config.Vocab, config.Vocab).ToArray(), tolerance, "row 20");
@@ -168,7 +171,7 @@ public class CpuDecoderTests
     // fused qkv and gate/up): packing the weights and splitting the step into shards change no bit of any logit.
     [Test]
     public void ShardsAndPackedWeightsAreBitwiseTheForkedPass([Values(ModelArch.Llama, ModelArch.Qwen2, ModelArch.Phi3)] ModelArch arch,
-                                                               [Values(KvCacheType.F32, KvCacheType.BF16)] KvCacheType kvCache)
+                                                               [Values(KvCacheType.F32, KvCacheType.BF16, KvCacheType.Q8)] KvCacheType kvCache)
     {
         var model = GgufModelLoader.Load<float>(GeneratedModels.Path(arch));
         int vocab = model.Config.Vocab;
@@ -219,6 +222,7 @@ public class CpuDecoderTests
 
     [TestCase(KvCacheType.F32)]
     [TestCase(KvCacheType.BF16)]
+    [TestCase(KvCacheType.Q8)]
     public void ReusedSlotAndCopiedPrefixGiveTheSameLogits(KvCacheType kvCache)
     {
         var model = GgufModelLoader.Load<float>(GeneratedModels.Path(ModelArch.Qwen2));
