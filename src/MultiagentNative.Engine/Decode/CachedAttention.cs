@@ -274,16 +274,11 @@ static unsafe class CachedAttention
         // past keyCount are computed and never read). Four accumulators keep four multiply-add chains in flight.
         void Scores<T>(float* s, float* query, T* tiles, int keyCount) where T : unmanaged
         {
-            int tileCount = (keyCount + Lanes - 1) / Lanes, tileBytes = kvWidth * Lanes * sizeof(T);
+            int tileCount = (keyCount + Lanes - 1) / Lanes;
             for (int t = 0; t < tileCount; t++)
             {
                 T* tile = tiles + (long)t * kvWidth * Lanes;
-                if (t + PrefetchTiles < tileCount)
-                {
-                    byte* ahead = (byte*)(tile + (long)PrefetchTiles * kvWidth * Lanes);
-                    for (int b = 0; b < tileBytes; b += 64)
-                        Prefetch(ahead + b);
-                }
+                PrefetchAhead(tile, t, tileCount);
                 for (int h = 0; h < heads; h++)
                 {
                     T* k = tile + h / group * headDim * Lanes;
@@ -304,20 +299,26 @@ static unsafe class CachedAttention
             }
         }
 
+        // the key tile PrefetchTiles after tile t (which starts at `tile`), when there is one
+        void PrefetchAhead<T>(T* tile, int t, int tileCount) where T : unmanaged
+        {
+            if (t + PrefetchTiles >= tileCount)
+                return;
+            byte* ahead = (byte*)(tile + (long)PrefetchTiles * kvWidth * Lanes);
+            int tileBytes = kvWidth * Lanes * sizeof(T);
+            for (int b = 0; b < tileBytes; b += 64)
+                Prefetch(ahead + b);
+        }
+
         // Q8: s[h * stride + t * Lanes ..] = scale * sum over the head's 32-value blocks b of keyScale[b] (q_h,b . K8[b]):
         // each block's dot products in registers, then times that block's 16 positions' scales (one vector).
         void ScoresQ8(float* s, float* query, sbyte* tiles, float* keyScales, int keyCount)
         {
-            int tileCount = (keyCount + Lanes - 1) / Lanes, tileBytes = kvWidth * Lanes, blocks = headDim / KvCache.Q8Block;
+            int tileCount = (keyCount + Lanes - 1) / Lanes, blocks = headDim / KvCache.Q8Block;
             for (int t = 0; t < tileCount; t++)
             {
                 sbyte* tile = tiles + (long)t * kvWidth * Lanes;
-                if (t + PrefetchTiles < tileCount)
-                {
-                    byte* ahead = (byte*)(tile + (long)PrefetchTiles * kvWidth * Lanes);
-                    for (int b = 0; b < tileBytes; b += 64)
-                        Prefetch(ahead + b);
-                }
+                PrefetchAhead(tile, t, tileCount);
                 for (int h = 0; h < heads; h++)
                 {
                     int kvHead = h / group;
