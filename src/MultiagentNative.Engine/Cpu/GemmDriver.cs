@@ -3,6 +3,7 @@
 // so every C element gets the same summation order whatever the thread count.
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
 
 namespace MultiagentNative.Engine.Cpu;
 
@@ -211,6 +212,8 @@ internal static unsafe class GemmDriver<TKernel> where TKernel : struct, IGemmKe
                     // Edge tile: the kernel writes raw sums (alpha 1 is exact), then the same rounding as the kernel's store.
                     if (2 * nr <= cols)
                         TKernel.RunHalfRaw(kc, aSliver, bSliver, tile);
+                    else if (2 * mr <= rows)
+                        TKernel.RunHalfRowsRaw(kc, aSliver, bSliver, tile);
                     else
                         TKernel.Run(kc, aSliver, bSliver, tile, cols, 1f, false);
                     MergeEdge(cTile, ldc, tile, cols, mr, nr, alpha, accumulate);
@@ -222,11 +225,19 @@ internal static unsafe class GemmDriver<TKernel> where TKernel : struct, IGemmKe
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static void MergeEdge(float* c, nint ldc, float* tile, int tileCols, int mr, int nr, float alpha, bool accumulate)
     {
+        var alphaV = Vector512.Create(alpha);
         for (int i = 0; i < mr; i++)
         {
             float* cRow = c + i * ldc;
             float* sums = tile + i * tileCols;
-            for (int j = 0; j < nr; j++)
+            int j = 0;
+            // whole vectors as the kernels' stores round them (one fma, or one multiply), then the rest one by one
+            for (; Vector512.IsHardwareAccelerated && j + 16 <= nr; j += 16)
+            {
+                var s = Vector512.Load(sums + j);
+                (accumulate ? Vector512.FusedMultiplyAdd(s, alphaV, Vector512.Load(cRow + j)) : s * alphaV).Store(cRow + j);
+            }
+            for (; j < nr; j++)
                 cRow[j] = accumulate ? MathF.FusedMultiplyAdd(sums[j], alpha, cRow[j]) : sums[j] * alpha;
         }
     }

@@ -24,6 +24,12 @@ internal unsafe interface IGemmKernel
     /// from B packed Cols wide. A kernel without a half-width variant runs in full and its extra columns are ignored.
     /// </summary>
     static abstract void RunHalfRaw(int kc, float* a, float* b, float* tile);
+
+    /// <summary>
+    /// Edge tiles of at most Rows/2 rows: tile[i*Cols + j] = acc[i,j] for i &lt; Rows/2 (the same fma chains as Run), from
+    /// A packed Rows wide. A decode shard's ~30 rows end in such a tile. Without a half-height variant: Run in full.
+    /// </summary>
+    static abstract void RunHalfRowsRaw(int kc, float* a, float* b, float* tile);
 }
 
 /// <summary>12x32 tile in 24 zmm accumulators: per k, 2 loads of B and 12 broadcasts of A feed 24 FMAs.</summary>
@@ -114,6 +120,35 @@ internal readonly unsafe struct Avx512Kernel12x32 : IGemmKernel
         c8.Store(tile + 256); c9.Store(tile + 288); c10.Store(tile + 320); c11.Store(tile + 352);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void RunHalfRowsRaw(int kc, float* a, float* b, float* tile)
+    {
+        Vector512<float> c0a = default, c0b = default, c1a = default, c1b = default, c2a = default, c2b = default;
+        Vector512<float> c3a = default, c3b = default, c4a = default, c4b = default, c5a = default, c5b = default;
+        for (int p = 0; p < kc; p++)
+        {
+            var b0 = Vector512.LoadAligned(b);
+            var b1 = Vector512.LoadAligned(b + 16);
+            var av = Vector512.Create(a[0]);
+            c0a = Avx512F.FusedMultiplyAdd(av, b0, c0a); c0b = Avx512F.FusedMultiplyAdd(av, b1, c0b);
+            av = Vector512.Create(a[1]);
+            c1a = Avx512F.FusedMultiplyAdd(av, b0, c1a); c1b = Avx512F.FusedMultiplyAdd(av, b1, c1b);
+            av = Vector512.Create(a[2]);
+            c2a = Avx512F.FusedMultiplyAdd(av, b0, c2a); c2b = Avx512F.FusedMultiplyAdd(av, b1, c2b);
+            av = Vector512.Create(a[3]);
+            c3a = Avx512F.FusedMultiplyAdd(av, b0, c3a); c3b = Avx512F.FusedMultiplyAdd(av, b1, c3b);
+            av = Vector512.Create(a[4]);
+            c4a = Avx512F.FusedMultiplyAdd(av, b0, c4a); c4b = Avx512F.FusedMultiplyAdd(av, b1, c4b);
+            av = Vector512.Create(a[5]);
+            c5a = Avx512F.FusedMultiplyAdd(av, b0, c5a); c5b = Avx512F.FusedMultiplyAdd(av, b1, c5b);
+            a += 12;
+            b += 32;
+        }
+        c0a.Store(tile); c0b.Store(tile + 16); c1a.Store(tile + 32); c1b.Store(tile + 48);
+        c2a.Store(tile + 64); c2b.Store(tile + 80); c3a.Store(tile + 96); c3b.Store(tile + 112);
+        c4a.Store(tile + 128); c4b.Store(tile + 144); c5a.Store(tile + 160); c5b.Store(tile + 176);
+    }
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     static void Store(float* c, Vector512<float> alpha, bool accumulate, Vector512<float> lo, Vector512<float> hi)
     {
@@ -172,6 +207,8 @@ internal readonly unsafe struct Avx2Kernel6x16 : IGemmKernel
 
     public static void RunHalfRaw(int kc, float* a, float* b, float* tile) => Run(kc, a, b, tile, Cols, 1f, false);
 
+    public static void RunHalfRowsRaw(int kc, float* a, float* b, float* tile) => Run(kc, a, b, tile, Cols, 1f, false);
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     static void Store(float* c, Vector256<float> alpha, bool accumulate, Vector256<float> lo, Vector256<float> hi)
     {
@@ -224,6 +261,8 @@ internal readonly unsafe struct PortableKernel4x2V : IGemmKernel
     }
 
     public static void RunHalfRaw(int kc, float* a, float* b, float* tile) => Run(kc, a, b, tile, Cols, 1f, false);
+
+    public static void RunHalfRowsRaw(int kc, float* a, float* b, float* tile) => Run(kc, a, b, tile, Cols, 1f, false);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     static void Store(float* c, int width, Vector<float> alpha, bool accumulate, Vector<float> lo, Vector<float> hi)
