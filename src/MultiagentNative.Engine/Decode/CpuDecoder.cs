@@ -183,9 +183,11 @@ public sealed class CpuDecoder : IDecodeBackend
     /// for balancing shards: measured here as ~8 on the built-in model's round 1 (phase times over multiply-adds).</summary>
     const int AttentionCostFactor = 8;
 
-    /// <summary>Weights at most this large are read by every core in sharded steps (on the built-in model, 4 MB, the
-    /// one fork per step instead of ~50 gave ...); above it, each GEMM splits the weights across the cores instead,
-    /// as a large model's decode is bound by reading them. Results do not depend on it (bitwise; settable for tests).</summary>
+    /// <summary>Weights at most this large are packed once and read by every core in sharded steps (the built-in model,
+    /// 4 MB: one fork per step instead of ~50 and no per-call packing took round 1 of `mafn bench debate` from 20k to
+    /// 29k tokens/s in one run); above it, each GEMM splits the weights across the cores instead, as a large model's
+    /// decode is bound by reading them. Read at construction (packing) and at every step (sharding). Results do not
+    /// depend on it (bitwise; settable for tests).</summary>
     public static long ShardMaxWeightBytes { get; set; } = 16L << 20;
 
     // Splits the plan's inputs into contiguous runs of nearly equal cost, one per core; returns 1 (one forking pass
