@@ -2,6 +2,9 @@
 // turns by theta_i = pos * freqScale * base^(-2i/nRot) / freqFactor_i. NORM mode (llama) pairs (2i, 2i+1),
 // NEOX mode (qwen2, phi3) pairs (i, i + nRot/2). Backward is the same rotation by -theta.
 using System.Numerics;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace MultiagentNative.Engine.Cpu;
 
@@ -79,6 +82,13 @@ public static class Rope
         if (table.RotatedDims > headDim)
             throw new ArgumentException($"rope: rotated dims {table.RotatedDims} exceed head dim {headDim}");
         int pairs = table.RotatedDims / 2;
+        if (typeof(T) == typeof(float) && Vector512.IsHardwareAccelerated && Avx512F.IsSupported && table.RotatedDims == headDim && headDim % 32 == 0)
+        {
+            RotateFloats(MemoryMarshal.Cast<T, float>(y), MemoryMarshal.Cast<T, float>(x), positions,
+                         MemoryMarshal.Cast<T, float>(table.Cos), MemoryMarshal.Cast<T, float>(table.Sin), rows, heads, headDim,
+                         table.Mode, float.CreateTruncating(sinSign));
+            return;
+        }
         // NORM rotates (2i, 2i+1); NEOX rotates (i, i + nRot/2)
         int partnerOffset = table.Mode == RopeMode.Neox ? pairs : 1;
         int pairStride = table.Mode == RopeMode.Neox ? 1 : 2;
@@ -103,6 +113,54 @@ public static class Rope
                 }
                 for (int d = table.RotatedDims; d < headDim; d++)
                     y[baseIndex + d] = x[baseIndex + d];
+            }
+        }
+    }
+
+    // The float rotation 16 values at a time, with the scalar loop's products and sums in the same order (so the same
+    // bits): NORM pairs (2i, 2i+1) swap within a vector and take each pair's cos and sin twice; NEOX pairs are (i, i + half).
+    static void RotateFloats(Span<float> y, ReadOnlySpan<float> x, ReadOnlySpan<int> positions, ReadOnlySpan<float> cosTable,
+                             ReadOnlySpan<float> sinTable, int rows, int heads, int headDim, RopeMode mode, float sinSign)
+    {
+        int width = heads * headDim, pairs = headDim / 2;
+        var twice = Vector512.Create(0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7);
+        var alternate = Vector512.Create(-sinSign, sinSign, -sinSign, sinSign, -sinSign, sinSign, -sinSign, sinSign,
+                                         -sinSign, sinSign, -sinSign, sinSign, -sinSign, sinSign, -sinSign, sinSign);
+        var sign = Vector512.Create(sinSign);
+        for (int r = 0; r < rows; r++)
+        {
+            int pos = positions[r];
+            if ((uint)pos * (long)pairs + pairs > cosTable.Length)
+                throw new ArgumentOutOfRangeException(nameof(positions), $"positions[{r}] = {pos} is outside the rope table [0, {cosTable.Length / pairs})");
+            var cos = cosTable.Slice(pos * pairs, pairs);
+            var sin = sinTable.Slice(pos * pairs, pairs);
+            for (int h = 0; h < heads; h++)
+            {
+                var xh = x.Slice(r * width + h * headDim, headDim);
+                var yh = y.Slice(r * width + h * headDim, headDim);
+                if (mode == RopeMode.Neox)
+                {
+                    for (int i = 0; i < pairs; i += 16)
+                    {
+                        var a = Vector512.Create(xh.Slice(i, 16));
+                        var b = Vector512.Create(xh.Slice(pairs + i, 16));
+                        var c = Vector512.Create(cos.Slice(i, 16));
+                        var sn = sign * Vector512.Create(sin.Slice(i, 16));
+                        (a * c - b * sn).CopyTo(yh.Slice(i, 16));
+                        (a * sn + b * c).CopyTo(yh.Slice(pairs + i, 16));
+                    }
+                }
+                else
+                {
+                    for (int i = 0; i < headDim; i += 16)
+                    {
+                        var v = Vector512.Create(xh.Slice(i, 16));
+                        var c = Avx512F.PermuteVar16x32(Vector512.Create(Vector256.Create(cos.Slice(i / 2, 8)), Vector256<float>.Zero), twice);
+                        var sn = Avx512F.PermuteVar16x32(Vector512.Create(Vector256.Create(sin.Slice(i / 2, 8)), Vector256<float>.Zero), twice) * alternate;
+                        // y0 = x0 c - x1 s, y1 = x1 c + x0 s (as x0 s + x1 c)
+                        (v * c + Avx512F.Shuffle(v, v, 0b10_11_00_01) * sn).CopyTo(yh.Slice(i, 16));
+                    }
+                }
             }
         }
     }

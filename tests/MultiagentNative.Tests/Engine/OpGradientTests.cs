@@ -98,6 +98,51 @@ public class OpGradientTests
         }
     }
 
+    // Float heads whose width is a multiple of 32 and fully rotated take the vector path; the same rows in heads two
+    // wider (two trailing dims left unturned, the same frequencies) take the scalar loop: the rotated dims must agree to
+    // the bit, forward and backward, in both modes.
+    [TestCase(RopeMode.Norm, 32)]
+    [TestCase(RopeMode.Norm, 64)]
+    [TestCase(RopeMode.Neox, 32)]
+    [TestCase(RopeMode.Neox, 128)]
+    public void FloatRopeVectorPathIsBitwiseTheScalarLoop(RopeMode mode, int headDim)
+    {
+        int rows = 5, heads = 3, wide = headDim + 2;
+        var random = new Random(headDim);
+        var table = new RopeTable<float>(64, headDim, mode, 10000.0, 0.5, []);
+        int[] positions = [0, 1, 17, 40, 63];
+        var x = new float[rows * heads * headDim];
+        var xWide = new float[rows * heads * wide];
+        for (int r = 0; r < rows * heads; r++)
+            for (int d = 0; d < headDim; d++)
+                xWide[r * wide + d] = x[r * headDim + d] = (float)(random.NextDouble() * 4 - 2);
+        foreach (bool backward in new[] { false, true })
+        {
+            float[] y = new float[x.Length], yWide = new float[xWide.Length];
+            if (backward)
+            {
+                Rope.Backward<float>(y, x, positions, table, rows, heads, headDim);
+                Rope.Backward<float>(yWide, xWide, positions, table, rows, heads, wide);
+            }
+            else
+            {
+                Rope.Forward<float>(y, x, positions, table, rows, heads, headDim);
+                Rope.Forward<float>(yWide, xWide, positions, table, rows, heads, wide);
+            }
+            for (int r = 0; r < rows * heads; r++)
+                for (int d = 0; d < headDim; d++)
+                    Assert.That(BitConverter.SingleToInt32Bits(y[r * headDim + d]), Is.EqualTo(BitConverter.SingleToInt32Bits(yWide[r * wide + d])),
+                        $"{mode} backward={backward} head-row {r} dim {d}");
+            // in place, as the decoder calls it
+            var inPlace = (float[])x.Clone();
+            if (backward)
+                Rope.Backward<float>(inPlace, inPlace, positions, table, rows, heads, headDim);
+            else
+                Rope.Forward<float>(inPlace, inPlace, positions, table, rows, heads, headDim);
+            Assert.That(inPlace, Is.EqualTo(y), $"{mode} backward={backward} in place");
+        }
+    }
+
     [TestCase(4, 2, 5, true)]
     [TestCase(4, 2, 5, false)]
     [TestCase(3, 3, 4, true)]
