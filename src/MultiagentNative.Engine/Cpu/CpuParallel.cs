@@ -116,8 +116,14 @@ public static unsafe class CpuParallel
             {
                 failure = e;
             }
-            if (!Poll(static () => Volatile.Read(ref remaining) == 0))
+            // A worker of the previous fork may set AllDone after this fork reset it (it decrements, the caller sees 0
+            // and moves on, then the worker sets): so a wake-up only means "look again", and the count decides.
+            // Workers decrement before they set, so a set cleared here was for a count already read as 0 below.
+            while (Volatile.Read(ref remaining) != 0 && !Poll(static () => Volatile.Read(ref remaining) == 0))
+            {
                 AllDone.Wait();
+                AllDone.Reset();
+            }
             foreach (var worker in workers.AsSpan(0, threads - 1))
                 failure ??= worker.TakeFailure();
             if (failure is not null)

@@ -278,6 +278,36 @@ public class GemmTests
     }
 
     [Test]
+    public void CpuParallel_NeverReturnsBeforeEveryPartHasRun()
+    {
+        // Without polling the caller blocks on the done event at once, and quick forks alternate with forks whose parts
+        // outlast the caller's own: every fork still returns only after all its parts. (The race this path guards
+        // against, a worker preempted between counting itself done and signalling, is too narrow to reproduce at will.)
+        int saved = CpuParallel.PollMicroseconds;
+        CpuParallel.PollMicroseconds = 0;
+        try
+        {
+            for (int fork = 0; fork < 400; fork++)
+            {
+                int parts = 2 + fork % 3;
+                var done = new int[parts];
+                bool slow = fork % 2 == 1;
+                CpuParallel.For(parts, part =>
+                {
+                    if (slow && part > 0)
+                        Thread.Sleep(1);
+                    Volatile.Write(ref done[part], 1);
+                });
+                Assert.That(done, Is.All.EqualTo(1), $"fork {fork} returned before all its parts ran");
+            }
+        }
+        finally
+        {
+            CpuParallel.PollMicroseconds = saved;
+        }
+    }
+
+    [Test]
     public void CpuParallel_KeepsToTheCoresOtherBusyThreadsLeave()
     {
         if (CpuParallel.MaxThreads < 2)
