@@ -36,12 +36,16 @@ static class BenchDebateCommand
         var syntheticType = new Option<string>("--synthetic-type") { Description = "weight type of the synthetic model", DefaultValueFactory = _ => "q8_0" };
         syntheticType.AcceptOnlyFromAmong([.. MultiagentNative.Engine.Model.SyntheticModel.Types.Keys]);
         var maxTokens = new Option<int>("--max-tokens") { Description = "most tokens per answer (0: the preset's)" };
+        var withAdapters = new Option<bool>("--adapters")
+        {
+            Description = "give every agent its own random LoRA adapter (rank 8, every projection), as a round after finetuning runs; default: the base model for all (iteration 0)",
+        };
         var device = BackendOption.CreateDevice();
         var kvCache = BackendOption.CreateKvCache();
         var command = new Command("debate", "one debate round on the engine and llama.cpp, vs the raw llama_decode ceiling and one request at a time")
         {
             model, agents, problems, threads, perContext, repeats, json, backend, skipPeers, round, batchSize, synthetic, syntheticType, maxTokens,
-            device, kvCache,
+            device, kvCache, withAdapters,
         };
         command.SetAction(parse =>
         {
@@ -71,12 +75,23 @@ static class BenchDebateCommand
                 "both" => [DecodeBackendKind.LlamaCpp, DecodeBackendKind.Engine],
                 var one => [BackendOption.Parse(one)],
             };
-            var report = DebateBenchmark.Run(loaded, task, prompts, options, Math.Max(1, parse.GetValue(repeats)),
-                asJson ? null : line => Console.Error.WriteLine(line), backends, peers: !parse.GetValue(skipPeers),
-                round: parse.GetValue(round), batchSize: parse.GetValue(batchSize));
-            if (!asJson && backends.Contains(DecodeBackendKind.Engine))
-                console.WriteLine($"engine on {parse.GetValue(device)}, KV cache {options.EngineKvCache.ToString().ToLowerInvariant()}");
-            console.WriteLine(asJson ? JsonSerializer.Serialize(report, new JsonSerializerOptions { WriteIndented = true }) : Format(report));
+            string? adapterFolder = parse.GetValue(withAdapters) ? Directory.CreateTempSubdirectory("mafn-bench-adapters-").FullName : null;
+            try
+            {
+                var adapterPath = adapterFolder is null ? null : DebateBenchmark.RandomAdapters(path, options.Agents, adapterFolder);
+                var report = DebateBenchmark.Run(loaded, task, prompts, options, Math.Max(1, parse.GetValue(repeats)),
+                    asJson ? null : line => Console.Error.WriteLine(line), backends, peers: !parse.GetValue(skipPeers),
+                    round: parse.GetValue(round), batchSize: parse.GetValue(batchSize), adapterPath: adapterPath);
+                if (!asJson && backends.Contains(DecodeBackendKind.Engine))
+                    console.WriteLine($"engine on {parse.GetValue(device)}, KV cache {options.EngineKvCache.ToString().ToLowerInvariant()}" +
+                                      (adapterFolder is null ? ", agents on the base model" : $", each of the {2 * options.Agents} agents with its own random LoRA adapter"));
+                console.WriteLine(asJson ? JsonSerializer.Serialize(report, new JsonSerializerOptions { WriteIndented = true }) : Format(report));
+            }
+            finally
+            {
+                if (adapterFolder is not null)
+                    Directory.Delete(adapterFolder, recursive: true);
+            }
             return 0;
         });
         return command;

@@ -3,6 +3,8 @@
 // the raw llama_decode ceiling and one request at a time measured in the same run.
 using System.Diagnostics;
 using MultiagentNative.Engine.Cpu;
+using MultiagentNative.Engine.Model;
+using MultiagentNative.Engine.Adapters;
 using MultiagentNative.Serving;
 using MultiagentNative.Tasks;
 
@@ -34,9 +36,11 @@ public sealed record DebateBenchmarkReport(string Model, int Agents, int Problem
 
 public static class DebateBenchmark
 {
+    /// <param name="adapterPath">Each agent's adapter file (agent, critic), as SocietyGenerator.Create takes it; null: the
+    /// base model for every agent (iteration 0). RandomAdapters writes a set.</param>
     public static DebateBenchmarkReport Run(ServingModel model, ITask task, PromptSet prompts, SocietyOptions options,
         int repeats = 2, Action<string>? log = null, IReadOnlyList<DecodeBackendKind>? backends = null, bool peers = true,
-        int round = 1, int batchSize = 0)
+        int round = 1, int batchSize = 0, Func<int, bool, string?>? adapterPath = null)
     {
         if (round is < 1 or > 2)
             throw new ArgumentOutOfRangeException(nameof(round), round, "round: expected 1 or 2");
@@ -46,9 +50,9 @@ public static class DebateBenchmark
         IReadOnlyList<DecodeBackendKind> order = backends ?? [DecodeBackendKind.LlamaCpp, DecodeBackendKind.Engine];
         // round 2: both backends criticize the same round-1 answers (generated once, untimed, on the first backend)
         var firstRound = round == 1 ? new Dictionary<ResponseKey, ResponseRecord>()
-            : FirstRoundAnswers(model, task, prompts, options with { Backend = order[0], Rounds = 1 }, problems, batchSize, log);
+            : FirstRoundAnswers(model, task, prompts, options with { Backend = order[0], Rounds = 1 }, problems, batchSize, log, adapterPath);
         foreach (var backend in order)
-            rounds.Add(RunRound(model, task, prompts, options with { Backend = backend, Rounds = round }, problems, firstRound, batchSize, log));
+            rounds.Add(RunRound(model, task, prompts, options with { Backend = backend, Rounds = round }, problems, firstRound, batchSize, log, adapterPath));
         var (ceiling, concurrency, single) = (Throughput.Zero, 0, Throughput.Zero);
         if (peers)
         {
@@ -63,10 +67,10 @@ public static class DebateBenchmark
     }
 
     static Dictionary<ResponseKey, ResponseRecord> FirstRoundAnswers(ServingModel model, ITask task, PromptSet prompts, SocietyOptions options,
-        List<Problem> problems, int batchSize, Action<string>? log)
+        List<Problem> problems, int batchSize, Action<string>? log, Func<int, bool, string?>? adapterPath)
     {
         log?.Invoke($"{options.Backend}: round-1 answers for the critic round (untimed)");
-        using var society = SocietyGenerator.Create(model, options, batchSize: batchSize);
+        using var society = SocietyGenerator.Create(model, options, adapterPath, batchSize: batchSize);
         var answers = new Dictionary<ResponseKey, ResponseRecord>();
         new DebateRunner(society.Generator, task, prompts, options).Run(0, [new DebateProblems(DataSplit.Test, problems)],
             new Dictionary<ResponseKey, ResponseRecord>(), r => { lock (answers) answers[r.Key] = r; });
@@ -74,9 +78,9 @@ public static class DebateBenchmark
     }
 
     static BackendRound RunRound(ServingModel model, ITask task, PromptSet prompts, SocietyOptions options, List<Problem> problems,
-        IReadOnlyDictionary<ResponseKey, ResponseRecord> stored, int batchSize, Action<string>? log)
+        IReadOnlyDictionary<ResponseKey, ResponseRecord> stored, int batchSize, Action<string>? log, Func<int, bool, string?>? adapterPath)
     {
-        using var society = SocietyGenerator.Create(model, options, batchSize: batchSize);
+        using var society = SocietyGenerator.Create(model, options, adapterPath, batchSize: batchSize);
         var generator = society.Generator;
         var runner = new DebateRunner(generator, task, prompts, options with { Rounds = 1 });
         var empty = new Dictionary<ResponseKey, ResponseRecord>();
@@ -93,5 +97,35 @@ public static class DebateBenchmark
         log?.Invoke($"  {tokens} tokens in {wall:F1} s: {round.PerWallSecond:F0} tok/s, {round.PerCpuSecond:F0} tok/CPU-s, {cpuSeconds / wall:F2} cores busy");
         return new BackendRound(options.Backend, tokens, wall, cpuSeconds, round, statistics.DecodeSeconds, statistics.PromptTokensDecoded,
             statistics.DecodeCalls, statistics.EnginePhases, statistics.SampleSeconds, statistics.SchedulingSeconds);
+    }
+
+    /// <summary>
+    /// Writes a random LoRA adapter (rank 8, alpha 16, every projection, B drawn as after some finetuning) for each
+    /// generation and critic agent of <paramref name="agents"/> into <paramref name="folder"/>, and returns the paths as
+    /// SocietyGenerator.Create takes them: a round as an iteration after finetuning runs it, every agent its own adapter.
+    /// </summary>
+    public static Func<int, bool, string?> RandomAdapters(string modelPath, int agents, string folder, int seed = 1)
+    {
+        Directory.CreateDirectory(folder);
+        LlamaConfig config;
+        using (var file = Formats.Gguf.GgufFile.Open(modelPath))
+            config = GgufModelLoader.ReadConfig(file);
+        var paths = new Dictionary<(int, bool), string>();
+        for (int agent = 0; agent < agents; agent++)
+        {
+            foreach (bool critic in new[] { false, true })
+            {
+                int adapterSeed = seed * 1000 + 2 * agent + (critic ? 1 : 0);
+                var adapter = AdapterSet<float>.Create(config, new LoraConfig(8, 16, LoraTargets.All), adapterSeed);
+                var random = new Random(adapterSeed);
+                foreach (var pair in adapter.Pairs.Values)
+                    for (int i = 0; i < pair.B.Length; i++)
+                        pair.B[i] = (float)(random.NextDouble() - 0.5) * 0.02f;
+                string path = Path.Combine(folder, $"{(critic ? 'c' : 'g')}{agent}.gguf");
+                LoraGgufAdapter.Export(adapter, config, path);
+                paths[(agent, critic)] = path;
+            }
+        }
+        return (agent, critic) => paths.TryGetValue((agent, critic), out var path) ? path : null;
     }
 }
