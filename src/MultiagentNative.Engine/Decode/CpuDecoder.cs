@@ -26,13 +26,14 @@ public sealed class CpuDecoder : IDecodeBackend
     readonly RopeTable<float> rope;
     readonly Layer[] layers;
     readonly DecodeLinear head;
-    readonly List<(AdapterSet<float>? Adapter, float Scale)> agents = [];
+    // per agent: its LoRA by tensor name, laid out for decode rows (empty for the base alone)
+    readonly List<Dictionary<string, DecodeLora>> agents = [];
     readonly DecodeRows plan = new();
     readonly Lock gate = new();
     readonly DecodeProfile profile = new();
     float[] x = [], norm = [], rstd = [], q = [], k = [], v = [], attn = [], projected = [], act = [],
             qkv = [], gateUp = [], finalRows = [], finalNorm = [];
-    float[][] scores = [], shrunk = [];
+    float[][] scores = [];
     float[][][] shardScores = [];
     float[] headLogits = [];
     readonly DecodeProfile[] shardProfiles;
@@ -132,7 +133,8 @@ public sealed class CpuDecoder : IDecodeBackend
         }
         lock (gate)
         {
-            agents.Add((adapter, scale));
+            var lora = adapter is null ? [] : adapter.Pairs.ToDictionary(p => p.Key, p => new DecodeLora(p.Value, (float)(scale * adapter.Lora.Scale)));
+            agents.Add(lora);
             return agents.Count - 1;
         }
     }
@@ -313,28 +315,33 @@ public sealed class CpuDecoder : IDecodeBackend
     {
         linear.Multiply(y, input, s.FirstRow, s.Rows, s.Serial, ParallelWork);
         clock.Lap(DecodePhase.Gemm);
-        int inDim = linear.K, width = linear.N;
+        int width = linear.N;
         for (int agent = 0; agent < agents.Count; agent++)
         {
-            var (adapter, scale) = agents[agent];
+            var lora = agents[agent];
             int first = Math.Max(plan.SegStart[agent], s.FirstRow), count = Math.Min(plan.SegStart[agent + 1], s.EndRow) - first;
-            if (adapter is null || count <= 0)
+            if (lora.Count == 0 || count <= 0)
                 continue;
             foreach (var part in linear.Parts)
-            {
-                if (adapter.Find(part.Name) is not { } pair)
-                    continue;
-                int rank = pair.Rank;
-                ref var buffer = ref shrunk[s.Index];
-                if (buffer.Length < count * rank)
-                    buffer = new float[Math.Max(count * rank, 2 * buffer.Length)];
-                int threads = s.Serial ? 1 : ThreadsFor((long)count * rank * (inDim + part.Rows));
-                Gemm.Multiply(buffer, input.AsSpan(first * inDim, count * inDim), pair.A, count, rank, inDim, transB: true, threads: threads);
-                Gemm.Multiply(y.AsSpan(first * width + part.Column, (count - 1) * width + part.Rows), buffer, pair.B, count, part.Rows, rank,
-                              transB: true, alpha: (float)(scale * adapter.Lora.Scale), accumulate: true, ldc: width, threads: threads);
-            }
+                if (lora.TryGetValue(part.Name, out var pair))
+                    ApplyLora(pair, input, first, count, y, width, part.Column, s.Serial);
         }
         clock.Lap(DecodePhase.Lora);
+    }
+
+    // a forked step splits a long segment (a prompt chunk) across the cores by rows; rows are independent
+    static void ApplyLora(DecodeLora lora, float[] input, int first, int count, float[] y, int width, int column, bool serial)
+    {
+        long work = (long)count * lora.Rank * (lora.InDim + lora.OutDim);
+        int parts = serial || work < ParallelWork ? 1 : Math.Min(CpuParallel.MaxThreads, count);
+        if (parts == 1)
+            lora.Apply(input, first, count, y, width, column);
+        else
+            CpuParallel.For(parts, part =>
+            {
+                int from = first + (int)((long)count * part / parts), to = first + (int)((long)count * (part + 1) / parts);
+                lora.Apply(input, from, to - from, y, width, column);
+            });
     }
 
     /// <summary>Below this many multiply-adds a GEMM or an attention call of a forked (unsharded) step runs on one
@@ -419,7 +426,6 @@ public sealed class CpuDecoder : IDecodeBackend
         {
             scores = [.. shards.Select(_ => new float[CachedAttention.ScratchFloats(c.Heads, c.HeadWidth, cache.Capacity)])];
             shardScores = [.. scores.Select(buffer => new[] { buffer })];
-            shrunk = [.. shards.Select(_ => Array.Empty<float>())];
         }
     }
 

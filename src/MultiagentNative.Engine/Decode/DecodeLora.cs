@@ -1,0 +1,122 @@
+// One agent's LoRA on one projection, laid out for decode rows: y[r] += scale * B (A x[r]) row by row, A [rank, in] as
+// trained and B transposed [rank, out], so the shrink is rank dot products over x[r] and the expand rank vector
+// multiply-adds into y[r]. A decode step's segments are a few rows of rank 8: as GEMM calls (two per projection, agent
+// and shard) their packing and setup cost several times the arithmetic (a fifth of a step with three adapted agents).
+// A row's result does not depend on which other rows come with it, so shards and forked steps give the same bits.
+using System.Runtime.Intrinsics;
+using MultiagentNative.Engine.Cpu;
+
+namespace MultiagentNative.Engine.Decode;
+
+sealed unsafe class DecodeLora
+{
+    const int Lanes = 8;
+    readonly float[] a, bt;
+
+    public DecodeLora(LoraPair<float> pair, float scale)
+    {
+        (Rank, InDim, OutDim, Scale) = (pair.Rank, pair.InDim, pair.OutDim, scale);
+        a = pair.A.AsSpan(0, Rank * InDim).ToArray();
+        bt = new float[Rank * OutDim];
+        for (int o = 0; o < OutDim; o++)
+            for (int i = 0; i < Rank; i++)
+                bt[i * OutDim + o] = pair.B[o * Rank + i];
+    }
+
+    public int Rank { get; }
+    public int InDim { get; }
+    public int OutDim { get; }
+    /// <summary>The agent's scale times the adapter's alpha / rank.</summary>
+    public float Scale { get; }
+
+    /// <summary>y[r * width + column + o] += Scale * sum_i B[o, i] (A[i] . x[r]) for rows [first, first + count).</summary>
+    public void Apply(float[] x, int first, int count, float[] y, int width, int column)
+    {
+        Span<float> h = Rank <= 256 ? stackalloc float[Rank] : new float[Rank];
+        fixed (float* px = x, py = y, pa = a, pb = bt, ph = h)
+        {
+            for (int r = first; r < first + count; r++)
+            {
+                Shrink(px + (long)r * InDim, pa, ph);
+                Expand(py + (long)r * width + column, pb, ph);
+            }
+        }
+    }
+
+    // h[i] = Scale * (A[i] . x): four ranks per pass over x, each its own chain (a dot product alone waits on its adds)
+    void Shrink(float* x, float* pa, float* h)
+    {
+        int i = 0;
+        if (Vector256.IsHardwareAccelerated && InDim % Lanes == 0)
+        {
+            for (; i + 4 <= Rank; i += 4)
+            {
+                float* a0 = pa + (long)i * InDim, a1 = a0 + InDim, a2 = a1 + InDim, a3 = a2 + InDim;
+                Vector256<float> s0 = default, s1 = default, s2 = default, s3 = default;
+                for (int k = 0; k < InDim; k += Lanes)
+                {
+                    var xk = Vector256.Load(x + k);
+                    s0 = Vector256.FusedMultiplyAdd(xk, Vector256.Load(a0 + k), s0);
+                    s1 = Vector256.FusedMultiplyAdd(xk, Vector256.Load(a1 + k), s1);
+                    s2 = Vector256.FusedMultiplyAdd(xk, Vector256.Load(a2 + k), s2);
+                    s3 = Vector256.FusedMultiplyAdd(xk, Vector256.Load(a3 + k), s3);
+                }
+                h[i] = Scale * Vector256.Sum(s0);
+                h[i + 1] = Scale * Vector256.Sum(s1);
+                h[i + 2] = Scale * Vector256.Sum(s2);
+                h[i + 3] = Scale * Vector256.Sum(s3);
+            }
+        }
+        for (; i < Rank; i++)
+        {
+            float sum = 0;
+            float* ai = pa + (long)i * InDim;
+            for (int k = 0; k < InDim; k++)
+                sum = MathF.FusedMultiplyAdd(x[k], ai[k], sum);
+            h[i] = Scale * sum;
+        }
+    }
+
+    // y[o] += sum_i h[i] Bt[i, o]: four vectors of outputs at a time, ranks inner, so four chains run side by side
+    void Expand(float* y, float* pb, float* h)
+    {
+        int c = 0;
+        if (Vector256.IsHardwareAccelerated)
+        {
+            for (; c + 4 * Lanes <= OutDim; c += 4 * Lanes)
+            {
+                var y0 = Vector256.Load(y + c);
+                var y1 = Vector256.Load(y + c + Lanes);
+                var y2 = Vector256.Load(y + c + 2 * Lanes);
+                var y3 = Vector256.Load(y + c + 3 * Lanes);
+                for (int i = 0; i < Rank; i++)
+                {
+                    var hi = Vector256.Create(h[i]);
+                    float* b = pb + (long)i * OutDim + c;
+                    y0 = Vector256.FusedMultiplyAdd(hi, Vector256.Load(b), y0);
+                    y1 = Vector256.FusedMultiplyAdd(hi, Vector256.Load(b + Lanes), y1);
+                    y2 = Vector256.FusedMultiplyAdd(hi, Vector256.Load(b + 2 * Lanes), y2);
+                    y3 = Vector256.FusedMultiplyAdd(hi, Vector256.Load(b + 3 * Lanes), y3);
+                }
+                y0.Store(y + c);
+                y1.Store(y + c + Lanes);
+                y2.Store(y + c + 2 * Lanes);
+                y3.Store(y + c + 3 * Lanes);
+            }
+            for (; c + Lanes <= OutDim; c += Lanes)
+            {
+                var sum = Vector256.Load(y + c);
+                for (int i = 0; i < Rank; i++)
+                    sum = Vector256.FusedMultiplyAdd(Vector256.Create(h[i]), Vector256.Load(pb + (long)i * OutDim + c), sum);
+                sum.Store(y + c);
+            }
+        }
+        for (; c < OutDim; c++)
+        {
+            float sum = y[c];
+            for (int i = 0; i < Rank; i++)
+                sum = MathF.FusedMultiplyAdd(h[i], pb[(long)i * OutDim + c], sum);
+            y[c] = sum;
+        }
+    }
+}
