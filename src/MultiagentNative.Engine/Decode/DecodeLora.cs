@@ -35,7 +35,21 @@ sealed unsafe class DecodeLora
         Span<float> h = Rank <= 256 ? stackalloc float[Rank] : new float[Rank];
         fixed (float* px = x, py = y, pa = a, pb = bt, ph = h)
         {
-            for (int r = first; r < first + count; r++)
+            int r = first;
+            // two rows at a time share each load of A and B (the agent's weights come from L2, the rows sit in L1)
+            if (Vector256.IsHardwareAccelerated && InDim % Lanes == 0 && Rank % 4 == 0 && Rank <= 128)
+            {
+                Span<float> h2 = stackalloc float[Rank];
+                fixed (float* ph2 = h2)
+                {
+                    for (; r + 2 <= first + count; r += 2)
+                    {
+                        ShrinkTwo(px + (long)r * InDim, px + (long)(r + 1) * InDim, pa, ph, ph2);
+                        ExpandTwo(py + (long)r * width + column, py + (long)(r + 1) * width + column, pb, ph, ph2);
+                    }
+                }
+            }
+            for (; r < first + count; r++)
             {
                 Shrink(px + (long)r * InDim, pa, ph);
                 Expand(py + (long)r * width + column, pb, ph);
@@ -74,6 +88,93 @@ sealed unsafe class DecodeLora
             for (int k = 0; k < InDim; k++)
                 sum = MathF.FusedMultiplyAdd(x[k], ai[k], sum);
             h[i] = Scale * sum;
+        }
+    }
+
+    // Shrink of two rows: four ranks per pass, each A load feeding both rows (eight chains)
+    void ShrinkTwo(float* x0, float* x1, float* pa, float* h0, float* h1)
+    {
+        for (int i = 0; i < Rank; i += 4)
+        {
+            float* a0 = pa + (long)i * InDim, a1 = a0 + InDim, a2 = a1 + InDim, a3 = a2 + InDim;
+            Vector256<float> s0 = default, s1 = default, s2 = default, s3 = default, t0 = default, t1 = default, t2 = default, t3 = default;
+            for (int k = 0; k < InDim; k += Lanes)
+            {
+                var u = Vector256.Load(x0 + k);
+                var v = Vector256.Load(x1 + k);
+                var w0 = Vector256.Load(a0 + k);
+                var w1 = Vector256.Load(a1 + k);
+                var w2 = Vector256.Load(a2 + k);
+                var w3 = Vector256.Load(a3 + k);
+                s0 = Vector256.FusedMultiplyAdd(u, w0, s0);
+                s1 = Vector256.FusedMultiplyAdd(u, w1, s1);
+                s2 = Vector256.FusedMultiplyAdd(u, w2, s2);
+                s3 = Vector256.FusedMultiplyAdd(u, w3, s3);
+                t0 = Vector256.FusedMultiplyAdd(v, w0, t0);
+                t1 = Vector256.FusedMultiplyAdd(v, w1, t1);
+                t2 = Vector256.FusedMultiplyAdd(v, w2, t2);
+                t3 = Vector256.FusedMultiplyAdd(v, w3, t3);
+            }
+            h0[i] = Scale * Vector256.Sum(s0);
+            h0[i + 1] = Scale * Vector256.Sum(s1);
+            h0[i + 2] = Scale * Vector256.Sum(s2);
+            h0[i + 3] = Scale * Vector256.Sum(s3);
+            h1[i] = Scale * Vector256.Sum(t0);
+            h1[i + 1] = Scale * Vector256.Sum(t1);
+            h1[i + 2] = Scale * Vector256.Sum(t2);
+            h1[i + 3] = Scale * Vector256.Sum(t3);
+        }
+    }
+
+    // Expand of two rows: two output vectors of each row at a time, each B load feeding both rows
+    void ExpandTwo(float* y0, float* y1, float* pb, float* h0, float* h1)
+    {
+        int c = 0;
+        for (; c + 2 * Lanes <= OutDim; c += 2 * Lanes)
+        {
+            var p0 = Vector256.Load(y0 + c);
+            var p1 = Vector256.Load(y0 + c + Lanes);
+            var q0 = Vector256.Load(y1 + c);
+            var q1 = Vector256.Load(y1 + c + Lanes);
+            for (int i = 0; i < Rank; i++)
+            {
+                float* b = pb + (long)i * OutDim + c;
+                var b0 = Vector256.Load(b);
+                var b1 = Vector256.Load(b + Lanes);
+                var g = Vector256.Create(h0[i]);
+                var e = Vector256.Create(h1[i]);
+                p0 = Vector256.FusedMultiplyAdd(g, b0, p0);
+                p1 = Vector256.FusedMultiplyAdd(g, b1, p1);
+                q0 = Vector256.FusedMultiplyAdd(e, b0, q0);
+                q1 = Vector256.FusedMultiplyAdd(e, b1, q1);
+            }
+            p0.Store(y0 + c);
+            p1.Store(y0 + c + Lanes);
+            q0.Store(y1 + c);
+            q1.Store(y1 + c + Lanes);
+        }
+        for (; c + Lanes <= OutDim; c += Lanes)
+        {
+            var p0 = Vector256.Load(y0 + c);
+            var q0 = Vector256.Load(y1 + c);
+            for (int i = 0; i < Rank; i++)
+            {
+                var b0 = Vector256.Load(pb + (long)i * OutDim + c);
+                p0 = Vector256.FusedMultiplyAdd(Vector256.Create(h0[i]), b0, p0);
+                q0 = Vector256.FusedMultiplyAdd(Vector256.Create(h1[i]), b0, q0);
+            }
+            p0.Store(y0 + c);
+            q0.Store(y1 + c);
+        }
+        for (; c < OutDim; c++)
+        {
+            float p = y0[c], q = y1[c];
+            for (int i = 0; i < Rank; i++)
+            {
+                p = MathF.FusedMultiplyAdd(h0[i], pb[(long)i * OutDim + c], p);
+                q = MathF.FusedMultiplyAdd(h1[i], pb[(long)i * OutDim + c], q);
+            }
+            (y0[c], y1[c]) = (p, q);
         }
     }
 
