@@ -352,8 +352,6 @@ public sealed class CpuDecoder : IDecodeBackend
     public static long ParallelWork { get; set; } = 1L << 20;
     public static long AttentionParallelWork { get; set; } = 1L << 18;
 
-    static int ThreadsFor(long multiplyAdds) => multiplyAdds < ParallelWork ? 1 : 0;
-
     void StoreKv(int layer, Shard s)
     {
         int width = config.KvWidth;

@@ -44,12 +44,6 @@ sealed class DecodeProfile
 
     public void Start() => last = Stopwatch.GetTimestamp();
 
-    /// <summary>When the previous lap ended.</summary>
-    public long Last => last;
-
-    /// <summary>Restarts the clock at an earlier timestamp (another clock's last lap), so the next lap starts there.</summary>
-    public void Resume(long timestamp) => last = timestamp;
-
     public void Lap(DecodePhase phase)
     {
         long now = Stopwatch.GetTimestamp();

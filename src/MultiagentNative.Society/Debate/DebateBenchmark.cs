@@ -2,7 +2,6 @@
 // backend over the same requests, per wall second and per CPU second, with the engine's GEMM share of its step time, beside
 // the raw llama_decode ceiling and one request at a time measured in the same run.
 using System.Diagnostics;
-using MultiagentNative.Engine.Cpu;
 using MultiagentNative.Engine.Model;
 using MultiagentNative.Engine.Adapters;
 using MultiagentNative.Serving;
