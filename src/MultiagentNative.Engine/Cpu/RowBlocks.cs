@@ -22,4 +22,20 @@ static class RowBlocks
             body(first, Math.Min(rowsPerBlock, rows - first));
         });
     }
+
+    /// <summary>body(firstRow, rowCount) over <paramref name="parts"/> near-equal consecutive runs of [first, first + count)
+    /// on the engine's workers; one call on this thread when parts is 1.</summary>
+    public static void ForParts(int first, int count, int parts, Action<int, int> body)
+    {
+        if (parts <= 1)
+        {
+            body(first, count);
+            return;
+        }
+        CpuParallel.For(parts, part =>
+        {
+            int from = first + (int)((long)count * part / parts), to = first + (int)((long)count * (part + 1) / parts);
+            body(from, to - from);
+        });
+    }
 }

@@ -337,11 +337,7 @@ public sealed class CpuDecoder : IDecodeBackend
         if (parts == 1)
             lora.Apply(input, first, count, y, width, column);
         else
-            CpuParallel.For(parts, part =>
-            {
-                int from = first + (int)((long)count * part / parts), to = first + (int)((long)count * (part + 1) / parts);
-                lora.Apply(input, from, to - from, y, width, column);
-            });
+            RowBlocks.ForParts(first, count, parts, (from, rows) => lora.Apply(input, from, rows, y, width, column));
     }
 
     /// <summary>Below this many multiply-adds a GEMM or an attention call of a forked (unsharded) step runs on one

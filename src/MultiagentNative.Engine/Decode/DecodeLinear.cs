@@ -47,11 +47,8 @@ sealed class DecodeLinear
             if (parts <= 1)
                 Gemm.Multiply(y.AsSpan(first * N, rows * N), x.AsSpan(first * K, rows * K), packed, rows);
             else
-                CpuParallel.For(parts, part =>
-                {
-                    int from = first + (int)((long)rows * part / parts), to = first + (int)((long)rows * (part + 1) / parts);
-                    Gemm.Multiply(y.AsSpan(from * N, (to - from) * N), x.AsSpan(from * K, (to - from) * K), packed, to - from);
-                });
+                RowBlocks.ForParts(first, rows, parts, (from, count) =>
+                    Gemm.Multiply(y.AsSpan(from * N, count * N), x.AsSpan(from * K, count * K), packed, count));
         }
         else
         {
