@@ -36,6 +36,7 @@ public sealed class CpuDecoder : IDecodeBackend
     float[][] scores = [];
     float[][][] shardScores = [];
     float[] headLogits = [];
+    long[] inputCosts = [];
     readonly DecodeProfile[] shardProfiles;
     readonly Shard[] shards;
     readonly Action<int> runShard;
@@ -199,9 +200,11 @@ public sealed class CpuDecoder : IDecodeBackend
         int parts = Math.Min(Math.Min(shards.Length, CpuParallel.AvailableThreads), plan.Inputs);
         if (parts > 1 && weightBytes <= ShardMaxWeightBytes)
         {
+            if (inputCosts.Length < plan.Inputs)
+                inputCosts = new long[cache.Slots];
             long total = 0;
             for (int k = 0; k < plan.Inputs; k++)
-                total += InputCost(k);
+                total += inputCosts[k] = InputCost(k);
             int first = 0;
             long done = 0, largest = 0;
             for (int part = 0; part < parts && first < plan.Inputs; part++)
@@ -211,10 +214,10 @@ public sealed class CpuDecoder : IDecodeBackend
                 // at least one input each; then take the next input while that brings the part closer to its target
                 do
                 {
-                    cost += InputCost(end);
+                    cost += inputCosts[end];
                     end++;
                 }
-                while (end < plan.Inputs - (parts - part - 1) && (part == parts - 1 || cost + InputCost(end) / 2 <= target));
+                while (end < plan.Inputs - (parts - part - 1) && (part == parts - 1 || cost + inputCosts[end] / 2 <= target));
                 shards[part] = new Shard(part, first, end, plan.InputRowStart[first], plan.InputRowStart[end], Serial: true);
                 done += cost;
                 largest = Math.Max(largest, cost);
