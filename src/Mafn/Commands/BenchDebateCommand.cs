@@ -75,23 +75,14 @@ static class BenchDebateCommand
                 "both" => [DecodeBackendKind.LlamaCpp, DecodeBackendKind.Engine],
                 var one => [BackendOption.Parse(one)],
             };
-            string? adapterFolder = parse.GetValue(withAdapters) ? Directory.CreateTempSubdirectory("mafn-bench-adapters-").FullName : null;
-            try
-            {
-                var adapterPath = adapterFolder is null ? null : DebateBenchmark.RandomAdapters(path, options.Agents, adapterFolder);
-                var report = DebateBenchmark.Run(loaded, task, prompts, options, Math.Max(1, parse.GetValue(repeats)),
-                    asJson ? null : line => Console.Error.WriteLine(line), backends, peers: !parse.GetValue(skipPeers),
-                    round: parse.GetValue(round), batchSize: parse.GetValue(batchSize), adapterPath: adapterPath);
-                if (!asJson && backends.Contains(DecodeBackendKind.Engine))
-                    console.WriteLine($"engine on {parse.GetValue(device)}, KV cache {options.EngineKvCache.ToString().ToLowerInvariant()}" +
-                                      (adapterFolder is null ? ", agents on the base model" : $", each of the {2 * options.Agents} agents with its own random LoRA adapter"));
-                console.WriteLine(asJson ? JsonSerializer.Serialize(report, new JsonSerializerOptions { WriteIndented = true }) : Format(report));
-            }
-            finally
-            {
-                if (adapterFolder is not null)
-                    Directory.Delete(adapterFolder, recursive: true);
-            }
+            using var adapters = parse.GetValue(withAdapters) ? DebateBenchmark.RandomAdapters(path, options.Agents) : null;
+            var report = DebateBenchmark.Run(loaded, task, prompts, options, Math.Max(1, parse.GetValue(repeats)),
+                asJson ? null : line => Console.Error.WriteLine(line), backends, peers: !parse.GetValue(skipPeers),
+                round: parse.GetValue(round), batchSize: parse.GetValue(batchSize), adapterPath: adapters is null ? null : adapters.PathOf);
+            if (!asJson && backends.Contains(DecodeBackendKind.Engine))
+                console.WriteLine($"engine on {parse.GetValue(device)}, KV cache {options.EngineKvCache.ToString().ToLowerInvariant()}" +
+                                  (adapters is null ? ", agents on the base model" : $", each of the {2 * options.Agents} agents with its own random LoRA adapter"));
+            console.WriteLine(asJson ? JsonSerializer.Serialize(report, new JsonSerializerOptions { WriteIndented = true }) : Format(report));
             return 0;
         });
         return command;

@@ -100,31 +100,54 @@ public static class DebateBenchmark
 
     /// <summary>
     /// Writes a random LoRA adapter (rank 8, alpha 16, every projection, B drawn as after some finetuning) for each
-    /// generation and critic agent of <paramref name="agents"/> into <paramref name="folder"/>, and returns the paths as
-    /// SocietyGenerator.Create takes them: a round as an iteration after finetuning runs it, every agent its own adapter.
+    /// generation and critic agent of <paramref name="agents"/> into a new temporary folder (removed on Dispose): a
+    /// round as an iteration after finetuning runs it, every agent its own adapter.
     /// </summary>
-    public static Func<int, bool, string?> RandomAdapters(string modelPath, int agents, string folder, int seed = 1)
+    public static RandomAdapterFiles RandomAdapters(string modelPath, int agents, int seed = 1)
     {
-        Directory.CreateDirectory(folder);
         LlamaConfig config;
         using (var file = Formats.Gguf.GgufFile.Open(modelPath))
             config = GgufModelLoader.ReadConfig(file);
+        string folder = Directory.CreateTempSubdirectory("mafn-bench-adapters-").FullName;
         var paths = new Dictionary<(int, bool), string>();
-        for (int agent = 0; agent < agents; agent++)
+        try
         {
-            foreach (bool critic in new[] { false, true })
+            for (int agent = 0; agent < agents; agent++)
             {
-                int adapterSeed = seed * 1000 + 2 * agent + (critic ? 1 : 0);
-                var adapter = AdapterSet<float>.Create(config, new LoraConfig(8, 16, LoraTargets.All), adapterSeed);
-                var random = new Random(adapterSeed);
-                foreach (var pair in adapter.Pairs.Values)
-                    for (int i = 0; i < pair.B.Length; i++)
-                        pair.B[i] = (float)(random.NextDouble() - 0.5) * 0.02f;
-                string path = Path.Combine(folder, $"{(critic ? 'c' : 'g')}{agent}.gguf");
-                LoraGgufAdapter.Export(adapter, config, path);
-                paths[(agent, critic)] = path;
+                foreach (bool critic in new[] { false, true })
+                {
+                    int adapterSeed = seed * 1000 + 2 * agent + (critic ? 1 : 0);
+                    var adapter = AdapterSet<float>.Create(config, new LoraConfig(8, 16, LoraTargets.All), adapterSeed);
+                    var random = new Random(adapterSeed);
+                    foreach (var pair in adapter.Pairs.Values)
+                        for (int i = 0; i < pair.B.Length; i++)
+                            pair.B[i] = (float)(random.NextDouble() - 0.5) * 0.02f;
+                    string path = Path.Combine(folder, $"{(critic ? 'c' : 'g')}{agent}.gguf");
+                    LoraGgufAdapter.Export(adapter, config, path);
+                    paths[(agent, critic)] = path;
+                }
             }
         }
-        return (agent, critic) => paths.TryGetValue((agent, critic), out var path) ? path : null;
+        catch
+        {
+            Directory.Delete(folder, recursive: true);
+            throw;
+        }
+        return new RandomAdapterFiles(folder, paths);
+    }
+}
+
+/// <summary>Adapter files RandomAdapters wrote; PathOf is what SocietyGenerator.Create and DebateBenchmark.Run take.</summary>
+public sealed class RandomAdapterFiles(string folder, IReadOnlyDictionary<(int Agent, bool Critic), string> paths) : IDisposable
+{
+    public string Folder { get; } = folder;
+
+    /// <summary>The adapter of (agent, critic), or null for an agent none was written for.</summary>
+    public string? PathOf(int agent, bool critic) => paths.TryGetValue((agent, critic), out var path) ? path : null;
+
+    public void Dispose()
+    {
+        if (Directory.Exists(Folder))
+            Directory.Delete(Folder, recursive: true);
     }
 }

@@ -17,8 +17,8 @@ public class DebateBenchmarkTests
     public void RandomAdaptersGiveEveryAgentItsOwnLoraOnBothBackends()
     {
         string model = BuiltinModel.Find() ?? throw new IgnoreException($"the built-in model ({BuiltinModel.RelativePath}) is not present");
-        string folder = TestPaths.NewScratch("bench-adapters");
-        var adapterPath = DebateBenchmark.RandomAdapters(model, agents: 2, folder);
+        using var adapters = DebateBenchmark.RandomAdapters(model, agents: 2);
+        Func<int, bool, string?> adapterPath = adapters.PathOf;
         var config = GgufModelLoader.Load<float>(model).Config;
         var paths = new List<string>();
         using var loaded = ServingModel.Load(model);
@@ -43,5 +43,7 @@ public class DebateBenchmarkTests
                                          peers: false, adapterPath: adapterPath);
         Assert.That(report.Rounds.Select(r => r.Tokens), Is.All.GreaterThan(0));
         Assert.That(report.Of(DecodeBackendKind.Engine)!.EnginePhases.Lora, Is.GreaterThan(0), "the engine applied LoRA to the agents' rows");
+        adapters.Dispose();
+        Assert.That(Directory.Exists(adapters.Folder), Is.False, "the files go with the set");
     }
 }
