@@ -132,45 +132,24 @@ internal static unsafe class GemmDriver<TKernel> where TKernel : struct, IGemmKe
     }
 
     /// <summary>RunSerial with op(B) already packed by PackAll (p.B unused): only blocks of A are packed here.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void RunSerialPacked(in GemmProblem p, float* packedB)
-    {
-        int kcStep = BalancedStep(p.K, KcMax, 1);
-        int ncStep = BalancedStep(p.N, NcMax, TKernel.Cols);
-        int mcStep = BalancedStep(p.M, McMax, TKernel.Rows);
-        int aFloats = RoundUp(mcStep * kcStep, 16);
-        float* aPack = GemmScratch.Get(aFloats + TKernel.Rows * TKernel.Cols);
-        float* tile = aPack + aFloats;
-        float* bPack = packedB;
-        for (int jc = 0; jc < p.N; jc += ncStep)
-        {
-            int nc = Math.Min(ncStep, p.N - jc);
-            for (int pc = 0; pc < p.K; pc += kcStep)
-            {
-                int kc = Math.Min(kcStep, p.K - pc);
-                bool accumulate = p.Accumulate || pc > 0;
-                for (int ic = 0; ic < p.M; ic += mcStep)
-                {
-                    int mc = Math.Min(mcStep, p.M - ic);
-                    GemmPack.PackA(aPack, p, ic, pc, mc, kc, TKernel.Rows);
-                    MacroKernel(aPack, bPack, tile, p.C + ic * p.Ldc + jc, p.Ldc, mc, nc, kc, p.Alpha, accumulate);
-                }
-                bPack += PackedBlockFloats(kc, nc);
-            }
-        }
-    }
+    public static void RunSerialPacked(in GemmProblem p, float* packedB) => RunBlocks(p, packedB);
 
+    static void RunSerial(in GemmProblem p) => RunBlocks(p, null);
+
+    // The blocked loops over one thread's product; each block of op(B) is packed here into scratch, or, with packedB,
+    // read from PackAll's layout in the same order.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    static void RunSerial(in GemmProblem p)
+    static void RunBlocks(in GemmProblem p, float* packedB)
     {
         int kcStep = BalancedStep(p.K, KcMax, 1);
         int ncStep = BalancedStep(p.N, NcMax, TKernel.Cols);
         int mcStep = BalancedStep(p.M, McMax, TKernel.Rows);
         // Each part starts 64-byte aligned: the kernels load B slivers with aligned loads.
-        int aFloats = RoundUp(mcStep * kcStep, 16), bFloats = RoundUp(kcStep * ncStep, 16);
+        int aFloats = RoundUp(mcStep * kcStep, 16), bFloats = packedB == null ? RoundUp(kcStep * ncStep, 16) : 0;
         float* aPack = GemmScratch.Get(aFloats + bFloats + TKernel.Rows * TKernel.Cols);
-        float* bPack = aPack + aFloats;
-        float* tile = bPack + bFloats;
+        float* scratchB = aPack + aFloats;
+        float* tile = scratchB + bFloats;
+        float* nextPacked = packedB;
         for (int jc = 0; jc < p.N; jc += ncStep)
         {
             int nc = Math.Min(ncStep, p.N - jc);
@@ -178,7 +157,17 @@ internal static unsafe class GemmDriver<TKernel> where TKernel : struct, IGemmKe
             {
                 int kc = Math.Min(kcStep, p.K - pc);
                 bool accumulate = p.Accumulate || pc > 0;
-                GemmPack.PackB(bPack, p, pc, jc, kc, nc, TKernel.Cols);
+                float* bPack;
+                if (packedB == null)
+                {
+                    bPack = scratchB;
+                    GemmPack.PackB(bPack, p, pc, jc, kc, nc, TKernel.Cols);
+                }
+                else
+                {
+                    bPack = nextPacked;
+                    nextPacked += PackedBlockFloats(kc, nc);
+                }
                 for (int ic = 0; ic < p.M; ic += mcStep)
                 {
                     int mc = Math.Min(mcStep, p.M - ic);
