@@ -1,5 +1,5 @@
 // The engine's decode on the CPU: one forward over the new rows of many slots of many agents, base GEMMs once over all
-// rows, each agent's LoRA on its own segment, attention of each row over its slot's cache (KvCache: F32 or BF16, keys
+// rows, each agent's LoRA on its own segment, attention of each row over its slot's cache (KvCache: F32, BF16 or Q8, keys
 // in tiles of 16 positions, values by position), logits only for each input's last row. Buffers are kept between steps.
 // On a small model a step is split into shards, one per core: contiguous runs of inputs (in agent order), each taken
 // through the whole forward by one thread (serial GEMMs, attention, head), so a step forks once instead of at every

@@ -2,8 +2,9 @@
 // V is [slot][position][kvWidth]: attention's second pass adds whole value rows in order. K is tiled and transposed,
 // [slot][position / Tile][kvWidth][Tile]: one tile holds Tile consecutive positions, each column's Tile values adjacent,
 // so a query head's scores over a tile are SIMD multiply-adds of broadcast query elements with contiguous key columns
-// (no horizontal sum per dot), and a slot's tiles stream in order. Elements are F32, or BF16 (KvCacheType): half the
-// bytes for attention to stream, rounded to nearest even on store.
+// (no horizontal sum per dot), and a slot's tiles stream in order. Elements are F32, BF16 (KvCacheType): half the
+// bytes for attention to stream, rounded to nearest even on store, or Q8: bytes, with one float scale per 32 values of
+// a position kept beside them ([slot][block][position]).
 using System.Runtime.Intrinsics;
 using MultiagentNative.Formats.Quants;
 
