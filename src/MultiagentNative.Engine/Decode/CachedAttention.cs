@@ -108,7 +108,7 @@ static unsafe class CachedAttention
                 if (r + 1 < inputRowStart[endInput])
                 {
                     int next = rowSlot[r + 1];
-                    byte* k = (byte*)(pk + cache.KeyOffset(next)), v = (byte*)(pv + cache.ValueOffset(next, 0));
+                    byte* k = (byte*)(pk + cache.KeyOffset(layer, next)), v = (byte*)(pv + cache.ValueOffset(layer, next, 0));
                     int bytes = Math.Min(PrefetchNext, positions[r + 1] + 1) * kvWidth * sizeof(T);
                     for (int b = 0; b < bytes; b += 64)
                     {
@@ -118,22 +118,24 @@ static unsafe class CachedAttention
                 }
                 float* inverseSums = stackalloc float[heads];
                 float* output = po + (long)r * queryWidth;
-                T* rows = pv + cache.ValueOffset(slot, 0);
+                T* rows = pv + cache.ValueOffset(layer, slot, 0);
                 if (typeof(T) == typeof(sbyte))
                 {
                     fixed (float* keyScales = cache.KeyScales(layer), valueScales = cache.ValueScales(layer))
                     {
-                        ScoresQ8(ps, pq + (long)r * queryWidth, (sbyte*)(pk + cache.KeyOffset(slot)), keyScales + cache.ScaleOffset(slot, 0), keyCount);
+                        ScoresQ8(ps, pq + (long)r * queryWidth, (sbyte*)(pk + cache.KeyOffset(layer, slot)), keyScales + cache.KeyScaleOffset(layer, slot, 0), keyCount);
                         Exponentials(ps, keyCount, keyCount, inverseSums);
                         float* weights = ps + heads * stride;
-                        ScaleByValueBlocks(weights, ps, valueScales + cache.ScaleOffset(slot, 0), keyCount);
+                        ScaleByValueBlocks(weights, ps, valueScales + cache.ValueScaleOffset(layer, slot, 0), keyCount);
                         WeightedValues(output, weights, rows, keyCount, inverseSums, KvCache.Q8Block);
                     }
                     return;
                 }
-                Scores(ps, pq + (long)r * queryWidth, pk + cache.KeyOffset(slot), keyCount);
+                Scores(ps, pq + (long)r * queryWidth, pk + cache.KeyOffset(layer, slot), keyCount);
                 Exponentials(ps, keyCount, keyCount, inverseSums);
-                if (headDim % Lanes == 0)
+                if (typeof(T) == typeof(ushort) && headDim % 32 == 0 && Avx512F.IsSupported)
+                    WeightedValuesPairs(output, ps, (ushort*)rows, keyCount, inverseSums);
+                else if (headDim % Lanes == 0)
                     WeightedValues(output, ps, rows, keyCount, inverseSums, headDim);
                 else
                     WeightedValuesAnyWidth(output, ps, rows, keyCount, inverseSums);
@@ -148,11 +150,11 @@ static unsafe class CachedAttention
             fixed (T* pk = keys, pv = values)
             fixed (float* pq = q, po = o, ps = buffer)
             {
-                GroupScores(ps, pq + (long)r * queryWidth, pk + cache.KeyOffset(slot), keyCount);
+                GroupScores(ps, pq + (long)r * queryWidth, pk + cache.KeyOffset(layer, slot), keyCount);
                 float* inverseSums = stackalloc float[GroupRows * heads];
                 for (int i = 0; i < GroupRows; i++)
                     Exponentials(ps + i * rowFloats, positions[r + i] + 1, keyCount, inverseSums + i * heads);
-                GroupValues(po + (long)r * queryWidth, ps, pv + cache.ValueOffset(slot, 0), keyCount, inverseSums);
+                GroupValues(po + (long)r * queryWidth, ps, pv + cache.ValueOffset(layer, slot, 0), keyCount, inverseSums);
             }
         }
 
@@ -178,13 +180,13 @@ static unsafe class CachedAttention
                 var sum = Vector512<float>.Zero;
                 for (j = 0; j < full; j += Lanes)
                 {
-                    var e = Vector512.Exp(Vector512.Load(s + j) - max);
+                    var e = Cpu.VectorMath.Exp(Vector512.Load(s + j) - max);
                     e.Store(s + j);
                     sum += e;
                 }
                 if (j < count)
                 {
-                    var e = Vector512.ConditionalSelect(tailMask, Vector512.Exp(Vector512.Load(s + j) - max), Vector512<float>.Zero);
+                    var e = Vector512.ConditionalSelect(tailMask, Cpu.VectorMath.Exp(Vector512.Load(s + j) - max), Vector512<float>.Zero);
                     e.Store(s + j);
                     sum += e;
                     j += Lanes;
@@ -210,8 +212,7 @@ static unsafe class CachedAttention
                     Vector512<float> b0 = default, b1 = default, b2 = default, b3 = default;
                     for (int d = 0; d < headDim; d += 2, k += 2 * Lanes)
                     {
-                        var even = Load16(k);
-                        var odd = Load16(k + Lanes);
+                        var (even, odd) = LoadColumnPair(k);
                         a0 = Vector512.FusedMultiplyAdd(Vector512.Create(q0[d]), even, a0);
                         a1 = Vector512.FusedMultiplyAdd(Vector512.Create(q1[d]), even, a1);
                         a2 = Vector512.FusedMultiplyAdd(Vector512.Create(q2[d]), even, a2);
@@ -271,7 +272,7 @@ static unsafe class CachedAttention
         }
 
         // s[h * stride + j] = scale q_h . K[j, kv(h)] for every j of the tiles covering keyCount (the last tile's positions
-        // past keyCount are computed and never read). Four accumulators keep four multiply-add chains in flight.
+        // past keyCount are computed and never read). Column pairs: four accumulators keep four multiply-add chains in flight.
         void Scores<T>(float* s, float* query, T* tiles, int keyCount) where T : unmanaged
         {
             int tileCount = (keyCount + Lanes - 1) / Lanes;
@@ -287,11 +288,14 @@ static unsafe class CachedAttention
                     int d = 0;
                     for (; d + 4 <= headDim; d += 4, k += 4 * Lanes)
                     {
-                        a0 = Vector512.FusedMultiplyAdd(Vector512.Create(qh[d]), Load16(k), a0);
-                        a1 = Vector512.FusedMultiplyAdd(Vector512.Create(qh[d + 1]), Load16(k + Lanes), a1);
-                        a2 = Vector512.FusedMultiplyAdd(Vector512.Create(qh[d + 2]), Load16(k + 2 * Lanes), a2);
-                        a3 = Vector512.FusedMultiplyAdd(Vector512.Create(qh[d + 3]), Load16(k + 3 * Lanes), a3);
+                        var (even, odd) = LoadColumnPair(k);
+                        a0 = Vector512.FusedMultiplyAdd(Vector512.Create(qh[d]), even, a0);
+                        a1 = Vector512.FusedMultiplyAdd(Vector512.Create(qh[d + 1]), odd, a1);
+                        (even, odd) = LoadColumnPair(k + 2 * Lanes);
+                        a2 = Vector512.FusedMultiplyAdd(Vector512.Create(qh[d + 2]), even, a2);
+                        a3 = Vector512.FusedMultiplyAdd(Vector512.Create(qh[d + 3]), odd, a3);
                     }
+                    // an odd head width is F32 or Q8 (BF16 needs an even one): its columns stand alone
                     for (; d < headDim; d++, k += Lanes)
                         a0 = Vector512.FusedMultiplyAdd(Vector512.Create(qh[d]), Load16(k), a0);
                     ((a0 + a1 + (a2 + a3)) * scale).Store(s + h * stride + t * Lanes);
@@ -404,6 +408,56 @@ static unsafe class CachedAttention
             }
         }
 
+        // BF16 values, head width a multiple of 32: one 512-bit load is 32 columns of a value row as 16 pairs, the pair's low
+        // half (shifted up) the even column and its high half (masked) the odd one, so no widening shuffle. Even and odd
+        // columns accumulate apart and are interleaved once per row. Up to four 32-column blocks (8 chains) per pass, each
+        // block prefetching its own columns PrefetchRows ahead.
+        void WeightedValuesPairs(float* output, float* p, ushort* rows, int keyCount, float* inverseSums)
+        {
+            var high = Vector512.Create(0xFFFF0000u);
+            for (int c = 0; c < queryWidth; c += 4 * 32)
+            {
+                // fewer than four blocks left: the spare chains repeat the last block and are not stored
+                int blocks = Math.Min(4, (queryWidth - c) / 32);
+                int c1 = c + 32 * Math.Min(1, blocks - 1), c2 = c + 32 * Math.Min(2, blocks - 1), c3 = c + 32 * (blocks - 1);
+                float* p0 = WeightsOf(p, c), p1 = WeightsOf(p, c1), p2 = WeightsOf(p, c2), p3 = WeightsOf(p, c3);
+                ushort* r0 = rows + ColumnOf(c), r1 = rows + ColumnOf(c1), r2 = rows + ColumnOf(c2), r3 = rows + ColumnOf(c3);
+                Vector512<float> e0 = default, e1 = default, e2 = default, e3 = default;
+                Vector512<float> o0 = default, o1 = default, o2 = default, o3 = default;
+                long offset = 0, ahead = (long)PrefetchRows * kvWidth;
+                for (int j = 0; j < keyCount; j++, offset += kvWidth)
+                {
+                    Prefetch(r0 + offset + ahead);
+                    Prefetch(r1 + offset + ahead);
+                    Prefetch(r2 + offset + ahead);
+                    Prefetch(r3 + offset + ahead);
+                    var x = Vector512.Load((uint*)(r0 + offset));
+                    var w = Vector512.Create(p0[j]);
+                    e0 = Vector512.FusedMultiplyAdd(w, Vector512.ShiftLeft(x, 16).AsSingle(), e0);
+                    o0 = Vector512.FusedMultiplyAdd(w, (x & high).AsSingle(), o0);
+                    x = Vector512.Load((uint*)(r1 + offset));
+                    w = Vector512.Create(p1[j]);
+                    e1 = Vector512.FusedMultiplyAdd(w, Vector512.ShiftLeft(x, 16).AsSingle(), e1);
+                    o1 = Vector512.FusedMultiplyAdd(w, (x & high).AsSingle(), o1);
+                    x = Vector512.Load((uint*)(r2 + offset));
+                    w = Vector512.Create(p2[j]);
+                    e2 = Vector512.FusedMultiplyAdd(w, Vector512.ShiftLeft(x, 16).AsSingle(), e2);
+                    o2 = Vector512.FusedMultiplyAdd(w, (x & high).AsSingle(), o2);
+                    x = Vector512.Load((uint*)(r3 + offset));
+                    w = Vector512.Create(p3[j]);
+                    e3 = Vector512.FusedMultiplyAdd(w, Vector512.ShiftLeft(x, 16).AsSingle(), e3);
+                    o3 = Vector512.FusedMultiplyAdd(w, (x & high).AsSingle(), o3);
+                }
+                StoreInterleaved(output + c, e0, o0, inverseSums[c / headDim]);
+                if (blocks > 1)
+                    StoreInterleaved(output + c1, e1, o1, inverseSums[c1 / headDim]);
+                if (blocks > 2)
+                    StoreInterleaved(output + c2, e2, o2, inverseSums[c2 / headDim]);
+                if (blocks > 3)
+                    StoreInterleaved(output + c3, e3, o3, inverseSums[c3 / headDim]);
+            }
+        }
+
         // output column c: its head's probabilities, and its column in a value row
         float* WeightsOf(float* p, int c) => p + c / headDim * stride;
 
@@ -434,6 +488,29 @@ static unsafe class CachedAttention
         }
         for (; i < n; i++)
             y[i] += alpha * Element(x, i);
+    }
+
+    static readonly Vector512<int> InterleaveLow = Vector512.Create(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+    static readonly Vector512<int> InterleaveHigh = Vector512.Create(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+
+    // output[2i] = even[i] * scale, output[2i + 1] = odd[i] * scale, i < 16 (AVX-512 only: its two-table permute)
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static void StoreInterleaved(float* output, Vector512<float> even, Vector512<float> odd, float scale)
+    {
+        (Avx512F.PermuteVar16x32x2(even, InterleaveLow, odd) * scale).Store(output);
+        (Avx512F.PermuteVar16x32x2(even, InterleaveHigh, odd) * scale).Store(output + Lanes);
+    }
+
+    // Tile positions of key columns d and d + 1 (k: column d's place). F32 and Q8 tiles hold the columns one after the
+    // other; a BF16 tile holds them as Tile (d, d + 1) pairs in one 64-byte line: the low half shifted up is column d,
+    // the high half masked is column d + 1.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static (Vector512<float> Even, Vector512<float> Odd) LoadColumnPair<T>(T* k) where T : unmanaged
+    {
+        if (typeof(T) != typeof(ushort))
+            return (Load16(k), Load16(k + Lanes));
+        var pairs = Vector512.Load((uint*)k);
+        return (Vector512.ShiftLeft(pairs, 16).AsSingle(), (pairs & Vector512.Create(0xFFFF0000u)).AsSingle());
     }
 
     static float HorizontalMax(Vector512<float> v)

@@ -68,6 +68,8 @@ public sealed class CpuDecoder : IDecodeBackend
         config = weights.Config;
         if (kvCacheType == KvCacheType.Q8 && config.HeadWidth % KvCache.Q8Block != 0)
             throw new ArgumentException($"kvCacheType: a Q8 cache needs a head width that is a multiple of {KvCache.Q8Block}; this model's is {config.HeadWidth} (use BF16 or F32)", nameof(kvCacheType));
+        if (kvCacheType == KvCacheType.BF16 && config.HeadWidth % 2 != 0)
+            throw new ArgumentException($"kvCacheType: a BF16 cache keeps key columns in pairs and needs an even head width; this model's is {config.HeadWidth} (use F32)", nameof(kvCacheType));
         cache = new KvCache(config.Layers, maxSlots, slotCapacity, config.KvWidth, kvCacheType);
         rope = new RopeTable<float>(slotCapacity, config.RotatedDims, config.RopeMode, config.RopeTheta, config.RopeFreqScale, ropeFreqFactors);
         weightBytes = weights.Shapes.Sum(shape => (long)shape.Rows * shape.Cols) * sizeof(float);

@@ -2,9 +2,13 @@
 // V is [slot][position][kvWidth]: attention's second pass adds whole value rows in order. K is tiled and transposed,
 // [slot][position / Tile][kvWidth][Tile]: one tile holds Tile consecutive positions, each column's Tile values adjacent,
 // so a query head's scores over a tile are SIMD multiply-adds of broadcast query elements with contiguous key columns
-// (no horizontal sum per dot), and a slot's tiles stream in order. Elements are F32, BF16 (KvCacheType): half the
-// bytes for attention to stream, rounded to nearest even on store, or Q8: bytes, with one float scale per 32 values of
-// a position kept beside them ([slot][block][position]).
+// (no horizontal sum per dot), and a slot's tiles stream in order. BF16 tiles hold columns in pairs instead,
+// [kvWidth / 2][Tile][2]: one 64-byte load is Tile positions of columns 2i and 2i + 1, widened by a shift and a mask
+// (no shuffle). Elements are F32, BF16 (KvCacheType): half the bytes for attention to stream, rounded to nearest even
+// on store, or Q8: bytes, with one float scale per 32 values of a position kept beside them ([slot][block][position]).
+// Every array starts its data on a 64-byte boundary (pinned, so it stays there): a cache line is one vector load.
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 using MultiagentNative.Formats.Quants;
 
@@ -13,7 +17,7 @@ namespace MultiagentNative.Engine.Decode;
 /// <summary>Element type of the decoder's KV cache. F32 (default) matches llama.cpp's F32 cache to ~1e-4; BF16 halves
 /// the bytes attention reads (each float keeps its upper 16 bits, round-to-nearest-even, as ggml's GGML_TYPE_BF16);
 /// Q8 nearly halves them again: signed bytes with one float scale per 32 values of a position, llama.cpp's q8_0 rule
-/// (scale max|x| / 127, values rounded to nearest, half away from zero). Q8 needs a head width that is a multiple of 32.</summary>
+/// (scale max|x| / 127, values rounded to nearest, half away from zero). BF16 needs an even head width, Q8 a multiple of 32.</summary>
 public enum KvCacheType
 {
     F32,
@@ -35,43 +39,52 @@ sealed class KvCache
     readonly sbyte[][] keys8, values8;
     // Q8 scales, [slot][block][position]: a tile's 16 positions of one block are one vector
     readonly float[][] keyScales, valueScales;
+    // per layer, the element where each array's 64-byte-aligned data begins
+    readonly int[] keyStart, valueStart, keyScaleStart, valueScaleStart;
     readonly int[] lengths;
 
     public KvCache(int layers, int slots, int capacity, int kvWidth, KvCacheType type = KvCacheType.F32)
     {
         int padded = (capacity + Tile - 1) / Tile * Tile;
         long perLayer = (long)slots * padded * kvWidth;
-        if (perLayer > Array.MaxLength)
+        if (perLayer > Array.MaxLength - 64)
             throw new ArgumentException($"kv cache: {slots} slots x {capacity} positions x width {kvWidth} exceeds the largest array; use fewer slots or positions");
         if (!Enum.IsDefined(type))
             throw new ArgumentOutOfRangeException(nameof(type), $"type: expected F32, BF16 or Q8, got {type}");
         (Slots, Capacity, PaddedCapacity, KvWidth, Type) = (slots, capacity, padded, kvWidth, type);
         if (type == KvCacheType.Q8 && kvWidth % Q8Block != 0)
             throw new ArgumentException($"kv cache: Q8 needs a kv width that is a multiple of {Q8Block}, got {kvWidth}; use BF16 or F32", nameof(kvWidth));
+        if (type == KvCacheType.BF16 && kvWidth % 2 != 0)
+            throw new ArgumentException($"kv cache: BF16 keeps key columns in pairs and needs an even kv width, got {kvWidth}; use F32", nameof(kvWidth));
         long scalesPerLayer = type == KvCacheType.Q8 ? (long)slots * (kvWidth / Q8Block) * padded : 0;
-        T[][] PerLayer<T>(KvCacheType owner, long length) => [.. Enumerable.Range(0, layers).Select(_ => type == owner ? new T[length] : [])];
-        keys = PerLayer<float>(KvCacheType.F32, perLayer);
-        values = PerLayer<float>(KvCacheType.F32, perLayer);
-        keys16 = PerLayer<ushort>(KvCacheType.BF16, perLayer);
-        values16 = PerLayer<ushort>(KvCacheType.BF16, perLayer);
-        keys8 = PerLayer<sbyte>(KvCacheType.Q8, perLayer);
-        values8 = PerLayer<sbyte>(KvCacheType.Q8, perLayer);
-        keyScales = PerLayer<float>(KvCacheType.Q8, scalesPerLayer);
-        valueScales = PerLayer<float>(KvCacheType.Q8, scalesPerLayer);
-        // Touch every page now, as llama.cpp's llama_kv_cache clears its buffer at creation: the GC hands out fresh
-        // zero pages untouched, and first-touch faults inside decode steps cost ~15% of a built-in-model step here.
-        for (int layer = 0; layer < layers; layer++)
+        (keyStart, valueStart, keyScaleStart, valueScaleStart) = (new int[layers], new int[layers], new int[layers], new int[layers]);
+        // allocated zeroed: llama.cpp's llama_kv_cache clears its buffer at creation too, and the pages are touched now
+        // rather than by first-touch faults inside decode steps (~15% of a built-in-model step here)
+        T[][] PerLayer<T>(KvCacheType owner, long length, int[] starts) where T : unmanaged => [.. Enumerable.Range(0, layers).Select(layer =>
         {
-            keys[layer].AsSpan().Clear();
-            values[layer].AsSpan().Clear();
-            keys16[layer].AsSpan().Clear();
-            values16[layer].AsSpan().Clear();
-            keys8[layer].AsSpan().Clear();
-            values8[layer].AsSpan().Clear();
-            keyScales[layer].AsSpan().Clear();
-            valueScales[layer].AsSpan().Clear();
-        }
+            if (type != owner)
+                return [];
+            (var array, starts[layer]) = AlignedArray<T>(length);
+            return array;
+        })];
+        keys = PerLayer<float>(KvCacheType.F32, perLayer, keyStart);
+        values = PerLayer<float>(KvCacheType.F32, perLayer, valueStart);
+        keys16 = PerLayer<ushort>(KvCacheType.BF16, perLayer, keyStart);
+        values16 = PerLayer<ushort>(KvCacheType.BF16, perLayer, valueStart);
+        keys8 = PerLayer<sbyte>(KvCacheType.Q8, perLayer, keyStart);
+        values8 = PerLayer<sbyte>(KvCacheType.Q8, perLayer, valueStart);
+        keyScales = PerLayer<float>(KvCacheType.Q8, scalesPerLayer, keyScaleStart);
+        valueScales = PerLayer<float>(KvCacheType.Q8, scalesPerLayer, valueScaleStart);
         lengths = new int[slots];
+    }
+
+    // A zeroed array on the pinned heap (it never moves) with 64 bytes to spare, and the index of its first element on a
+    // 64-byte boundary: a vector load of a tile column pair or a value row's 32 columns then touches one cache line.
+    static unsafe (T[] Array, int Start) AlignedArray<T>(long length) where T : unmanaged
+    {
+        var array = GC.AllocateArray<T>((int)length + 64 / sizeof(T), pinned: true);
+        long address = (long)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(array));
+        return (array, (int)((64 - address % 64) % 64 / sizeof(T)));
     }
 
     public int Slots { get; }
@@ -98,13 +111,16 @@ sealed class KvCache
     public float[] ValueScales(int layer) => valueScales[layer];
 
     /// <summary>Offset of (slot, block)'s scales: position p's scale is p further.</summary>
-    public long ScaleOffset(int slot, int block) => ((long)slot * (KvWidth / Q8Block) + block) * PaddedCapacity;
+    public long KeyScaleOffset(int layer, int slot, int block) => keyScaleStart[layer] + ScaleOffset(slot, block);
+    public long ValueScaleOffset(int layer, int slot, int block) => valueScaleStart[layer] + ScaleOffset(slot, block);
+
+    long ScaleOffset(int slot, int block) => ((long)slot * (KvWidth / Q8Block) + block) * PaddedCapacity;
 
     /// <summary>Offset of a slot's first key tile; tile t starts KvWidth * Tile elements further per tile.</summary>
-    public long KeyOffset(int slot) => (long)slot * PaddedCapacity * KvWidth;
+    public long KeyOffset(int layer, int slot) => keyStart[layer] + (long)slot * PaddedCapacity * KvWidth;
 
     /// <summary>Offset of (slot, position)'s value row.</summary>
-    public long ValueOffset(int slot, int position) => ((long)slot * PaddedCapacity + position) * KvWidth;
+    public long ValueOffset(int layer, int slot, int position) => valueStart[layer] + ((long)slot * PaddedCapacity + position) * KvWidth;
 
     public int Length(int slot) => lengths[CheckSlot(slot)];
 
@@ -119,8 +135,8 @@ sealed class KvCache
     public void Store(int layer, int slot, int position, ReadOnlySpan<float> key, ReadOnlySpan<float> value)
     {
         int width = KvWidth;
-        long keyAt = KeyOffset(slot) + (long)(position / Tile) * width * Tile + position % Tile;
-        long valueAt = ValueOffset(slot, position);
+        long tileAt = KeyOffset(layer, slot) + (long)(position / Tile) * width * Tile, keyAt = tileAt + position % Tile;
+        long valueAt = ValueOffset(layer, slot, position);
         if (Type == KvCacheType.F32)
         {
             var k = keys[layer];
@@ -134,12 +150,14 @@ sealed class KvCache
             StoreQ8(layer, slot, position, key, value, keyAt, valueAt);
             return;
         }
-        // convert the row at once (vectorized), then scatter it down the tile's columns
+        // convert the row at once (vectorized), then scatter its column pairs down the tile: pair i of this position is
+        // element position % Tile of the tile's i-th run of Tile pairs
         Span<ushort> rounded = width <= 1024 ? stackalloc ushort[width] : new ushort[width];
         Bf16.FromSingle(key[..width], rounded);
-        var column = keys16[layer].AsSpan((int)keyAt, (width - 1) * Tile + 1);
-        for (int c = 0; c < width; c++)
-            column[c * Tile] = rounded[c];
+        var pairs = MemoryMarshal.Cast<ushort, uint>(keys16[layer].AsSpan((int)tileAt, width * Tile));
+        var roundedPairs = MemoryMarshal.Cast<ushort, uint>(rounded);
+        for (int i = 0, at = position % Tile; i < width / 2; i++, at += Tile)
+            pairs[at] = roundedPairs[i];
         Bf16.FromSingle(value[..width], values16[layer].AsSpan((int)valueAt, width));
     }
 
@@ -149,13 +167,13 @@ sealed class KvCache
         Span<sbyte> quantized = width <= 1024 ? stackalloc sbyte[width] : new sbyte[width];
         var keyScale = keyScales[layer];
         for (int b = 0; b < width / Q8Block; b++)
-            keyScale[ScaleOffset(slot, b) + position] = QuantizeQ8(key.Slice(b * Q8Block, Q8Block), quantized.Slice(b * Q8Block, Q8Block));
+            keyScale[KeyScaleOffset(layer, slot, b) + position] = QuantizeQ8(key.Slice(b * Q8Block, Q8Block), quantized.Slice(b * Q8Block, Q8Block));
         var column = keys8[layer].AsSpan((int)keyAt, (width - 1) * Tile + 1);
         for (int c = 0; c < width; c++)
             column[c * Tile] = quantized[c];
         var valueScale = valueScales[layer];
         for (int b = 0; b < width / Q8Block; b++)
-            valueScale[ScaleOffset(slot, b) + position] = QuantizeQ8(value.Slice(b * Q8Block, Q8Block), values8[layer].AsSpan((int)valueAt + b * Q8Block, Q8Block));
+            valueScale[ValueScaleOffset(layer, slot, b) + position] = QuantizeQ8(value.Slice(b * Q8Block, Q8Block), values8[layer].AsSpan((int)valueAt + b * Q8Block, Q8Block));
     }
 
     /// <summary>q = round(x / d) with d = max|x| / 127 (ggml's quantize_row_q8_0_ref, roundf: half away from zero); returns d.</summary>
@@ -192,22 +210,22 @@ sealed class KvCache
             {
                 if (Type == KvCacheType.F32)
                 {
-                    Array.Copy(keys[layer], KeyOffset(from), keys[layer], KeyOffset(to), keyCount);
-                    Array.Copy(values[layer], ValueOffset(from, 0), values[layer], ValueOffset(to, 0), valueCount);
+                    Array.Copy(keys[layer], KeyOffset(layer, from), keys[layer], KeyOffset(layer, to), keyCount);
+                    Array.Copy(values[layer], ValueOffset(layer, from, 0), values[layer], ValueOffset(layer, to, 0), valueCount);
                 }
                 else if (Type == KvCacheType.BF16)
                 {
-                    Array.Copy(keys16[layer], KeyOffset(from), keys16[layer], KeyOffset(to), keyCount);
-                    Array.Copy(values16[layer], ValueOffset(from, 0), values16[layer], ValueOffset(to, 0), valueCount);
+                    Array.Copy(keys16[layer], KeyOffset(layer, from), keys16[layer], KeyOffset(layer, to), keyCount);
+                    Array.Copy(values16[layer], ValueOffset(layer, from, 0), values16[layer], ValueOffset(layer, to, 0), valueCount);
                 }
                 else
                 {
-                    Array.Copy(keys8[layer], KeyOffset(from), keys8[layer], KeyOffset(to), keyCount);
-                    Array.Copy(values8[layer], ValueOffset(from, 0), values8[layer], ValueOffset(to, 0), valueCount);
+                    Array.Copy(keys8[layer], KeyOffset(layer, from), keys8[layer], KeyOffset(layer, to), keyCount);
+                    Array.Copy(values8[layer], ValueOffset(layer, from, 0), values8[layer], ValueOffset(layer, to, 0), valueCount);
                     for (int b = 0; b < KvWidth / Q8Block; b++)
                     {
-                        Array.Copy(keyScales[layer], ScaleOffset(from, b), keyScales[layer], ScaleOffset(to, b), length);
-                        Array.Copy(valueScales[layer], ScaleOffset(from, b), valueScales[layer], ScaleOffset(to, b), length);
+                        Array.Copy(keyScales[layer], KeyScaleOffset(layer, from, b), keyScales[layer], KeyScaleOffset(layer, to, b), length);
+                        Array.Copy(valueScales[layer], ValueScaleOffset(layer, from, b), valueScales[layer], ValueScaleOffset(layer, to, b), length);
                     }
                 }
             }
