@@ -10,7 +10,7 @@ namespace MultiagentNative.Engine.Decode;
 
 sealed unsafe class DecodeLora
 {
-    const int Lanes = 8;
+    const int Lanes = 16;
     readonly float[] a, bt;
 
     public DecodeLora(LoraPair<float> pair, float scale)
@@ -37,7 +37,7 @@ sealed unsafe class DecodeLora
         {
             int r = first;
             // two rows at a time share each load of A and B (the agent's weights come from L2, the rows sit in L1)
-            if (Vector256.IsHardwareAccelerated && InDim % Lanes == 0 && Rank % 4 == 0 && Rank <= 128)
+            if (InDim % Lanes == 0 && Rank % 4 == 0 && Rank <= 128)
             {
                 Span<float> h2 = stackalloc float[Rank];
                 fixed (float* ph2 = h2)
@@ -61,24 +61,24 @@ sealed unsafe class DecodeLora
     void Shrink(float* x, float* pa, float* h)
     {
         int i = 0;
-        if (Vector256.IsHardwareAccelerated && InDim % Lanes == 0)
+        if (InDim % Lanes == 0)
         {
             for (; i + 4 <= Rank; i += 4)
             {
                 float* a0 = pa + (long)i * InDim, a1 = a0 + InDim, a2 = a1 + InDim, a3 = a2 + InDim;
-                Vector256<float> s0 = default, s1 = default, s2 = default, s3 = default;
+                Vector512<float> s0 = default, s1 = default, s2 = default, s3 = default;
                 for (int k = 0; k < InDim; k += Lanes)
                 {
-                    var xk = Vector256.Load(x + k);
-                    s0 = Vector256.FusedMultiplyAdd(xk, Vector256.Load(a0 + k), s0);
-                    s1 = Vector256.FusedMultiplyAdd(xk, Vector256.Load(a1 + k), s1);
-                    s2 = Vector256.FusedMultiplyAdd(xk, Vector256.Load(a2 + k), s2);
-                    s3 = Vector256.FusedMultiplyAdd(xk, Vector256.Load(a3 + k), s3);
+                    var xk = Vector512.Load(x + k);
+                    s0 = Vector512.FusedMultiplyAdd(xk, Vector512.Load(a0 + k), s0);
+                    s1 = Vector512.FusedMultiplyAdd(xk, Vector512.Load(a1 + k), s1);
+                    s2 = Vector512.FusedMultiplyAdd(xk, Vector512.Load(a2 + k), s2);
+                    s3 = Vector512.FusedMultiplyAdd(xk, Vector512.Load(a3 + k), s3);
                 }
-                h[i] = Scale * Vector256.Sum(s0);
-                h[i + 1] = Scale * Vector256.Sum(s1);
-                h[i + 2] = Scale * Vector256.Sum(s2);
-                h[i + 3] = Scale * Vector256.Sum(s3);
+                h[i] = Scale * Vector512.Sum(s0);
+                h[i + 1] = Scale * Vector512.Sum(s1);
+                h[i + 2] = Scale * Vector512.Sum(s2);
+                h[i + 3] = Scale * Vector512.Sum(s3);
             }
         }
         for (; i < Rank; i++)
@@ -97,32 +97,32 @@ sealed unsafe class DecodeLora
         for (int i = 0; i < Rank; i += 4)
         {
             float* a0 = pa + (long)i * InDim, a1 = a0 + InDim, a2 = a1 + InDim, a3 = a2 + InDim;
-            Vector256<float> s0 = default, s1 = default, s2 = default, s3 = default, t0 = default, t1 = default, t2 = default, t3 = default;
+            Vector512<float> s0 = default, s1 = default, s2 = default, s3 = default, t0 = default, t1 = default, t2 = default, t3 = default;
             for (int k = 0; k < InDim; k += Lanes)
             {
-                var u = Vector256.Load(x0 + k);
-                var v = Vector256.Load(x1 + k);
-                var w0 = Vector256.Load(a0 + k);
-                var w1 = Vector256.Load(a1 + k);
-                var w2 = Vector256.Load(a2 + k);
-                var w3 = Vector256.Load(a3 + k);
-                s0 = Vector256.FusedMultiplyAdd(u, w0, s0);
-                s1 = Vector256.FusedMultiplyAdd(u, w1, s1);
-                s2 = Vector256.FusedMultiplyAdd(u, w2, s2);
-                s3 = Vector256.FusedMultiplyAdd(u, w3, s3);
-                t0 = Vector256.FusedMultiplyAdd(v, w0, t0);
-                t1 = Vector256.FusedMultiplyAdd(v, w1, t1);
-                t2 = Vector256.FusedMultiplyAdd(v, w2, t2);
-                t3 = Vector256.FusedMultiplyAdd(v, w3, t3);
+                var u = Vector512.Load(x0 + k);
+                var v = Vector512.Load(x1 + k);
+                var w0 = Vector512.Load(a0 + k);
+                var w1 = Vector512.Load(a1 + k);
+                var w2 = Vector512.Load(a2 + k);
+                var w3 = Vector512.Load(a3 + k);
+                s0 = Vector512.FusedMultiplyAdd(u, w0, s0);
+                s1 = Vector512.FusedMultiplyAdd(u, w1, s1);
+                s2 = Vector512.FusedMultiplyAdd(u, w2, s2);
+                s3 = Vector512.FusedMultiplyAdd(u, w3, s3);
+                t0 = Vector512.FusedMultiplyAdd(v, w0, t0);
+                t1 = Vector512.FusedMultiplyAdd(v, w1, t1);
+                t2 = Vector512.FusedMultiplyAdd(v, w2, t2);
+                t3 = Vector512.FusedMultiplyAdd(v, w3, t3);
             }
-            h0[i] = Scale * Vector256.Sum(s0);
-            h0[i + 1] = Scale * Vector256.Sum(s1);
-            h0[i + 2] = Scale * Vector256.Sum(s2);
-            h0[i + 3] = Scale * Vector256.Sum(s3);
-            h1[i] = Scale * Vector256.Sum(t0);
-            h1[i + 1] = Scale * Vector256.Sum(t1);
-            h1[i + 2] = Scale * Vector256.Sum(t2);
-            h1[i + 3] = Scale * Vector256.Sum(t3);
+            h0[i] = Scale * Vector512.Sum(s0);
+            h0[i + 1] = Scale * Vector512.Sum(s1);
+            h0[i + 2] = Scale * Vector512.Sum(s2);
+            h0[i + 3] = Scale * Vector512.Sum(s3);
+            h1[i] = Scale * Vector512.Sum(t0);
+            h1[i + 1] = Scale * Vector512.Sum(t1);
+            h1[i + 2] = Scale * Vector512.Sum(t2);
+            h1[i + 3] = Scale * Vector512.Sum(t3);
         }
     }
 
@@ -132,21 +132,21 @@ sealed unsafe class DecodeLora
         int c = 0;
         for (; c + 2 * Lanes <= OutDim; c += 2 * Lanes)
         {
-            var p0 = Vector256.Load(y0 + c);
-            var p1 = Vector256.Load(y0 + c + Lanes);
-            var q0 = Vector256.Load(y1 + c);
-            var q1 = Vector256.Load(y1 + c + Lanes);
+            var p0 = Vector512.Load(y0 + c);
+            var p1 = Vector512.Load(y0 + c + Lanes);
+            var q0 = Vector512.Load(y1 + c);
+            var q1 = Vector512.Load(y1 + c + Lanes);
             for (int i = 0; i < Rank; i++)
             {
                 float* b = pb + (long)i * OutDim + c;
-                var b0 = Vector256.Load(b);
-                var b1 = Vector256.Load(b + Lanes);
-                var g = Vector256.Create(h0[i]);
-                var e = Vector256.Create(h1[i]);
-                p0 = Vector256.FusedMultiplyAdd(g, b0, p0);
-                p1 = Vector256.FusedMultiplyAdd(g, b1, p1);
-                q0 = Vector256.FusedMultiplyAdd(e, b0, q0);
-                q1 = Vector256.FusedMultiplyAdd(e, b1, q1);
+                var b0 = Vector512.Load(b);
+                var b1 = Vector512.Load(b + Lanes);
+                var g = Vector512.Create(h0[i]);
+                var e = Vector512.Create(h1[i]);
+                p0 = Vector512.FusedMultiplyAdd(g, b0, p0);
+                p1 = Vector512.FusedMultiplyAdd(g, b1, p1);
+                q0 = Vector512.FusedMultiplyAdd(e, b0, q0);
+                q1 = Vector512.FusedMultiplyAdd(e, b1, q1);
             }
             p0.Store(y0 + c);
             p1.Store(y0 + c + Lanes);
@@ -155,13 +155,13 @@ sealed unsafe class DecodeLora
         }
         for (; c + Lanes <= OutDim; c += Lanes)
         {
-            var p0 = Vector256.Load(y0 + c);
-            var q0 = Vector256.Load(y1 + c);
+            var p0 = Vector512.Load(y0 + c);
+            var q0 = Vector512.Load(y1 + c);
             for (int i = 0; i < Rank; i++)
             {
-                var b0 = Vector256.Load(pb + (long)i * OutDim + c);
-                p0 = Vector256.FusedMultiplyAdd(Vector256.Create(h0[i]), b0, p0);
-                q0 = Vector256.FusedMultiplyAdd(Vector256.Create(h1[i]), b0, q0);
+                var b0 = Vector512.Load(pb + (long)i * OutDim + c);
+                p0 = Vector512.FusedMultiplyAdd(Vector512.Create(h0[i]), b0, p0);
+                q0 = Vector512.FusedMultiplyAdd(Vector512.Create(h1[i]), b0, q0);
             }
             p0.Store(y0 + c);
             q0.Store(y1 + c);
@@ -182,22 +182,21 @@ sealed unsafe class DecodeLora
     void Expand(float* y, float* pb, float* h)
     {
         int c = 0;
-        if (Vector256.IsHardwareAccelerated)
         {
             for (; c + 4 * Lanes <= OutDim; c += 4 * Lanes)
             {
-                var y0 = Vector256.Load(y + c);
-                var y1 = Vector256.Load(y + c + Lanes);
-                var y2 = Vector256.Load(y + c + 2 * Lanes);
-                var y3 = Vector256.Load(y + c + 3 * Lanes);
+                var y0 = Vector512.Load(y + c);
+                var y1 = Vector512.Load(y + c + Lanes);
+                var y2 = Vector512.Load(y + c + 2 * Lanes);
+                var y3 = Vector512.Load(y + c + 3 * Lanes);
                 for (int i = 0; i < Rank; i++)
                 {
-                    var hi = Vector256.Create(h[i]);
+                    var hi = Vector512.Create(h[i]);
                     float* b = pb + (long)i * OutDim + c;
-                    y0 = Vector256.FusedMultiplyAdd(hi, Vector256.Load(b), y0);
-                    y1 = Vector256.FusedMultiplyAdd(hi, Vector256.Load(b + Lanes), y1);
-                    y2 = Vector256.FusedMultiplyAdd(hi, Vector256.Load(b + 2 * Lanes), y2);
-                    y3 = Vector256.FusedMultiplyAdd(hi, Vector256.Load(b + 3 * Lanes), y3);
+                    y0 = Vector512.FusedMultiplyAdd(hi, Vector512.Load(b), y0);
+                    y1 = Vector512.FusedMultiplyAdd(hi, Vector512.Load(b + Lanes), y1);
+                    y2 = Vector512.FusedMultiplyAdd(hi, Vector512.Load(b + 2 * Lanes), y2);
+                    y3 = Vector512.FusedMultiplyAdd(hi, Vector512.Load(b + 3 * Lanes), y3);
                 }
                 y0.Store(y + c);
                 y1.Store(y + c + Lanes);
@@ -206,9 +205,9 @@ sealed unsafe class DecodeLora
             }
             for (; c + Lanes <= OutDim; c += Lanes)
             {
-                var sum = Vector256.Load(y + c);
+                var sum = Vector512.Load(y + c);
                 for (int i = 0; i < Rank; i++)
-                    sum = Vector256.FusedMultiplyAdd(Vector256.Create(h[i]), Vector256.Load(pb + (long)i * OutDim + c), sum);
+                    sum = Vector512.FusedMultiplyAdd(Vector512.Create(h[i]), Vector512.Load(pb + (long)i * OutDim + c), sum);
                 sum.Store(y + c);
             }
         }
