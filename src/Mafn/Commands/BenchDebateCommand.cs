@@ -21,7 +21,7 @@ static class BenchDebateCommand
         var problems = new Option<int>("--problems") { Description = "arithmetic test problems", DefaultValueFactory = _ => 500 };
         var threads = new Option<int>("--threads") { Description = "native thread budget (default: core count)" };
         var perContext = new Option<int>("--sequences-per-context") { Description = "sequences decoded together in one context (0: by model size, as mafn run)", DefaultValueFactory = _ => 0 };
-        var repeats = new Option<int>("--repeats") { Description = "runs per peer figure; the best is reported", DefaultValueFactory = _ => 2 };
+        var repeats = new Option<int>("--repeats") { Description = "runs of each backend's round (alternating) and of each peer figure; the best is reported", DefaultValueFactory = _ => 2 };
         var json = new Option<bool>("--json") { Description = "print the figures as JSON" };
         var backend = new Option<string>("--backend") { Description = "both (side by side), engine or llama.cpp", DefaultValueFactory = _ => "both" };
         backend.AcceptOnlyFromAmong("both", "engine", "llama.cpp");
@@ -93,7 +93,7 @@ static class BenchDebateCommand
         var lines = new List<string>
         {
             $"model {r.Model}: debate round {r.Round}, {r.Agents} agents x {r.Problems} problems, {r.Threads} threads; llama.cpp {r.SequencesPerContext} sequences per context, engine {r.EngineSlots} slots" +
-                (r.BatchSize > 0 ? $", batch {r.BatchSize} rows" : ""),
+                (r.BatchSize > 0 ? $", batch {r.BatchSize} rows" : "") + (r.Repeats > 1 ? $"; each round the fastest of {r.Repeats} runs, alternating" : ""),
             $"{"",-26} {"tok/s",9} {"tok/CPU-s",10}",
         };
         foreach (var round in r.Rounds)
