@@ -54,16 +54,29 @@ public sealed unsafe class PackedWeights
     public long Floats => storage.Length;
 
     /// <summary>W [n, k] of several layers stacked by rows (e.g. q, k and v into one [q + 2 kv, d] product).</summary>
-    public static PackedWeights Stack(IReadOnlyList<(float[] W, int Rows)> parts, int k)
+    public static PackedWeights Stack(IReadOnlyList<(float[] W, int Rows)> parts, int k) =>
+        new(StackRows(parts, k), parts.Sum(p => p.Rows), k);
+
+    /// <summary>The stacked W cut into <paramref name="ranges"/> runs of its rows (y's columns), each packed alone and
+    /// starting at a multiple of 32 rows: each core can multiply by its own run, reading only its share of W. Each
+    /// element of y is the same fma chain as with Stack's whole W (K blocks do not depend on N).</summary>
+    public static (int Column, PackedWeights Weights)[] StackInColumnRanges(IReadOnlyList<(float[] W, int Rows)> parts, int k, int ranges)
     {
         int n = parts.Sum(p => p.Rows);
-        var stacked = new float[(long)n * k];
+        var stacked = StackRows(parts, k);
+        var bounds = Enumerable.Range(0, ranges + 1).Select(r => r == ranges ? n : (int)((long)n * r / ranges / 32 * 32)).Distinct().ToArray();
+        return [.. bounds.Zip(bounds.Skip(1), (start, end) => (start, new PackedWeights(stacked.AsSpan(start * k, (end - start) * k), end - start, k)))];
+    }
+
+    static float[] StackRows(IReadOnlyList<(float[] W, int Rows)> parts, int k)
+    {
+        var stacked = new float[(long)parts.Sum(p => p.Rows) * k];
         int row = 0;
         foreach (var (w, rows) in parts)
         {
             w.AsSpan(0, rows * k).CopyTo(stacked.AsSpan(row * k));
             row += rows;
         }
-        return new PackedWeights(stacked, n, k);
+        return stacked;
     }
 }

@@ -73,7 +73,8 @@ public sealed class CpuDecoder : IDecodeBackend
         cache = new KvCache(config.Layers, maxSlots, slotCapacity, config.KvWidth, kvCacheType);
         rope = new RopeTable<float>(slotCapacity, config.RotatedDims, config.RopeMode, config.RopeTheta, config.RopeFreqScale, ropeFreqFactors);
         weightBytes = weights.Shapes.Sum(shape => (long)shape.Rows * shape.Cols) * sizeof(float);
-        bool pack = weightBytes <= ShardMaxWeightBytes;
+        var pack = weightBytes <= ShardMaxWeightBytes ? WeightPacking.Whole
+            : weightBytes <= ColumnPackMaxWeightBytes ? WeightPacking.ColumnsPerCore : WeightPacking.None;
         layers = [.. Enumerable.Range(0, config.Layers).Select(l => BuildLayer(l, pack))];
         head = new DecodeLinear([(weights.OutputName, weights[weights.OutputName], config.Vocab, null)], config.ModelDim, pack);
         int parts = Math.Max(1, CpuParallel.MaxThreads);
@@ -85,7 +86,7 @@ public sealed class CpuDecoder : IDecodeBackend
         positionCost = (long)c.Layers * c.Heads * c.HeadWidth * 2 * AttentionCostFactor;
     }
 
-    Layer BuildLayer(int l, bool pack)
+    Layer BuildLayer(int l, WeightPacking pack)
     {
         var c = config;
         int d = c.ModelDim;
@@ -194,6 +195,13 @@ public sealed class CpuDecoder : IDecodeBackend
     /// decode is bound by reading them. Read at construction (packing) and at every step (sharding). Results do not
     /// depend on it (bitwise; settable for tests).</summary>
     public static long ShardMaxWeightBytes { get; set; } = 16L << 20;
+
+    /// <summary>Above ShardMaxWeightBytes and up to this, each projection's weights are packed once more, in one run of
+    /// output columns per core, so a step's GEMMs pack nothing and each core reads only its share. On the synthetic
+    /// 1024x8 Q8_0 llama of `mafn bench debate --synthetic 1024x8` (0.4 GB as floats) a round's GEMM phase went from
+    /// 4.1-4.6 s to 3.4-3.5 s. Costs a second copy of the weights, hence the bound. Read at construction; results do not
+    /// depend on it (bitwise; settable for tests).</summary>
+    public static long ColumnPackMaxWeightBytes { get; set; } = 1L << 30;
 
     // Splits the plan's inputs into contiguous runs of nearly equal cost, one per core; returns 1 (one forking pass
     // over everything) when the model is too large to read once per core or the best split leaves a core mostly idle.

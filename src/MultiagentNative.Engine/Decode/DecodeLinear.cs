@@ -1,7 +1,9 @@
 // One projection of the decoder over some rows: y[r, 0..N) = x[r] W^T (+ bias), W the rows of one or more weights
 // stacked (q, k and v into one product; gate and up into another), so the rows of x are packed once for all of them.
-// On a small model W is packed once (PackedWeights); otherwise each part is its own GEMM into its columns of y.
-// Either way every element is the same fma chain as one Gemm.Multiply of its own weight: results are bitwise equal.
+// WeightPacking says how W is held: packed once whole (a small model, read by every core's shard), packed once in one
+// run of columns per core (a larger model: each core multiplies by its own run, reading only its share of W, and
+// nothing is packed per call), or as loaded (each part its own GEMM into its columns of y, packing W per call).
+// Every element is the same fma chain as one Gemm.Multiply of its own weight: results are bitwise equal.
 using System.Numerics.Tensors;
 using MultiagentNative.Engine.Cpu;
 
@@ -14,8 +16,9 @@ sealed class DecodeLinear
     public sealed record Part(string Name, float[] W, int Rows, float[]? Bias, int Column);
 
     readonly PackedWeights? packed;
+    readonly (int Column, PackedWeights Weights)[]? columnRuns;
 
-    public DecodeLinear(IReadOnlyList<(string Name, float[] W, int Rows, float[]? Bias)> parts, int k, bool pack)
+    public DecodeLinear(IReadOnlyList<(string Name, float[] W, int Rows, float[]? Bias)> parts, int k, WeightPacking packing)
     {
         int column = 0;
         Parts = [.. parts.Select(p =>
@@ -25,8 +28,10 @@ sealed class DecodeLinear
             return part;
         })];
         (N, K) = (column, k);
-        if (pack)
+        if (packing == WeightPacking.Whole)
             packed = PackedWeights.Stack([.. parts.Select(p => (p.W, p.Rows))], k);
+        else if (packing == WeightPacking.ColumnsPerCore)
+            columnRuns = PackedWeights.StackInColumnRanges([.. parts.Select(p => (p.W, p.Rows))], k, Math.Max(1, CpuParallel.MaxThreads));
     }
 
     public Part[] Parts { get; }
@@ -34,7 +39,7 @@ sealed class DecodeLinear
     public int N { get; }
     public int K { get; }
     /// <summary>Floats the packed copy holds (0 when unpacked).</summary>
-    public long PackedFloats => packed?.Floats ?? 0;
+    public long PackedFloats => (packed?.Floats ?? 0) + (columnRuns?.Sum(run => run.Weights.Floats) ?? 0);
 
     /// <summary>y[first..first+rows) = x[first..first+rows) W^T + bias; serial, or split across the cores when the work
     /// is at least parallelWork multiply-adds.</summary>
@@ -49,6 +54,19 @@ sealed class DecodeLinear
             else
                 RowBlocks.ForParts(first, rows, parts, (from, count) =>
                     Gemm.Multiply(y.AsSpan(from * N, count * N), x.AsSpan(from * K, count * K), packed, count));
+        }
+        else if (columnRuns is not null)
+        {
+            void Run(int index)
+            {
+                var (column, weights) = columnRuns[index];
+                Gemm.Multiply(y.AsSpan(first * N + column, (rows - 1) * N + weights.N), x.AsSpan(first * K, rows * K), weights, rows, ldc: N);
+            }
+            if (serial || work < parallelWork)
+                for (int i = 0; i < columnRuns.Length; i++)
+                    Run(i);
+            else
+                CpuParallel.For(columnRuns.Length, Run);
         }
         else
         {
@@ -69,4 +87,12 @@ sealed class DecodeLinear
             }
         }
     }
+}
+
+/// <summary>How DecodeLinear holds W: as loaded (packed per call), packed whole, or packed in one column run per core.</summary>
+enum WeightPacking
+{
+    None,
+    Whole,
+    ColumnsPerCore,
 }

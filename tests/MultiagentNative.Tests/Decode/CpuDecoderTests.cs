@@ -165,10 +165,13 @@ public class CpuDecoderTests
         PackedForked,
         /// <summary>Weights packed, inputs split into per-core shards (a small model's usual step).</summary>
         Sharded,
+        /// <summary>Weights packed in one run of output columns per core, each GEMM split by those runs (a larger model).</summary>
+        ColumnRuns,
     }
 
     // Steps of several agents, a long prompt chunk beside single tokens, on each architecture (qwen2: biases, phi3:
-    // fused qkv and gate/up): packing the weights and splitting the step into shards change no bit of any logit.
+    // fused qkv and gate/up): packing the weights (whole or in column runs) and splitting the step into shards change no
+    // bit of any logit.
     [Test]
     public void ShardsAndPackedWeightsAreBitwiseTheForkedPass([Values(ModelArch.Llama, ModelArch.Qwen2, ModelArch.Phi3)] ModelArch arch,
                                                                [Values(KvCacheType.F32, KvCacheType.BF16, KvCacheType.Q8)] KvCacheType kvCache)
@@ -178,12 +181,14 @@ public class CpuDecoderTests
         var prompts = Enumerable.Range(0, 7).Select(s => Tokens(vocab, s == 3 ? 40 : 2 + 5 * s, 60 + s)).ToArray();
         (float[] Logits, int Shards) Run(Layout layout)
         {
-            (long gemm, long attention, long shard) = (CpuDecoder.ParallelWork, CpuDecoder.AttentionParallelWork, CpuDecoder.ShardMaxWeightBytes);
+            (long gemm, long attention, long shard, long columns) =
+                (CpuDecoder.ParallelWork, CpuDecoder.AttentionParallelWork, CpuDecoder.ShardMaxWeightBytes, CpuDecoder.ColumnPackMaxWeightBytes);
             try
             {
                 // thresholds 0: every op that can fork does, so the forked layouts really run in parallel
                 (CpuDecoder.ParallelWork, CpuDecoder.AttentionParallelWork) = (0, 0);
-                CpuDecoder.ShardMaxWeightBytes = layout == Layout.Forked ? 0 : long.MaxValue;
+                CpuDecoder.ShardMaxWeightBytes = layout is Layout.Forked or Layout.ColumnRuns ? 0 : long.MaxValue;
+                CpuDecoder.ColumnPackMaxWeightBytes = layout == Layout.ColumnRuns ? long.MaxValue : 0;
                 using var decoder = CpuDecoder.FromModel(model, maxSlots: 7, slotCapacity: 64, kvCache);
                 if (layout == Layout.PackedForked)
                     CpuDecoder.ShardMaxWeightBytes = 0;
@@ -206,14 +211,18 @@ public class CpuDecoderTests
             }
             finally
             {
-                (CpuDecoder.ParallelWork, CpuDecoder.AttentionParallelWork, CpuDecoder.ShardMaxWeightBytes) = (gemm, attention, shard);
+                (CpuDecoder.ParallelWork, CpuDecoder.AttentionParallelWork, CpuDecoder.ShardMaxWeightBytes, CpuDecoder.ColumnPackMaxWeightBytes) =
+                    (gemm, attention, shard, columns);
             }
         }
         var forked = Run(Layout.Forked);
         var packed = Run(Layout.PackedForked);
         var sharded = Run(Layout.Sharded);
+        var columnRuns = Run(Layout.ColumnRuns);
         Assert.That(forked.Shards, Is.EqualTo(1));
         Assert.That(packed.Shards, Is.EqualTo(1));
+        Assert.That(columnRuns.Shards, Is.EqualTo(1));
+        Assert.That(columnRuns.Logits, Is.EqualTo(forked.Logits), "weights packed in one column run per core");
         if (CpuParallel.MaxThreads > 1)
             Assert.That(sharded.Shards, Is.GreaterThan(1), "the sharded run never split a step");
         Assert.That(packed.Logits, Is.EqualTo(forked.Logits), "packed weights");
