@@ -192,19 +192,18 @@ internal static unsafe class GemmDriver<TKernel> where TKernel : struct, IGemmKe
                 int mr = Math.Min(rows, mc - ir);
                 float* aSliver = aPack + ir * kc;
                 float* cTile = c + ir * ldc + jr;
-                if (mr == rows && nr == cols)
+                if (nr == cols)
                 {
-                    TKernel.Run(kc, aSliver, bSliver, cTile, ldc, alpha, accumulate);
+                    // whole tiles, and bottom-edge tiles storing only the rows C has
+                    TKernel.Run(kc, aSliver, bSliver, cTile, ldc, alpha, accumulate, mr);
                 }
                 else
                 {
-                    // Edge tile: the kernel writes raw sums (alpha 1 is exact), then the same rounding as the kernel's store.
+                    // Right-edge tile: the kernel writes raw sums (alpha 1 is exact), then the same rounding as its store.
                     if (2 * nr <= cols)
                         TKernel.RunHalfRaw(kc, aSliver, bSliver, tile);
-                    else if (2 * mr <= rows)
-                        TKernel.RunHalfRowsRaw(kc, aSliver, bSliver, tile);
                     else
-                        TKernel.Run(kc, aSliver, bSliver, tile, cols, 1f, false);
+                        TKernel.Run(kc, aSliver, bSliver, tile, cols, 1f, false, mr);
                     MergeEdge(cTile, ldc, tile, cols, mr, nr, alpha, accumulate);
                 }
             }

@@ -14,23 +14,29 @@ internal unsafe interface IGemmKernel
     static abstract bool IsSupported { get; }
 
     /// <summary>
-    /// acc[i,j] = sum_p a[p*Rows + i] * b[p*Cols + j] (fma chain from 0, p ascending), then
-    /// c[i*ldc + j] = accumulate ? fma(acc, alpha, c) : acc * alpha.
+    /// acc[i,j] = sum_p a[p*Rows + i] * b[p*Cols + j] (fma chain from 0, p ascending), then for rows i &lt; rows (at most
+    /// Rows: a tile at the bottom edge of C stores only the rows C has) c[i*ldc + j] = accumulate ? fma(acc, alpha, c) :
+    /// acc * alpha. A kernel may skip the multiply-adds of rows it does not store; each stored value is the same.
     /// </summary>
-    static abstract void Run(int kc, float* a, float* b, float* c, nint ldc, float alpha, bool accumulate);
+    static abstract void Run(int kc, float* a, float* b, float* c, nint ldc, float alpha, bool accumulate, int rows);
 
     /// <summary>
     /// Edge slivers of at most Cols/2 columns: tile[i*Cols + j] = acc[i,j] for j &lt; Cols/2 (the same fma chains as Run),
     /// from B packed Cols wide. A kernel without a half-width variant runs in full and its extra columns are ignored.
     /// </summary>
     static abstract void RunHalfRaw(int kc, float* a, float* b, float* tile);
-
-    /// <summary>
-    /// Edge tiles of at most Rows/2 rows: tile[i*Cols + j] = acc[i,j] for i &lt; Rows/2 (the same fma chains as Run), from
-    /// A packed Rows wide. A decode shard's ~30 rows end in such a tile. Without a half-height variant: Run in full.
-    /// </summary>
-    static abstract void RunHalfRowsRaw(int kc, float* a, float* b, float* tile);
 }
+
+/// <summary>A row count known when the JIT compiles a kernel instance: its other rows' multiply-adds are not emitted.</summary>
+internal interface IKernelRows
+{
+    static abstract int Value { get; }
+}
+
+internal readonly struct TwelveRows : IKernelRows { public static int Value => 12; }
+internal readonly struct EightRows : IKernelRows { public static int Value => 8; }
+internal readonly struct SixRows : IKernelRows { public static int Value => 6; }
+internal readonly struct FourRows : IKernelRows { public static int Value => 4; }
 
 /// <summary>12x32 tile in 24 zmm accumulators: per k, 2 loads of B and 12 broadcasts of A feed 24 FMAs.</summary>
 internal readonly unsafe struct Avx512Kernel12x32 : IGemmKernel
@@ -39,8 +45,23 @@ internal readonly unsafe struct Avx512Kernel12x32 : IGemmKernel
     public static int Cols => 32;
     public static bool IsSupported => Avx512F.IsSupported;
 
+    // A bottom-edge tile of up to 8, 6 or 4 rows runs an instance with that many accumulator rows: a decode shard of ~30
+    // rows ends in one, and the full 12 rows would spend a third or more of that tile's multiply-adds on padding.
+    public static void Run(int kc, float* a, float* b, float* c, nint ldc, float alpha, bool accumulate, int rows)
+    {
+        if (rows > 8)
+            Run<TwelveRows>(kc, a, b, c, ldc, alpha, accumulate, rows);
+        else if (rows > 6)
+            Run<EightRows>(kc, a, b, c, ldc, alpha, accumulate, rows);
+        else if (rows > 4)
+            Run<SixRows>(kc, a, b, c, ldc, alpha, accumulate, rows);
+        else
+            Run<FourRows>(kc, a, b, c, ldc, alpha, accumulate, rows);
+    }
+
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void Run(int kc, float* a, float* b, float* c, nint ldc, float alpha, bool accumulate)
+    static void Run<TRows>(int kc, float* a, float* b, float* c, nint ldc, float alpha, bool accumulate, int rows)
+        where TRows : struct, IKernelRows
     {
         Vector512<float> c0a = default, c0b = default, c1a = default, c1b = default, c2a = default, c2b = default;
         Vector512<float> c3a = default, c3b = default, c4a = default, c4b = default, c5a = default, c5b = default;
@@ -58,38 +79,47 @@ internal readonly unsafe struct Avx512Kernel12x32 : IGemmKernel
             c2a = Avx512F.FusedMultiplyAdd(av, b0, c2a); c2b = Avx512F.FusedMultiplyAdd(av, b1, c2b);
             av = Vector512.Create(a[3]);
             c3a = Avx512F.FusedMultiplyAdd(av, b0, c3a); c3b = Avx512F.FusedMultiplyAdd(av, b1, c3b);
-            av = Vector512.Create(a[4]);
-            c4a = Avx512F.FusedMultiplyAdd(av, b0, c4a); c4b = Avx512F.FusedMultiplyAdd(av, b1, c4b);
-            av = Vector512.Create(a[5]);
-            c5a = Avx512F.FusedMultiplyAdd(av, b0, c5a); c5b = Avx512F.FusedMultiplyAdd(av, b1, c5b);
-            av = Vector512.Create(a[6]);
-            c6a = Avx512F.FusedMultiplyAdd(av, b0, c6a); c6b = Avx512F.FusedMultiplyAdd(av, b1, c6b);
-            av = Vector512.Create(a[7]);
-            c7a = Avx512F.FusedMultiplyAdd(av, b0, c7a); c7b = Avx512F.FusedMultiplyAdd(av, b1, c7b);
-            av = Vector512.Create(a[8]);
-            c8a = Avx512F.FusedMultiplyAdd(av, b0, c8a); c8b = Avx512F.FusedMultiplyAdd(av, b1, c8b);
-            av = Vector512.Create(a[9]);
-            c9a = Avx512F.FusedMultiplyAdd(av, b0, c9a); c9b = Avx512F.FusedMultiplyAdd(av, b1, c9b);
-            av = Vector512.Create(a[10]);
-            c10a = Avx512F.FusedMultiplyAdd(av, b0, c10a); c10b = Avx512F.FusedMultiplyAdd(av, b1, c10b);
-            av = Vector512.Create(a[11]);
-            c11a = Avx512F.FusedMultiplyAdd(av, b0, c11a); c11b = Avx512F.FusedMultiplyAdd(av, b1, c11b);
+            if (TRows.Value > 4)
+            {
+                av = Vector512.Create(a[4]);
+                c4a = Avx512F.FusedMultiplyAdd(av, b0, c4a); c4b = Avx512F.FusedMultiplyAdd(av, b1, c4b);
+                av = Vector512.Create(a[5]);
+                c5a = Avx512F.FusedMultiplyAdd(av, b0, c5a); c5b = Avx512F.FusedMultiplyAdd(av, b1, c5b);
+            }
+            if (TRows.Value > 6)
+            {
+                av = Vector512.Create(a[6]);
+                c6a = Avx512F.FusedMultiplyAdd(av, b0, c6a); c6b = Avx512F.FusedMultiplyAdd(av, b1, c6b);
+                av = Vector512.Create(a[7]);
+                c7a = Avx512F.FusedMultiplyAdd(av, b0, c7a); c7b = Avx512F.FusedMultiplyAdd(av, b1, c7b);
+            }
+            if (TRows.Value > 8)
+            {
+                av = Vector512.Create(a[8]);
+                c8a = Avx512F.FusedMultiplyAdd(av, b0, c8a); c8b = Avx512F.FusedMultiplyAdd(av, b1, c8b);
+                av = Vector512.Create(a[9]);
+                c9a = Avx512F.FusedMultiplyAdd(av, b0, c9a); c9b = Avx512F.FusedMultiplyAdd(av, b1, c9b);
+                av = Vector512.Create(a[10]);
+                c10a = Avx512F.FusedMultiplyAdd(av, b0, c10a); c10b = Avx512F.FusedMultiplyAdd(av, b1, c10b);
+                av = Vector512.Create(a[11]);
+                c11a = Avx512F.FusedMultiplyAdd(av, b0, c11a); c11b = Avx512F.FusedMultiplyAdd(av, b1, c11b);
+            }
             a += 12;
             b += 32;
         }
         var alphaV = Vector512.Create(alpha);
-        Store(c, alphaV, accumulate, c0a, c0b); c += ldc;
-        Store(c, alphaV, accumulate, c1a, c1b); c += ldc;
-        Store(c, alphaV, accumulate, c2a, c2b); c += ldc;
-        Store(c, alphaV, accumulate, c3a, c3b); c += ldc;
-        Store(c, alphaV, accumulate, c4a, c4b); c += ldc;
-        Store(c, alphaV, accumulate, c5a, c5b); c += ldc;
-        Store(c, alphaV, accumulate, c6a, c6b); c += ldc;
-        Store(c, alphaV, accumulate, c7a, c7b); c += ldc;
-        Store(c, alphaV, accumulate, c8a, c8b); c += ldc;
-        Store(c, alphaV, accumulate, c9a, c9b); c += ldc;
-        Store(c, alphaV, accumulate, c10a, c10b); c += ldc;
-        Store(c, alphaV, accumulate, c11a, c11b);
+        Store(c, alphaV, accumulate, c0a, c0b);
+        if (rows > 1) Store(c + ldc, alphaV, accumulate, c1a, c1b);
+        if (rows > 2) Store(c + 2 * ldc, alphaV, accumulate, c2a, c2b);
+        if (rows > 3) Store(c + 3 * ldc, alphaV, accumulate, c3a, c3b);
+        if (TRows.Value > 4 && rows > 4) Store(c + 4 * ldc, alphaV, accumulate, c4a, c4b);
+        if (TRows.Value > 4 && rows > 5) Store(c + 5 * ldc, alphaV, accumulate, c5a, c5b);
+        if (TRows.Value > 6 && rows > 6) Store(c + 6 * ldc, alphaV, accumulate, c6a, c6b);
+        if (TRows.Value > 6 && rows > 7) Store(c + 7 * ldc, alphaV, accumulate, c7a, c7b);
+        if (TRows.Value > 8 && rows > 8) Store(c + 8 * ldc, alphaV, accumulate, c8a, c8b);
+        if (TRows.Value > 8 && rows > 9) Store(c + 9 * ldc, alphaV, accumulate, c9a, c9b);
+        if (TRows.Value > 8 && rows > 10) Store(c + 10 * ldc, alphaV, accumulate, c10a, c10b);
+        if (TRows.Value > 8 && rows > 11) Store(c + 11 * ldc, alphaV, accumulate, c11a, c11b);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -120,35 +150,6 @@ internal readonly unsafe struct Avx512Kernel12x32 : IGemmKernel
         c8.Store(tile + 256); c9.Store(tile + 288); c10.Store(tile + 320); c11.Store(tile + 352);
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void RunHalfRowsRaw(int kc, float* a, float* b, float* tile)
-    {
-        Vector512<float> c0a = default, c0b = default, c1a = default, c1b = default, c2a = default, c2b = default;
-        Vector512<float> c3a = default, c3b = default, c4a = default, c4b = default, c5a = default, c5b = default;
-        for (int p = 0; p < kc; p++)
-        {
-            var b0 = Vector512.LoadAligned(b);
-            var b1 = Vector512.LoadAligned(b + 16);
-            var av = Vector512.Create(a[0]);
-            c0a = Avx512F.FusedMultiplyAdd(av, b0, c0a); c0b = Avx512F.FusedMultiplyAdd(av, b1, c0b);
-            av = Vector512.Create(a[1]);
-            c1a = Avx512F.FusedMultiplyAdd(av, b0, c1a); c1b = Avx512F.FusedMultiplyAdd(av, b1, c1b);
-            av = Vector512.Create(a[2]);
-            c2a = Avx512F.FusedMultiplyAdd(av, b0, c2a); c2b = Avx512F.FusedMultiplyAdd(av, b1, c2b);
-            av = Vector512.Create(a[3]);
-            c3a = Avx512F.FusedMultiplyAdd(av, b0, c3a); c3b = Avx512F.FusedMultiplyAdd(av, b1, c3b);
-            av = Vector512.Create(a[4]);
-            c4a = Avx512F.FusedMultiplyAdd(av, b0, c4a); c4b = Avx512F.FusedMultiplyAdd(av, b1, c4b);
-            av = Vector512.Create(a[5]);
-            c5a = Avx512F.FusedMultiplyAdd(av, b0, c5a); c5b = Avx512F.FusedMultiplyAdd(av, b1, c5b);
-            a += 12;
-            b += 32;
-        }
-        c0a.Store(tile); c0b.Store(tile + 16); c1a.Store(tile + 32); c1b.Store(tile + 48);
-        c2a.Store(tile + 64); c2b.Store(tile + 80); c3a.Store(tile + 96); c3b.Store(tile + 112);
-        c4a.Store(tile + 128); c4b.Store(tile + 144); c5a.Store(tile + 160); c5b.Store(tile + 176);
-    }
-
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     static void Store(float* c, Vector512<float> alpha, bool accumulate, Vector512<float> lo, Vector512<float> hi)
     {
@@ -173,7 +174,7 @@ internal readonly unsafe struct Avx2Kernel6x16 : IGemmKernel
     public static bool IsSupported => Avx2.IsSupported && Fma.IsSupported;
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void Run(int kc, float* a, float* b, float* c, nint ldc, float alpha, bool accumulate)
+    public static void Run(int kc, float* a, float* b, float* c, nint ldc, float alpha, bool accumulate, int rows)
     {
         Vector256<float> c0a = default, c0b = default, c1a = default, c1b = default, c2a = default, c2b = default;
         Vector256<float> c3a = default, c3b = default, c4a = default, c4b = default, c5a = default, c5b = default;
@@ -197,17 +198,15 @@ internal readonly unsafe struct Avx2Kernel6x16 : IGemmKernel
             b += 16;
         }
         var alphaV = Vector256.Create(alpha);
-        Store(c, alphaV, accumulate, c0a, c0b); c += ldc;
-        Store(c, alphaV, accumulate, c1a, c1b); c += ldc;
-        Store(c, alphaV, accumulate, c2a, c2b); c += ldc;
-        Store(c, alphaV, accumulate, c3a, c3b); c += ldc;
-        Store(c, alphaV, accumulate, c4a, c4b); c += ldc;
-        Store(c, alphaV, accumulate, c5a, c5b);
+        Store(c, alphaV, accumulate, c0a, c0b);
+        if (rows > 1) Store(c + ldc, alphaV, accumulate, c1a, c1b);
+        if (rows > 2) Store(c + 2 * ldc, alphaV, accumulate, c2a, c2b);
+        if (rows > 3) Store(c + 3 * ldc, alphaV, accumulate, c3a, c3b);
+        if (rows > 4) Store(c + 4 * ldc, alphaV, accumulate, c4a, c4b);
+        if (rows > 5) Store(c + 5 * ldc, alphaV, accumulate, c5a, c5b);
     }
 
-    public static void RunHalfRaw(int kc, float* a, float* b, float* tile) => Run(kc, a, b, tile, Cols, 1f, false);
-
-    public static void RunHalfRowsRaw(int kc, float* a, float* b, float* tile) => Run(kc, a, b, tile, Cols, 1f, false);
+    public static void RunHalfRaw(int kc, float* a, float* b, float* tile) => Run(kc, a, b, tile, Cols, 1f, false, Rows);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     static void Store(float* c, Vector256<float> alpha, bool accumulate, Vector256<float> lo, Vector256<float> hi)
@@ -233,7 +232,7 @@ internal readonly unsafe struct PortableKernel4x2V : IGemmKernel
     public static bool IsSupported => Vector.IsHardwareAccelerated;
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void Run(int kc, float* a, float* b, float* c, nint ldc, float alpha, bool accumulate)
+    public static void Run(int kc, float* a, float* b, float* c, nint ldc, float alpha, bool accumulate, int rows)
     {
         int width = Vector<float>.Count;
         Vector<float> c0a = default, c0b = default, c1a = default, c1b = default;
@@ -254,15 +253,13 @@ internal readonly unsafe struct PortableKernel4x2V : IGemmKernel
             b += 2 * width;
         }
         var alphaV = new Vector<float>(alpha);
-        Store(c, width, alphaV, accumulate, c0a, c0b); c += ldc;
-        Store(c, width, alphaV, accumulate, c1a, c1b); c += ldc;
-        Store(c, width, alphaV, accumulate, c2a, c2b); c += ldc;
-        Store(c, width, alphaV, accumulate, c3a, c3b);
+        Store(c, width, alphaV, accumulate, c0a, c0b);
+        if (rows > 1) Store(c + ldc, width, alphaV, accumulate, c1a, c1b);
+        if (rows > 2) Store(c + 2 * ldc, width, alphaV, accumulate, c2a, c2b);
+        if (rows > 3) Store(c + 3 * ldc, width, alphaV, accumulate, c3a, c3b);
     }
 
-    public static void RunHalfRaw(int kc, float* a, float* b, float* tile) => Run(kc, a, b, tile, Cols, 1f, false);
-
-    public static void RunHalfRowsRaw(int kc, float* a, float* b, float* tile) => Run(kc, a, b, tile, Cols, 1f, false);
+    public static void RunHalfRaw(int kc, float* a, float* b, float* tile) => Run(kc, a, b, tile, Cols, 1f, false, Rows);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     static void Store(float* c, int width, Vector<float> alpha, bool accumulate, Vector<float> lo, Vector<float> hi)
