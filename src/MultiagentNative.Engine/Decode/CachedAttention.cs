@@ -295,8 +295,16 @@ static unsafe class CachedAttention
                         a2 = Vector512.FusedMultiplyAdd(Vector512.Create(qh[d + 2]), even, a2);
                         a3 = Vector512.FusedMultiplyAdd(Vector512.Create(qh[d + 3]), odd, a3);
                     }
-                    // an odd head width is F32 or Q8 (BF16 needs an even one): its columns stand alone
-                    for (; d < headDim; d++, k += Lanes)
+                    if (d + 2 <= headDim)
+                    {
+                        var (even, odd) = LoadColumnPair(k);
+                        a0 = Vector512.FusedMultiplyAdd(Vector512.Create(qh[d]), even, a0);
+                        a1 = Vector512.FusedMultiplyAdd(Vector512.Create(qh[d + 1]), odd, a1);
+                        d += 2;
+                        k += 2 * Lanes;
+                    }
+                    // an odd head width's last column (F32 or Q8: BF16 needs an even width) stands alone
+                    if (d < headDim)
                         a0 = Vector512.FusedMultiplyAdd(Vector512.Create(qh[d]), Load16(k), a0);
                     ((a0 + a1 + (a2 + a3)) * scale).Store(s + h * stride + t * Lanes);
                 }

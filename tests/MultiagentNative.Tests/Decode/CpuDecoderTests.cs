@@ -72,12 +72,16 @@ public class CpuDecoderTests
     }
 
     // Head widths that are whole 16-float vectors take the register path (four vectors of output columns at a time,
-    // then one); GQA maps several query heads onto one kv head's key and value columns. Against the training forward,
-    // across key-tile boundaries (positions 0..49 over tiles of 16), with an adapter and F32 and BF16 caches.
+    // then one; BF16 values 32 columns a load from widths of 32 up); GQA maps several query heads onto one kv head's key
+    // and value columns; a width of 6 ends its BF16 key pairs in a tail. Against the training forward, across key-tile
+    // boundaries (positions 0..49 over tiles of 16), with an adapter and each cache type.
     [TestCase(4, 2, 32, KvCacheType.F32)]
     [TestCase(6, 3, 16, KvCacheType.F32)]
     [TestCase(2, 1, 64, KvCacheType.F32)]
     [TestCase(4, 2, 32, KvCacheType.BF16)]
+    [TestCase(6, 3, 16, KvCacheType.BF16)]
+    [TestCase(2, 1, 64, KvCacheType.BF16)]
+    [TestCase(4, 2, 6, KvCacheType.BF16)]
     [TestCase(4, 2, 32, KvCacheType.Q8)]
     [TestCase(2, 1, 64, KvCacheType.Q8)]
     public void WideHeadsMatchTheTrainingForward(int heads, int kvHeads, int headDim, KvCacheType kvCache)

@@ -59,6 +59,15 @@ public class NarrowKvCacheTests
     }
 
     [Test]
+    public void Bf16NeedsAnEvenHeadWidth()
+    {
+        // 3 heads of 5 (rope on 4 of them): BF16 key tiles hold columns in pairs, and a pair would span heads
+        var config = new LlamaConfig { Arch = ModelArch.Llama, ModelDim = 15, Heads = 3, KvHeads = 3, FfnDim = 16, Layers = 1, Vocab = 11, ContextLength = 16, RmsEps = 1e-5, RopeTheta = 10000.0, RopeDims = 4 };
+        var error = Assert.Throws<ArgumentException>(() => new CpuDecoder(ModelWeights<float>.Random(config, 1, 0.1), 1, 8, kvCacheType: KvCacheType.BF16))!;
+        Assert.That(error.Message, Does.Contain("even head width").And.Contain("is 5").And.Contain("F32"));
+    }
+
+    [Test]
     public void UnknownCacheTypeIsRefused() =>
         Assert.Throws<ArgumentOutOfRangeException>(() => CpuDecoder.FromModel(
             GgufModelLoader.Load<float>(GeneratedModels.Path(ModelArch.Llama)), 1, 8, (KvCacheType)7));
