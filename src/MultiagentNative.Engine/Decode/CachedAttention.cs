@@ -154,7 +154,10 @@ static unsafe class CachedAttention
                 float* inverseSums = stackalloc float[GroupRows * heads];
                 for (int i = 0; i < GroupRows; i++)
                     Exponentials(ps + i * rowFloats, positions[r + i] + 1, keyCount, inverseSums + i * heads);
-                GroupValues(po + (long)r * queryWidth, ps, pv + cache.ValueOffset(layer, slot, 0), keyCount, inverseSums);
+                if (typeof(T) == typeof(ushort) && headDim % 32 == 0 && Avx512F.IsSupported)
+                    GroupValuesPairs(po + (long)r * queryWidth, ps, (ushort*)(pv + cache.ValueOffset(layer, slot, 0)), keyCount, inverseSums);
+                else
+                    GroupValues(po + (long)r * queryWidth, ps, pv + cache.ValueOffset(layer, slot, 0), keyCount, inverseSums);
             }
         }
 
@@ -268,6 +271,44 @@ static unsafe class CachedAttention
                 ((a1 + b1) * inverseSums[heads + head]).Store(output + queryWidth + c);
                 ((a2 + b2) * inverseSums[2 * heads + head]).Store(output + 2 * queryWidth + c);
                 ((a3 + b3) * inverseSums[3 * heads + head]).Store(output + 3 * queryWidth + c);
+            }
+        }
+
+        // GroupValues for BF16 values and head widths of whole 32-column blocks: one load per block and position gives
+        // its even and odd columns (as WeightedValuesPairs), each multiplied into all four rows (eight chains).
+        void GroupValuesPairs(float* output, float* p, ushort* rows, int keyCount, float* inverseSums)
+        {
+            int rowFloats = heads * stride;
+            var high = Vector512.Create(0xFFFF0000u);
+            for (int c = 0; c < queryWidth; c += 32)
+            {
+                float* w0 = WeightsOf(p, c), w1 = w0 + rowFloats, w2 = w1 + rowFloats, w3 = w2 + rowFloats;
+                ushort* row = rows + ColumnOf(c);
+                Vector512<float> e0 = default, e1 = default, e2 = default, e3 = default;
+                Vector512<float> o0 = default, o1 = default, o2 = default, o3 = default;
+                for (int j = 0; j < keyCount; j++, row += kvWidth)
+                {
+                    var x = Vector512.Load((uint*)row);
+                    var even = Vector512.ShiftLeft(x, 16).AsSingle();
+                    var odd = (x & high).AsSingle();
+                    var w = Vector512.Create(w0[j]);
+                    e0 = Vector512.FusedMultiplyAdd(w, even, e0);
+                    o0 = Vector512.FusedMultiplyAdd(w, odd, o0);
+                    w = Vector512.Create(w1[j]);
+                    e1 = Vector512.FusedMultiplyAdd(w, even, e1);
+                    o1 = Vector512.FusedMultiplyAdd(w, odd, o1);
+                    w = Vector512.Create(w2[j]);
+                    e2 = Vector512.FusedMultiplyAdd(w, even, e2);
+                    o2 = Vector512.FusedMultiplyAdd(w, odd, o2);
+                    w = Vector512.Create(w3[j]);
+                    e3 = Vector512.FusedMultiplyAdd(w, even, e3);
+                    o3 = Vector512.FusedMultiplyAdd(w, odd, o3);
+                }
+                int head = c / headDim;
+                StoreInterleaved(output + c, e0, o0, inverseSums[head]);
+                StoreInterleaved(output + queryWidth + c, e1, o1, inverseSums[heads + head]);
+                StoreInterleaved(output + 2 * queryWidth + c, e2, o2, inverseSums[2 * heads + head]);
+                StoreInterleaved(output + 3 * queryWidth + c, e3, o3, inverseSums[3 * heads + head]);
             }
         }
 
