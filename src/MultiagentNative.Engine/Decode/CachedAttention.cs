@@ -3,8 +3,9 @@
 // GQA as llama.cpp: query head h reads kv head h / (heads / kvHeads); scale 1/sqrt(headDim).
 // Each row makes two passes over its slot, both in memory order: scores over the key tiles (KvCache: per tile and head,
 // 16 positions' scores are multiply-adds of broadcast query elements with contiguous key columns, no horizontal sums),
-// a softmax per head, then the weighted sum of value rows into outputs held in vector registers. Long contexts make
-// the step stream the cache from memory, so bytes per position set the speed (BF16 halves them; it widens on load).
+// a softmax per head (VectorMath.Exp), then the weighted sum of value rows into outputs held in vector registers. Long
+// contexts make the step stream the cache from memory, so bytes per position set the speed: BF16 halves them, and its
+// key tiles and value rows are read as column pairs (one 64-byte load, a shift and a mask give two columns' floats).
 using System.Numerics.Tensors;
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;

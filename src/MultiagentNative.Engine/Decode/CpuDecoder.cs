@@ -3,7 +3,8 @@
 // in tiles of 16 positions, values by position), logits only for each input's last row. Buffers are kept between steps.
 // On a small model a step is split into shards, one per core: contiguous runs of inputs (in agent order), each taken
 // through the whole forward by one thread (serial GEMMs, attention, head), so a step forks once instead of at every
-// op; a large model (or one long prompt chunk) instead splits each GEMM and attention call across the cores.
+// op; a larger model (or one long prompt chunk) instead splits each GEMM (by column runs of weights packed once, up to
+// ColumnPackMaxWeightBytes) and attention call across the cores.
 using System.Diagnostics;
 using System.Numerics.Tensors;
 using MultiagentNative.Engine.Cpu;
@@ -196,7 +197,7 @@ public sealed class CpuDecoder : IDecodeBackend
     /// depend on it (bitwise; settable for tests).</summary>
     public static long ShardMaxWeightBytes { get; set; } = 16L << 20;
 
-    /// <summary>Above ShardMaxWeightBytes and up to this, each projection's weights are packed once more, in one run of
+    /// <summary>Above ShardMaxWeightBytes and up to this, each projection's weights are packed once, in one run of
     /// output columns per core, so a step's GEMMs pack nothing and each core reads only its share. On the synthetic
     /// 1024x8 Q8_0 llama of `mafn bench debate --synthetic 1024x8` (0.4 GB as floats) a round's GEMM phase went from
     /// 4.1-4.6 s to 3.4-3.5 s. Costs a second copy of the weights, hence the bound. Read at construction; results do not
