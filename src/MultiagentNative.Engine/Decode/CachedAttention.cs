@@ -280,7 +280,6 @@ static unsafe class CachedAttention
         void GroupValuesPairs(float* output, float* p, ushort* rows, int keyCount, float* inverseSums)
         {
             int rowFloats = heads * stride;
-            var high = Vector512.Create(0xFFFF0000u);
             for (int c = 0; c < queryWidth; c += 32)
             {
                 float* w0 = WeightsOf(p, c), w1 = w0 + rowFloats, w2 = w1 + rowFloats, w3 = w2 + rowFloats;
@@ -289,9 +288,7 @@ static unsafe class CachedAttention
                 Vector512<float> o0 = default, o1 = default, o2 = default, o3 = default;
                 for (int j = 0; j < keyCount; j++, row += kvWidth)
                 {
-                    var x = Vector512.Load((uint*)row);
-                    var even = Vector512.ShiftLeft(x, 16).AsSingle();
-                    var odd = (x & high).AsSingle();
+                    var (even, odd) = WidenPairs(row);
                     var w = Vector512.Create(w0[j]);
                     e0 = Vector512.FusedMultiplyAdd(w, even, e0);
                     o0 = Vector512.FusedMultiplyAdd(w, odd, o0);
@@ -464,7 +461,6 @@ static unsafe class CachedAttention
         // block prefetching its own columns PrefetchRows ahead.
         void WeightedValuesPairs(float* output, float* p, ushort* rows, int keyCount, float* inverseSums)
         {
-            var high = Vector512.Create(0xFFFF0000u);
             for (int c = 0; c < queryWidth; c += 4 * 32)
             {
                 // fewer than four blocks left: the spare chains repeat the last block and are not stored
@@ -481,22 +477,22 @@ static unsafe class CachedAttention
                     Prefetch(r1 + offset + ahead);
                     Prefetch(r2 + offset + ahead);
                     Prefetch(r3 + offset + ahead);
-                    var x = Vector512.Load((uint*)(r0 + offset));
-                    var w = Vector512.Create(p0[j]);
-                    e0 = Vector512.FusedMultiplyAdd(w, Vector512.ShiftLeft(x, 16).AsSingle(), e0);
-                    o0 = Vector512.FusedMultiplyAdd(w, (x & high).AsSingle(), o0);
-                    x = Vector512.Load((uint*)(r1 + offset));
-                    w = Vector512.Create(p1[j]);
-                    e1 = Vector512.FusedMultiplyAdd(w, Vector512.ShiftLeft(x, 16).AsSingle(), e1);
-                    o1 = Vector512.FusedMultiplyAdd(w, (x & high).AsSingle(), o1);
-                    x = Vector512.Load((uint*)(r2 + offset));
-                    w = Vector512.Create(p2[j]);
-                    e2 = Vector512.FusedMultiplyAdd(w, Vector512.ShiftLeft(x, 16).AsSingle(), e2);
-                    o2 = Vector512.FusedMultiplyAdd(w, (x & high).AsSingle(), o2);
-                    x = Vector512.Load((uint*)(r3 + offset));
-                    w = Vector512.Create(p3[j]);
-                    e3 = Vector512.FusedMultiplyAdd(w, Vector512.ShiftLeft(x, 16).AsSingle(), e3);
-                    o3 = Vector512.FusedMultiplyAdd(w, (x & high).AsSingle(), o3);
+                    var (even0, odd0) = WidenPairs(r0 + offset);
+                    var w0 = Vector512.Create(p0[j]);
+                    e0 = Vector512.FusedMultiplyAdd(w0, even0, e0);
+                    o0 = Vector512.FusedMultiplyAdd(w0, odd0, o0);
+                    var (even1, odd1) = WidenPairs(r1 + offset);
+                    var w1 = Vector512.Create(p1[j]);
+                    e1 = Vector512.FusedMultiplyAdd(w1, even1, e1);
+                    o1 = Vector512.FusedMultiplyAdd(w1, odd1, o1);
+                    var (even2, odd2) = WidenPairs(r2 + offset);
+                    var w2 = Vector512.Create(p2[j]);
+                    e2 = Vector512.FusedMultiplyAdd(w2, even2, e2);
+                    o2 = Vector512.FusedMultiplyAdd(w2, odd2, o2);
+                    var (even3, odd3) = WidenPairs(r3 + offset);
+                    var w3 = Vector512.Create(p3[j]);
+                    e3 = Vector512.FusedMultiplyAdd(w3, even3, e3);
+                    o3 = Vector512.FusedMultiplyAdd(w3, odd3, o3);
                 }
                 StoreInterleaved(output + c, e0, o0, inverseSums[c / headDim]);
                 if (blocks > 1)
@@ -552,14 +548,19 @@ static unsafe class CachedAttention
     }
 
     // Tile positions of key columns d and d + 1 (k: column d's place). F32 and Q8 tiles hold the columns one after the
-    // other; a BF16 tile holds them as Tile (d, d + 1) pairs in one 64-byte line: the low half shifted up is column d,
-    // the high half masked is column d + 1.
+    // other; a BF16 tile holds them as Tile (d, d + 1) pairs in one 64-byte line (WidenPairs).
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     static (Vector512<float> Even, Vector512<float> Odd) LoadColumnPair<T>(T* k) where T : unmanaged
     {
-        if (typeof(T) != typeof(ushort))
-            return (Load16(k), Load16(k + Lanes));
-        var pairs = Vector512.Load((uint*)k);
+        return typeof(T) == typeof(ushort) ? WidenPairs((ushort*)k) : (Load16(k), Load16(k + Lanes));
+    }
+
+    // 32 BF16 values at x read as 16 pairs in one load: the pairs' low halves shifted up and their high halves masked
+    // are floats (a BF16 is the upper half of its float), with no widening shuffle
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static (Vector512<float> Low, Vector512<float> High) WidenPairs(ushort* x)
+    {
+        var pairs = Vector512.Load((uint*)x);
         return (Vector512.ShiftLeft(pairs, 16).AsSingle(), (pairs & Vector512.Create(0xFFFF0000u)).AsSingle());
     }
 
