@@ -536,15 +536,16 @@ static unsafe class CachedAttention
             y[i] += alpha * Element(x, i);
     }
 
-    static readonly Vector512<int> InterleaveLow = Vector512.Create(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
-    static readonly Vector512<int> InterleaveHigh = Vector512.Create(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
-
-    // output[2i] = even[i] * scale, output[2i + 1] = odd[i] * scale, i < 16 (AVX-512 only: its two-table permute)
+    // output[2i] = even[i] * scale, output[2i + 1] = odd[i] * scale, i < 16 (AVX-512 only: its two-table permute). The
+    // indices are constants here, not static fields: a static field's class-initialization check after the kernels'
+    // loops made the JIT keep their accumulators on the stack, stored and reloaded every iteration.
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     static void StoreInterleaved(float* output, Vector512<float> even, Vector512<float> odd, float scale)
     {
-        (Avx512F.PermuteVar16x32x2(even, InterleaveLow, odd) * scale).Store(output);
-        (Avx512F.PermuteVar16x32x2(even, InterleaveHigh, odd) * scale).Store(output + Lanes);
+        var low = Vector512.Create(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+        var high = Vector512.Create(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+        (Avx512F.PermuteVar16x32x2(even, low, odd) * scale).Store(output);
+        (Avx512F.PermuteVar16x32x2(even, high, odd) * scale).Store(output + Lanes);
     }
 
     // Tile positions of key columns d and d + 1 (k: column d's place). F32 and Q8 tiles hold the columns one after the
